@@ -1,0 +1,79 @@
+# Experiment runner: `make` builds build/runner; `make test` runs every test; `make asan` runs
+# them under AddressSanitizer+UndefinedBehaviorSanitizer; `make bench` compares against PyTorch.
+BUILD    ?= build
+CC       ?= cc
+OPT      ?= -O3 -march=x86-64-v3 -mtune=native
+CFLAGS   += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -fopenmp -I. $(OPT) -g
+LDLIBS   += -lyaml -lcsv -lpng -lz -lopenblas -llapacke -lcjson -lm -fopenmp
+PYTHON   ?= /usr/bin/python3
+NVCC     ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+
+LIB_SRC  := $(wildcard graph/*.c graph/ops/*.c kernels/cpu/*.c) $(filter-out runner/main.c,$(wildcard runner/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TEST_SUPPORT := $(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c))
+TEST_SUPPORT_OBJ := $(TEST_SUPPORT:%.c=$(BUILD)/obj/%.o)
+
+# The CUDA backend builds whenever nvcc is present; without it backend_cuda() says why.
+ifneq ($(NVCC),)
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+CU_SRC   := $(wildcard kernels/cuda/*.cu)
+CU_OBJ   := $(CU_SRC:%.cu=$(BUILD)/obj/%.o)
+NVFLAGS  ?= -O3 -std=c++17 -I. -arch=sm_90 -Xcompiler -fPIC
+CFLAGS   += -DHAVE_CUDA -I$(CUDA_HOME)/include
+LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart -lstdc++
+LIB_OBJ  += $(CU_OBJ)
+endif
+
+.PHONY: all setup run test asan bench fixtures clean check-specs
+all: $(BUILD)/runner
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVFLAGS) -c $< -o $@
+
+$(BUILD)/librunner.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/runner: $(BUILD)/obj/runner/main.o $(BUILD)/librunner.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_SUPPORT_OBJ) $(BUILD)/librunner.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
+
+# Installs every Debian package and Python reference the project uses (idempotent).
+setup:
+	bash tools/setup.sh
+
+# PyTorch reference fixtures for the parity tests (regenerated when the script changes).
+FIXTURES := $(BUILD)/fixtures/.stamp
+$(FIXTURES): $(wildcard tests/parity/*.py)
+	@mkdir -p $(BUILD)/fixtures
+	$(PYTHON) tests/parity/make_fixtures.py $(BUILD)/fixtures
+	@touch $@
+fixtures: $(FIXTURES)
+
+test: $(BUILD)/runner $(TEST_BIN) $(FIXTURES)
+	@BUILD=$(BUILD) bash tests/run_tests.sh $(TEST_BIN)
+
+asan:
+	$(MAKE) test BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	    LDLIBS_EXTRA= NVCC=
+
+bench: $(BUILD)/runner
+	bash tools/bench.sh
+
+run: $(BUILD)/runner
+	$(BUILD)/runner run experiments/$(or $(EXP),gan_fashion).yaml $(ARGS)
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) build-asan -name '*.d' 2>/dev/null)

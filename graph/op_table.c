@@ -1,0 +1,72 @@
+/* The registry: every op listed in graph/ops/ops.def, looked up by name. */
+#include "graph/op.h"
+
+#include <string.h>
+
+#define OP(name) extern const Op op_##name;
+#include "graph/ops/ops.def"
+#undef OP
+
+static const Op *const op_table[] = {
+#define OP(name) &op_##name,
+#include "graph/ops/ops.def"
+#undef OP
+    NULL,
+};
+
+int op_count(void) { return (int)(sizeof op_table / sizeof op_table[0]) - 1; }
+
+const Op *op_at(int i) { return (i >= 0 && i < op_count()) ? op_table[i] : NULL; }
+
+const Op *op_find(const char *name)
+{
+    for (int i = 0; i < op_count(); i++)
+        if (strcmp(op_table[i]->name, name) == 0) return op_table[i];
+    return NULL;
+}
+
+/* Levenshtein distance, for "did you mean" suggestions. */
+int edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63) return 64;
+    int row[64];
+    for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int up = row[j];
+            int best = diag + (a[i - 1] != b[j - 1]);
+            if (row[j] + 1 < best) best = row[j] + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+const char *suggest_word(const char *word, const char *const *candidates, int n)
+{
+    const char *best = NULL;
+    int best_d = 1 << 30;
+    for (int i = 0; i < n; i++) {
+        int d = edit_distance(word, candidates[i]);
+        if (d < best_d) best_d = d, best = candidates[i];
+    }
+    /* Close enough to be a typo: at most a third of the word's letters, and at least one. */
+    int limit = (int)strlen(word) / 3;
+    if (limit < 1) limit = 1;
+    if (limit > 3) limit = 3;
+    return best_d <= limit ? best : NULL;
+}
+
+const char *op_suggest(const char *name)
+{
+    const char *names[256];
+    int n = 0;
+    for (int i = 0; i < op_count() && n < 256; i++)
+        if (!(op_table[i]->flags & OP_INTERNAL)) names[n++] = op_table[i]->name;
+    return suggest_word(name, names, n);
+}

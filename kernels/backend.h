@@ -1,0 +1,134 @@
+/* The backend table: every primitive the graph's ops call, one function pointer each.
+ * All tensors are contiguous row-major float32 in the backend's memory; shapes are passed
+ * explicitly.  The CPU backend (kernels/cpu) is the reference; other backends must agree with
+ * it within the tolerances stated in tests/.  Nothing here knows about graphs or files. */
+#ifndef KERNELS_BACKEND_H
+#define KERNELS_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Geometry of a 2-D convolution y = conv(x, w): x (N, C, H, W), w (K, C/groups, R, S),
+ * y (N, K, OH, OW).  conv_transpose2d is the adjoint and reuses the same geometry with the
+ * roles of x and y exchanged. */
+typedef struct ConvGeom {
+    int N, C, H, W;        /* input */
+    int K, R, S;           /* output channels, kernel height, kernel width */
+    int OH, OW;            /* output spatial size */
+    int stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, groups;
+} ConvGeom;
+
+/* Elementwise activation kinds shared by forward and backward primitives. */
+typedef enum UnaryKind {
+    UNARY_RELU,
+    UNARY_LEAKY_RELU,   /* alpha = negative slope */
+    UNARY_TANH,
+    UNARY_SIGMOID,
+    UNARY_SILU,
+    UNARY_SOFTPLUS,     /* log(1 + exp(x)), computed stably */
+    UNARY_EXP,
+    UNARY_LOG,
+    UNARY_SQUARE,
+    UNARY_SQRT,
+    UNARY_ABS,
+    UNARY_COUNT
+} UnaryKind;
+
+typedef struct Backend {
+    const char *name;
+
+    /* Memory.  alloc returns zeroed memory or NULL. */
+    void *(*alloc)(size_t bytes);
+    void (*free)(void *ptr);
+    void (*upload)(float *dst, const float *host_src, size_t n);    /* host -> device */
+    void (*download)(float *host_dst, const float *src, size_t n);  /* device -> host */
+    void (*copy)(float *dst, const float *src, size_t n);           /* device -> device */
+    void (*fill)(float *y, size_t n, float value);
+    void (*synchronize)(void);
+    void (*set_threads)(int threads);
+
+    /* Row-major C(M,N) = alpha * op(A)(M,K) * op(B)(K,N) + beta * C. */
+    void (*gemm)(bool trans_a, bool trans_b, int M, int N, int K, float alpha,
+                 const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
+
+    /* Convolution.  workspace holds conv2d_workspace_bytes(g) bytes of scratch.
+     * forward: y = conv(x, w) (+ bias[k] when bias != NULL), y overwritten.
+     * backward_data: dx = conv^T(dy, w), dx overwritten.
+     * backward_filter: dw = d(conv)/dw contracted with dy, dw overwritten. */
+    size_t (*conv2d_workspace_bytes)(const ConvGeom *g);
+    void (*conv2d_forward)(const ConvGeom *g, const float *x, const float *w, const float *bias,
+                           float *y, void *workspace);
+    void (*conv2d_backward_data)(const ConvGeom *g, const float *dy, const float *w, float *dx,
+                                 void *workspace);
+    void (*conv2d_backward_filter)(const ConvGeom *g, const float *x, const float *dy, float *dw,
+                                   void *workspace);
+
+    /* Bias over a (outer, C, inner) layout: y[o,c,i] += b[c]; db[c] = sum_{o,i} dy[o,c,i]. */
+    void (*bias_add)(float *y, const float *b, int outer, int C, int inner);
+    void (*bias_grad)(const float *dy, float *db, int outer, int C, int inner);
+
+    /* Batch normalisation over (N, C, inner), statistics per channel.  gamma/beta may be NULL
+     * (affine off).  Training: writes the batch mean and 1/sqrt(var_biased + eps) to
+     * save_mean/save_invstd and, when running_* are not NULL, updates them with momentum using
+     * the unbiased variance.  Evaluation normalises with the running statistics. */
+    void (*batchnorm_forward_train)(const float *x, const float *gamma, const float *beta,
+                                    float *y, float *save_mean, float *save_invstd,
+                                    float *running_mean, float *running_var,
+                                    int N, int C, int inner, float eps, float momentum);
+    void (*batchnorm_forward_eval)(const float *x, const float *gamma, const float *beta,
+                                   float *y, const float *running_mean, const float *running_var,
+                                   int N, int C, int inner, float eps);
+    /* dx, dgamma, dbeta may each be NULL when not wanted; dgamma/dbeta are overwritten. */
+    void (*batchnorm_backward)(const float *dy, const float *x, const float *gamma,
+                               const float *save_mean, const float *save_invstd,
+                               float *dx, float *dgamma, float *dbeta, int N, int C, int inner);
+
+    /* Elementwise.  unary: y = f(x).  unary_backward: dx = dy * f'(x) (y = f(x) is given too,
+     * because tanh/sigmoid derive from it). */
+    void (*unary)(UnaryKind kind, const float *x, float *y, size_t n, float alpha);
+    void (*unary_backward)(UnaryKind kind, const float *x, const float *y, const float *dy,
+                           float *dx, size_t n, float alpha);
+    /* y = alpha * a + beta * b (y may alias a or b). */
+    void (*axpby)(size_t n, float alpha, const float *a, float beta, const float *b, float *y);
+    /* y = a * b elementwise (y may alias). */
+    void (*mul)(size_t n, const float *a, const float *b, float *y);
+    /* y = alpha * x + beta (y may alias x). */
+    void (*scale_shift)(size_t n, float alpha, const float *x, float beta, float *y);
+
+    /* Reductions.  sum returns the total in double precision into *out (device scalar as float
+     * in out_dev when out_dev != NULL, and on the host via the return value). */
+    double (*sum)(const float *x, size_t n);
+    double (*sum_squares)(const float *x, size_t n);
+    /* y[0] = alpha * sum(x): a device-side scalar, so graphs need no host round trip. */
+    void (*sum_to_scalar)(const float *x, size_t n, float alpha, float *y);
+
+    /* Layout. pixel_shuffle: x (N, C*r*r, H, W) -> y (N, C, H*r, W*r); unshuffle is its inverse.
+     * copy_block: for each of `rows` rows copy `cols` floats from src + row*src_ld to
+     * dst + row*dst_ld (concat, slicing and their gradients). */
+    void (*pixel_shuffle)(const float *x, float *y, int N, int C, int H, int W, int r);
+    void (*pixel_unshuffle)(const float *y, float *x, int N, int C, int H, int W, int r);
+    void (*copy_block)(float *dst, int dst_ld, const float *src, int src_ld, int rows, int cols);
+
+    /* Random numbers: counter-based (Philox4x32-10), so every backend draws the same stream for
+     * the same (seed, offset); element i uses counter offset + i. */
+    void (*rng_uniform)(float *y, size_t n, float lo, float hi, uint64_t seed, uint64_t offset);
+    void (*rng_normal)(float *y, size_t n, float mean, float std, uint64_t seed, uint64_t offset);
+
+    /* Fused optimizer updates over n parameters (formulas as PyTorch's, see graph/optim.c). */
+    void (*adam_update)(float *p, const float *g, float *m, float *v, size_t n, float lr,
+                        float beta1, float beta2, float eps, float weight_decay, bool decoupled,
+                        float bias_correction1, float bias_correction2);
+    void (*sgd_update)(float *p, const float *g, float *buf, size_t n, float lr, float momentum,
+                       float dampening, float weight_decay, bool nesterov, bool first_step);
+    void (*rmsprop_update)(float *p, const float *g, float *v, size_t n, float lr, float alpha,
+                           float eps, float weight_decay);
+    void (*clamp)(float *p, size_t n, float lo, float hi);
+} Backend;
+
+/* The CPU backend (always built). */
+const Backend *backend_cpu(void);
+/* The CUDA backend, or NULL with a reason in `why` when not built or no device is present. */
+const Backend *backend_cuda(char *why, size_t why_len);
+
+#endif

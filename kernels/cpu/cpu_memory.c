@@ -1,0 +1,38 @@
+#include "kernels/cpu/cpu_kernels.h"
+
+#include <cblas.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* 64-byte alignment keeps AVX loads aligned and buffers on separate cache lines. */
+void *cpu_alloc(size_t bytes)
+{
+    size_t rounded = (bytes + 63) & ~(size_t)63;
+    if (rounded == 0) rounded = 64;
+    void *p = aligned_alloc(64, rounded);
+    if (p) memset(p, 0, rounded);
+    return p;
+}
+
+void cpu_free(void *ptr) { free(ptr); }
+void cpu_upload(float *dst, const float *src, size_t n) { memcpy(dst, src, n * sizeof *dst); }
+void cpu_download(float *dst, const float *src, size_t n) { memcpy(dst, src, n * sizeof *dst); }
+void cpu_copy(float *dst, const float *src, size_t n)
+{
+    if (dst != src) memmove(dst, src, n * sizeof *dst);
+}
+
+void cpu_fill(float *y, size_t n, float value)
+{
+    for (size_t i = 0; i < n; i++) y[i] = value;
+}
+
+void cpu_synchronize(void) {}
+
+void cpu_set_threads(int threads)
+{
+    if (threads < 1) threads = 1;
+    omp_set_num_threads(threads);
+    openblas_set_num_threads(threads);
+}
