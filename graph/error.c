@@ -22,6 +22,13 @@ int err_prefix(Error *err, const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s%s", prefix, old);
+    /* Truncation is acceptable: the start of a message says the most. */
+    size_t len = strnlen(prefix, sizeof prefix - 1);
+    memcpy(err->msg, prefix, len);
+    size_t room = sizeof err->msg - len - 1;
+    size_t tail = strnlen(old, sizeof old - 1);
+    if (tail > room) tail = room;
+    memcpy(err->msg + len, old, tail);
+    err->msg[len + tail] = '\0';
     return -1;
 }

@@ -13,7 +13,7 @@
 
 #define NODE_MAX_INPUTS 8
 #define NODE_MAX_AUX 2
-#define NODE_NAME_MAX 96
+#define NODE_NAME_MAX 160
 
 typedef enum NodeKind { NODE_OP, NODE_INPUT, NODE_PARAM } NodeKind;
 
