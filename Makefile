@@ -8,7 +8,7 @@ LDLIBS   += -lyaml -lcsv -lpng -lz -lopenblas -llapacke -lcjson -lm -fopenmp
 PYTHON   ?= /usr/bin/python3
 NVCC     ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
 
-LIB_SRC  := $(wildcard graph/*.c graph/ops/*.c kernels/cpu/*.c) $(filter-out runner/main.c,$(wildcard runner/*.c))
+LIB_SRC  := $(wildcard graph/*.c graph/ops/*.c kernels/*.c kernels/cpu/*.c) $(filter-out runner/main.c,$(wildcard runner/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -20,7 +20,11 @@ ifneq ($(NVCC),)
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 CU_SRC   := $(wildcard kernels/cuda/*.cu)
 CU_OBJ   := $(CU_SRC:%.cu=$(BUILD)/obj/%.o)
-NVFLAGS  ?= -O3 -std=c++17 -I. -arch=sm_90 -Xcompiler -fPIC
+# sm_80 (A100) and sm_90 (H100) code plus sm_90 PTX for newer devices; no multiply-add
+# contraction, so elementwise results round exactly as the CPU backend's.
+NVFLAGS  ?= -O3 -std=c++17 -I. --fmad=false -gencode arch=compute_80,code=sm_80 \
+            -gencode arch=compute_90,code=[sm_90,compute_90] -Xcompiler -fPIC,-Wall,-Wextra \
+            -Werror all-warnings
 CFLAGS   += -DHAVE_CUDA -I$(CUDA_HOME)/include
 LDLIBS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart -lstdc++
 LIB_OBJ  += $(CU_OBJ)
@@ -35,7 +39,7 @@ $(BUILD)/obj/%.o: %.c
 
 $(BUILD)/obj/%.o: %.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVFLAGS) -c $< -o $@
+	$(NVCC) $(NVFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/librunner.a: $(LIB_OBJ)
 	@rm -f $@

@@ -248,7 +248,7 @@ int optim_state_count(const Optimizer *o) { return o->n * o->n_slots; }
 float *optim_state_at(const Optimizer *o, int k, char *buf, size_t len, int *param_index)
 {
     int i = k / o->n_slots, s = k % o->n_slots;
-    snprintf(buf, len, "optim.%s.%s.%s", o->name, o->params[i]->name, o->slot_names[s]);
+    int need = snprintf(buf, len, "optim.%s.%s.%s", o->name, o->params[i]->name, o->slot_names[s]);
     if (param_index) *param_index = i;
-    return o->state[k];
+    return need >= 0 && (size_t)need < len ? o->state[k] : NULL;
 }

@@ -68,8 +68,8 @@ int optim_step(Optimizer *o, float *const *grads, double lr, Error *err);
 
 /* Checkpoint hooks.  A state tensor is a parameter's slot, with the parameter's shape. */
 int optim_state_count(const Optimizer *o);
-/* Writes "optim.<name>.<param>.<slot>" into buf and returns the tensor (backend memory);
- * *param_index receives the owning parameter. */
+/* Writes "optim.<name>.<param>.<slot>" into buf and returns the tensor (backend memory), or
+ * NULL when the name does not fit in len; *param_index receives the owning parameter. */
 float *optim_state_at(const Optimizer *o, int k, char *buf, size_t len, int *param_index);
 
 #endif

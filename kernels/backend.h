@@ -47,6 +47,10 @@ typedef struct Backend {
     void (*fill)(float *y, size_t n, float value);
     void (*synchronize)(void);
     void (*set_threads)(int threads);
+    /* Asynchronous backends report failures after the call that caused them: the first one
+     * recorded since the backend started ("file:line: call failed: reason"), or NULL.  May be
+     * NULL for backends whose primitives cannot fail (the CPU). */
+    const char *(*last_error)(void);
 
     /* Row-major C(M,N) = alpha * op(A)(M,K) * op(B)(K,N) + beta * C. */
     void (*gemm)(bool trans_a, bool trans_b, int M, int N, int K, float alpha,
@@ -124,6 +128,11 @@ typedef struct Backend {
     void (*rmsprop_update)(float *p, const float *g, float *v, size_t n, float lr, float alpha,
                            float eps, float weight_decay);
     void (*clamp)(float *p, size_t n, float lo, float hi);
+    /* RMSprop with momentum and/or centering: buf (momentum > 0) and gavg (centered) may each be
+     * NULL when unused; with both NULL it equals rmsprop_update. */
+    void (*rmsprop_update_full)(float *p, const float *g, float *v, float *buf, float *gavg,
+                                size_t n, float lr, float alpha, float eps, float weight_decay,
+                                float momentum);
 } Backend;
 
 /* The CPU backend (always built). */

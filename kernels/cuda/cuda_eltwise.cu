@@ -1,0 +1,130 @@
+/* Elementwise primitives: activations and their derivatives, linear combinations, clamping.
+ * Formulas and their order of operations are kernels/cpu/cpu_eltwise.c's; the build turns off
+ * multiply-add contraction (--fmad=false) so that plain arithmetic rounds exactly as on the
+ * CPU; the transcendental functions (expf, tanhf, logf, log1pf) may differ by an ulp or two. */
+#include "kernels/cuda/cuda_common.cuh"
+
+__device__ static inline float sigmoid_f(float x)
+{
+    /* Two branches so that exp never overflows. */
+    if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
+    float e = expf(x);
+    return e / (1.0f + e);
+}
+
+/* The kind is the same for every thread, so the switch does not diverge. */
+__device__ static inline float unary_f(UnaryKind kind, float x, float alpha)
+{
+    switch (kind) {
+    case UNARY_RELU: return x > 0.0f ? x : 0.0f;
+    case UNARY_LEAKY_RELU: return x > 0.0f ? x : alpha * x;
+    case UNARY_TANH: return tanhf(x);
+    case UNARY_SIGMOID: return sigmoid_f(x);
+    case UNARY_SILU: return x * sigmoid_f(x);
+    case UNARY_SOFTPLUS: return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x))); /* stable */
+    case UNARY_EXP: return expf(x);
+    case UNARY_LOG: return logf(x);
+    case UNARY_SQUARE: return x * x;
+    case UNARY_SQRT: return sqrtf(x);
+    case UNARY_ABS: return fabsf(x);
+    default: return x;
+    }
+}
+
+/* dy * f'(x), using y = f(x) where the derivative is cheaper from it (as PyTorch does). */
+__device__ static inline float unary_grad_f(UnaryKind kind, float x, float y, float dy, float alpha)
+{
+    switch (kind) {
+    case UNARY_RELU: return x > 0.0f ? dy : 0.0f;
+    case UNARY_LEAKY_RELU: return x > 0.0f ? dy : alpha * dy;
+    case UNARY_TANH: return dy * (1.0f - y * y);
+    case UNARY_SIGMOID: return dy * y * (1.0f - y);
+    case UNARY_SILU: {
+        float s = sigmoid_f(x);
+        return dy * s * (1.0f + x * (1.0f - s));
+    }
+    case UNARY_SOFTPLUS: return dy * sigmoid_f(x);
+    case UNARY_EXP: return dy * y;
+    case UNARY_LOG: return dy / x;
+    case UNARY_SQUARE: return 2.0f * x * dy;
+    case UNARY_SQRT: return dy / (2.0f * y);
+    case UNARY_ABS: return x > 0.0f ? dy : (x < 0.0f ? -dy : 0.0f);
+    default: return dy;
+    }
+}
+
+__global__ static void unary_kernel(UnaryKind kind, const float *x, float *y, size_t n, float alpha)
+{
+    GRID_STRIDE(i, n) y[i] = unary_f(kind, x[i], alpha);
+}
+
+__global__ static void unary_backward_kernel(UnaryKind kind, const float *x, const float *y,
+                                             const float *dy, float *dx, size_t n, float alpha)
+{
+    GRID_STRIDE(i, n) dx[i] = unary_grad_f(kind, x[i], y[i], dy[i], alpha);
+}
+
+void cuda_unary(UnaryKind kind, const float *x, float *y, size_t n, float alpha)
+{
+    if (n == 0 || kind < 0 || kind >= UNARY_COUNT) return;
+    unary_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(kind, x, y, n, alpha);
+    CUDA_CHECK_LAUNCH("unary_kernel");
+}
+
+void cuda_unary_backward(UnaryKind kind, const float *x, const float *y, const float *dy,
+                         float *dx, size_t n, float alpha)
+{
+    if (n == 0 || kind < 0 || kind >= UNARY_COUNT) return;
+    unary_backward_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(kind, x, y, dy, dx, n, alpha);
+    CUDA_CHECK_LAUNCH("unary_backward_kernel");
+}
+
+__global__ static void axpby_kernel(size_t n, float alpha, const float *a, float beta,
+                                    const float *b, float *y)
+{
+    GRID_STRIDE(i, n) y[i] = alpha * a[i] + beta * b[i];
+}
+
+void cuda_axpby(size_t n, float alpha, const float *a, float beta, const float *b, float *y)
+{
+    if (n == 0) return;
+    axpby_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(n, alpha, a, beta, b, y);
+    CUDA_CHECK_LAUNCH("axpby_kernel");
+}
+
+__global__ static void mul_kernel(size_t n, const float *a, const float *b, float *y)
+{
+    GRID_STRIDE(i, n) y[i] = a[i] * b[i];
+}
+
+void cuda_mul(size_t n, const float *a, const float *b, float *y)
+{
+    if (n == 0) return;
+    mul_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(n, a, b, y);
+    CUDA_CHECK_LAUNCH("mul_kernel");
+}
+
+__global__ static void scale_shift_kernel(size_t n, float alpha, const float *x, float beta,
+                                          float *y)
+{
+    GRID_STRIDE(i, n) y[i] = alpha * x[i] + beta;
+}
+
+void cuda_scale_shift(size_t n, float alpha, const float *x, float beta, float *y)
+{
+    if (n == 0) return;
+    scale_shift_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(n, alpha, x, beta, y);
+    CUDA_CHECK_LAUNCH("scale_shift_kernel");
+}
+
+__global__ static void clamp_kernel(float *p, size_t n, float lo, float hi)
+{
+    GRID_STRIDE(i, n) p[i] = fminf(fmaxf(p[i], lo), hi);
+}
+
+void cuda_clamp(float *p, size_t n, float lo, float hi)
+{
+    if (n == 0) return;
+    clamp_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(p, n, lo, hi);
+    CUDA_CHECK_LAUNCH("clamp_kernel");
+}

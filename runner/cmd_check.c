@@ -1,0 +1,171 @@
+/* `runner check SPEC.yaml [--set key=value ...]`: validates a spec, builds each network on the CPU
+ * backend to infer every shape, and prints a torchsummary-like table per network.  For the GAN
+ * family it also feeds the generator's output to the discriminator, so a mismatch between the
+ * two is found before a run. */
+#include "graph/graph.h"
+#include "graph/network.h"
+#include "runner/commands.h"
+#include "runner/spec.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_SETS 64
+
+static const char *with_commas(int64_t v, char *buf, size_t len)
+{
+    char digits[32];
+    int n = snprintf(digits, sizeof digits, "%lld", (long long)v);
+    size_t o = 0;
+    for (int i = 0; i < n && o + 1 < len; i++) {
+        if (i > 0 && digits[i - 1] != '-' && (n - i) % 3 == 0 && o + 2 < len) buf[o++] = ',';
+        buf[o++] = digits[i];
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+/* Shapes print with -1 for the batch, as torchsummary does. */
+static const char *batch_shape(const Shape *s, char *buf, size_t len)
+{
+    Shape t = *s;
+    if (t.ndim > 0) t.dim[0] = -1;
+    return shape_format(&t, buf, len);
+}
+
+/* Makes one input leaf per network input, with `batch` samples. */
+static int make_inputs(Graph *g, const NetDef *def, int batch, Node **in, Error *err)
+{
+    for (int i = 0; i < def->n_inputs; i++) {
+        Shape s = {.ndim = def->inputs[i].shape.ndim + 1, .dim = {batch}};
+        for (int d = 0; d < def->inputs[i].shape.ndim; d++) s.dim[d + 1] = def->inputs[i].shape.dim[d];
+        if (!(in[i] = graph_input(g, def->inputs[i].name, &s, false, err))) return -1;
+    }
+    return 0;
+}
+
+static void print_table(const NetDef *def, Node *const *made, Node *const *in)
+{
+    char a[96], b[32];
+    int wn = 4, wo = 2, ws = 12;
+    for (int k = 0; k < def->n_nodes; k++) {
+        int l = (int)strlen(def->nodes[k].name), o = (int)strlen(def->nodes[k].op->name);
+        int s = (int)strlen(batch_shape(&made[k]->out.shape, a, sizeof a));
+        wn = l > wn ? l : wn, wo = o > wo ? o : wo, ws = s > ws ? s : ws;
+    }
+    for (int i = 0; i < def->n_inputs; i++) {
+        int l = (int)strlen(def->inputs[i].name);
+        wn = l > wn ? l : wn;
+    }
+    printf("model '%s' (%s)\n", def->name, def->where);
+    printf("  %-*s  %-*s  %-*s  %13s\n", wn, "node", wo, "op", ws, "output shape", "params");
+    for (int i = 0; i < def->n_inputs; i++)
+        printf("  %-*s  %-*s  %-*s  %13s\n", wn, def->inputs[i].name, wo, "input", ws,
+               batch_shape(&in[i]->out.shape, a, sizeof a), "0");
+    int64_t trainable = 0, buffers = 0;
+    for (int k = 0; k < def->n_nodes; k++) {
+        int64_t count = 0;
+        for (int j = 0; j < made[k]->n_in; j++) {
+            const Node *p = made[k]->in[j];
+            if (p->kind != NODE_PARAM) continue;
+            if (p->param->trainable)
+                count += shape_numel(&p->param->value.shape);
+            else
+                buffers += shape_numel(&p->param->value.shape);
+        }
+        trainable += count;
+        printf("  %-*s  %-*s  %-*s  %13s\n", wn, def->nodes[k].name, wo, def->nodes[k].op->name, ws,
+               batch_shape(&made[k]->out.shape, a, sizeof a), with_commas(count, b, sizeof b));
+    }
+    printf("  trainable parameters: %s\n", with_commas(trainable, b, sizeof b));
+    printf("  buffers: %s (running statistics, not trained)\n\n", with_commas(buffers, b, sizeof b));
+}
+
+static int check_model(const NetDef *def, int batch, uint64_t seed, Error *err)
+{
+    Network *net = network_new(def, err);
+    Graph *g = graph_new(backend_cpu());
+    Node *in[NET_MAX_INPUTS], *out = NULL;
+    Node **made = calloc((size_t)def->n_nodes, sizeof *made);
+    int rc = -1;
+    if (!net) goto done;
+    if (!g || !made) {
+        err_set(err, "out of memory");
+        goto done;
+    }
+    if (make_inputs(g, def, batch, in, err) || network_apply(net, g, in, def->n_inputs, seed, &out, made, err))
+        goto done;
+    print_table(def, made, in);
+    rc = 0;
+done:
+    free(made);
+    graph_free(g);
+    network_free(net);
+    return rc;
+}
+
+/* G's output must be a valid input of D (one sample shape, batch first). */
+static int check_gan_pair(const Spec *spec, int batch, Error *err)
+{
+    const NetDef *gd = spec_model(spec, spec->loss.generator), *dd = spec_model(spec, spec->loss.discriminator);
+    if (dd->n_inputs != 1)
+        return err_set(err, "%s: error: discriminator '%s' must take one input (the image), it takes %d", dd->where,
+                       dd->name, dd->n_inputs);
+    Network *gn = network_new(gd, err), *dn = network_new(dd, err);
+    Graph *g = graph_new(backend_cpu());
+    Node *in[NET_MAX_INPUTS], *fake = NULL, *score = NULL;
+    int rc = -1;
+    if (!gn || !dn) goto done;
+    if (!g) {
+        err_set(err, "out of memory");
+        goto done;
+    }
+    if (make_inputs(g, gd, batch, in, err) || network_apply(gn, g, in, gd->n_inputs, spec->seed, &fake, NULL, err))
+        goto done;
+    if (network_apply(dn, g, &fake, 1, spec->seed, &score, NULL, err)) {
+        err_prefix(err, "the generator's output does not fit the discriminator: ");
+        goto done;
+    }
+    char a[96], b[96];
+    printf("%s -> %s: %s -> %s\n", gd->name, dd->name, batch_shape(&fake->out.shape, a, sizeof a),
+           batch_shape(&score->out.shape, b, sizeof b));
+    rc = 0;
+done:
+    graph_free(g);
+    network_free(gn);
+    network_free(dn);
+    return rc;
+}
+
+int cmd_check(int argc, char **argv, Error *err)
+{
+    const char *path = NULL, *sets[MAX_SETS];
+    int n_sets = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--set") || !strncmp(a, "--set=", 6)) {
+            const char *v = a[5] == '=' ? a + 6 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!v) return err_set(err, "error: --set needs a value: --set dotted.path=value");
+            if (n_sets == MAX_SETS) return err_set(err, "error: at most %d --set options", MAX_SETS);
+            sets[n_sets++] = v;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return err_set(err, "error: unknown option '%s'; usage: runner check SPEC.yaml [--set key=value ...]", a);
+        } else if (path) {
+            return err_set(err, "error: one spec at a time ('%s' and '%s' given)", path, a);
+        } else {
+            path = a;
+        }
+    }
+    if (!path) return err_set(err, "error: no spec given; usage: runner check SPEC.yaml [--set key=value ...]");
+    Spec spec;
+    if (spec_load(path, sets, n_sets, &spec, err)) return -1;
+    int rc = 0;
+    int batch = spec.data.batch_size;
+    for (int i = 0; i < spec.n_models && rc == 0; i++) rc = check_model(&spec.models[i], batch, spec.seed, err);
+    bool gan = !strcmp(spec.loss.type, "gan") || !strcmp(spec.loss.type, "wgan") || !strcmp(spec.loss.type, "wgan_gp");
+    if (rc == 0 && gan) rc = check_gan_pair(&spec, batch, err);
+    if (rc == 0) printf("%s: ok (%d model%s)\n", path, spec.n_models, spec.n_models == 1 ? "" : "s");
+    spec_free(&spec);
+    return rc;
+}

@@ -1,0 +1,22 @@
+/* The runner's subcommands: one line here and one runner/cmd_<name>.c defining
+ * `int cmd_<name>(int argc, char **argv, Error *err)`, which receives the arguments after the
+ * command's name and returns 0, or -1 with a message in err (runner/main.c prints it and exits 1). */
+#ifndef RUNNER_COMMANDS_H
+#define RUNNER_COMMANDS_H
+
+#include "graph/error.h"
+
+/* COMMAND(name, usage, one-line help) */
+#define RUNNER_COMMANDS(COMMAND)                                                                    \
+    COMMAND(check, "check SPEC.yaml [--set key=value ...]",                                         \
+            "validate a spec and print each network's nodes, output shapes and parameter counts")    \
+    COMMAND(ops, "ops", "print the op reference (attributes, defaults, inputs) as Markdown")         \
+    COMMAND(keys, "keys", "print the spec key reference (types, defaults) as Markdown")              \
+    COMMAND(bench, "bench [--threads N] [--steps N] [--warmup N] [--batch N] [--profile]",          \
+            "time one training step of the reference GAN")
+
+#define COMMAND_DECLARE(name, usage, help) int cmd_##name(int argc, char **argv, Error *err);
+RUNNER_COMMANDS(COMMAND_DECLARE)
+#undef COMMAND_DECLARE
+
+#endif

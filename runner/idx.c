@@ -1,0 +1,100 @@
+#include "runner/idx.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+/* Largest array accepted: far above any IDX dataset, low enough to reject absurd headers before
+ * allocating. */
+#define IDX_MAX_BYTES ((size_t)1 << 32)
+
+static int read_exact(gzFile f, void *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        unsigned chunk = n - got > (1u << 30) ? (1u << 30) : (unsigned)(n - got);
+        int r = gzread(f, (char *)buf + got, chunk);
+        if (r <= 0) return -1;
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+int idx_read(const char *path, int want_ndim, IdxArray *out, Error *err)
+{
+    memset(out, 0, sizeof *out);
+    gzFile f = gzopen(path, "rb");
+    if (!f) return err_set(err, "%s: cannot open: %s", path, strerror(errno ? errno : ENOENT));
+    int rc = -1;
+    unsigned char head[4];
+    if (read_exact(f, head, 4)) {
+        err_set(err, "%s: not an IDX file: shorter than its 4-byte magic number", path);
+        goto done;
+    }
+    if (head[0] != 0 || head[1] != 0) {
+        err_set(err, "%s: not an IDX file: magic number %02x%02x%02x%02x does not start with two zero bytes",
+                path, head[0], head[1], head[2], head[3]);
+        goto done;
+    }
+    if (head[2] != 0x08) {
+        err_set(err, "%s: IDX element type 0x%02x is not supported (expected 0x08, unsigned bytes)", path, head[2]);
+        goto done;
+    }
+    if (head[3] != want_ndim) {
+        err_set(err, "%s: IDX file has %d dimensions, expected %d (%s)", path, head[3], want_ndim,
+                want_ndim == 1 ? "labels" : "images");
+        goto done;
+    }
+    out->ndim = head[3];
+    size_t count = 1;
+    for (int d = 0; d < out->ndim; d++) {
+        unsigned char b[4];
+        if (read_exact(f, b, 4)) {
+            err_set(err, "%s: truncated IDX header (dimension %d missing)", path, d);
+            goto done;
+        }
+        out->dim[d] = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+        if (out->dim[d] == 0) {
+            err_set(err, "%s: IDX dimension %d is zero", path, d);
+            goto done;
+        }
+        if (count > IDX_MAX_BYTES / out->dim[d]) {
+            err_set(err, "%s: IDX dimensions are implausibly large", path);
+            goto done;
+        }
+        count *= out->dim[d];
+    }
+    out->data = malloc(count);
+    if (!out->data) {
+        err_set(err, "%s: out of memory for %zu bytes", path, count);
+        goto done;
+    }
+    if (read_exact(f, out->data, count)) {
+        err_set(err, "%s: truncated: the header promises %zu data bytes but the file ends early", path, count);
+        goto done;
+    }
+    unsigned char extra;
+    if (gzread(f, &extra, 1) > 0) {
+        err_set(err, "%s: %zu data bytes expected, but the file is longer", path, count);
+        goto done;
+    }
+    int zerr;
+    gzerror(f, &zerr);
+    if (zerr != Z_OK && zerr != Z_STREAM_END) {
+        err_set(err, "%s: corrupt gzip data", path);
+        goto done;
+    }
+    out->count = count;
+    rc = 0;
+done:
+    gzclose(f);
+    if (rc) idx_free(out);
+    return rc;
+}
+
+void idx_free(IdxArray *a)
+{
+    free(a->data);
+    memset(a, 0, sizeof *a);
+}

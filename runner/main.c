@@ -1,0 +1,49 @@
+/* The runner's entry point: dispatches to a subcommand (runner/commands.h), prints its error and
+ * turns the result into the exit status.  The only place that exits. */
+#include "graph/op.h"
+#include "runner/commands.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct Command {
+    const char *name, *usage, *help;
+    int (*run)(int argc, char **argv, Error *err);
+} Command;
+
+static const Command commands[] = {
+#define COMMAND_ENTRY(name, usage, help) {#name, usage, help, cmd_##name},
+    RUNNER_COMMANDS(COMMAND_ENTRY)
+#undef COMMAND_ENTRY
+};
+#define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: runner COMMAND [ARGS]\n\ncommands:\n");
+    for (int i = 0; i < N_COMMANDS; i++) fprintf(out, "  %-10s %s\n      runner %s\n", commands[i].name, commands[i].help,
+                                                 commands[i].usage);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *names[N_COMMANDS];
+    for (int i = 0; i < N_COMMANDS; i++) {
+        names[i] = commands[i].name;
+        if (strcmp(argv[1], commands[i].name) != 0) continue;
+        Error err = {{0}};
+        if (commands[i].run(argc - 2, argv + 2, &err) == 0) return 0;
+        fprintf(stderr, "%s\n", err.msg[0] ? err.msg : "error: failed without a message");
+        return 1;
+    }
+    const char *hint = suggest_word(argv[1], names, N_COMMANDS);
+    if (hint)
+        fprintf(stderr, "error: unknown command '%s' (did you mean '%s'?); `runner help` lists them\n", argv[1], hint);
+    else
+        fprintf(stderr, "error: unknown command '%s'; `runner help` lists them\n", argv[1]);
+    return 2;
+}

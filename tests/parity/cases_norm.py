@@ -1,0 +1,76 @@
+"""Parity cases for batch normalisation (graph/ops/norm.c): BatchNorm1d on (N, C) and
+(N, C, L), BatchNorm2d on non-square images, training (running statistics updated in place) and
+evaluation, without affine or running statistics; and batchnorm_grad against autograd."""
+import torch
+import torch.nn.functional as F
+
+BUFFERS = ["running_mean", "running_var", "num_batches_tracked"]
+
+
+def params(C, affine=True, track=True):
+    p = {}
+    if affine:
+        p.update(weight=(C,), bias=(C,))
+    if track:
+        p.update(running_mean=(C,), running_var=(C,), num_batches_tracked=())
+    return p
+
+
+def bn_ref(training, momentum=0.1, eps=1e-5):
+    def ref(x, p):
+        if training and "num_batches_tracked" in p:
+            p["num_batches_tracked"].add_(1)
+        return F.batch_norm(x[0], p.get("running_mean"), p.get("running_var"), p.get("weight"),
+                            p.get("bias"), training or "running_mean" not in p, momentum, eps)
+    return ref
+
+
+def bn(name, op, shape, training=True, affine=True, track=True, attrs=None, momentum=0.1, eps=1e-5):
+    attrs = dict(attrs or {})
+    if not affine:
+        attrs["affine"] = False
+    if not track:
+        attrs["track_running_stats"] = False
+    return dict(name=name, op=op, attrs=attrs, inputs=[shape], params=params(shape[1], affine, track),
+                training=training, ref=bn_ref(training, momentum, eps),
+                buffers_after=BUFFERS if track else [])
+
+
+def bn_grad(name, output, shape, training, affine=True):
+    """batchnorm_grad(dy, x, [weight], running_mean, running_var): autograd of F.batch_norm."""
+    C = shape[1]
+    inputs = [shape, shape] + ([(C,)] if affine else []) + [(C,), (C,)]
+
+    def ref(xs, p):
+        dy, x = xs[0], xs[1].detach().requires_grad_()
+        w = xs[2].detach().requires_grad_() if affine else None
+        b = torch.zeros(C, dtype=torch.float64, requires_grad=True)
+        rm, rv = xs[-2].clone(), xs[-1].clone()
+        with torch.enable_grad():
+            y = F.batch_norm(x, rm, rv, w, b, training, 0.1, 1e-5)
+            want = {"input": x, "weight": w, "bias": b}[output]
+            return torch.autograd.grad(y, want, dy)[0]
+    return dict(name=name, op="batchnorm_grad", attrs={"output": output, "affine": affine},
+                inputs=inputs, training=training, input_range=(0.5, 1.5),
+                no_grad=list(range(len(inputs))), fd=False, ref=ref)
+
+
+CASES = [
+    bn("batchnorm1d_train", "batchnorm1d", (5, 13)),
+    bn("batchnorm1d_train_batch3_len", "batchnorm1d", (3, 6, 5)),
+    bn("batchnorm1d_eval", "batchnorm1d", (3, 10), training=False),
+    bn("batchnorm1d_no_affine", "batchnorm1d", (4, 7), affine=False),
+    bn("batchnorm1d_momentum", "batchnorm1d", (1, 3, 9), attrs={"momentum": 0.3, "eps": 1e-3},
+       momentum=0.3, eps=1e-3),
+    bn("batchnorm2d_train", "batchnorm2d", (3, 5, 6, 4)),
+    bn("batchnorm2d_train_batch1", "batchnorm2d", (1, 3, 5, 7)),
+    bn("batchnorm2d_eval", "batchnorm2d", (2, 6, 3, 5), training=False),
+    bn("batchnorm2d_no_stats", "batchnorm2d", (3, 4, 3, 3), track=False),
+    bn("batchnorm2d_no_stats_eval", "batchnorm2d", (3, 4, 3, 3), track=False, training=False),
+    bn_grad("batchnorm_grad_input_train", "input", (3, 5, 4, 3), True),
+    bn_grad("batchnorm_grad_weight_train", "weight", (3, 5, 4, 3), True),
+    bn_grad("batchnorm_grad_bias_train", "bias", (3, 5, 4, 3), True),
+    bn_grad("batchnorm_grad_input_eval", "input", (3, 6), False),
+    bn_grad("batchnorm_grad_weight_eval", "weight", (3, 6, 2), False),
+    bn_grad("batchnorm_grad_input_no_affine", "input", (4, 3), True, affine=False),
+]

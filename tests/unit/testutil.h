@@ -1,0 +1,28 @@
+/* Shared support for the unit tests: where fixtures live, reading them, tolerant comparisons and
+ * reproducible random data. */
+#ifndef TESTS_UNIT_TESTUTIL_H
+#define TESTS_UNIT_TESTUTIL_H
+
+#include "graph/tensor.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* $FIXTURES_DIR (set by tests/run_tests.sh), else build/fixtures. */
+const char *tu_fixtures_dir(void);
+/* Writes "<fixtures dir>/<rel>" into buf; returns buf. */
+char *tu_fixture_path(char *buf, size_t len, const char *rel);
+
+/* Elementwise check |got - want| <= rtol * |want| + atol; NaN or Inf in got always fails.
+ * On failure writes "<what>: K of N values differ; worst at [i]: got .., want .., tol .." to msg
+ * and returns false. */
+bool tu_allclose(const char *what, const float *got, const float *want, size_t n, double rtol,
+                 double atol, char *msg, size_t msg_len);
+/* max_i |x_i| (0 for n = 0). */
+double tu_max_abs(const float *x, size_t n);
+
+/* Reproducible uniform numbers in [lo, hi) from a 64-bit state (splitmix64). */
+void tu_fill_uniform(float *x, size_t n, float lo, float hi, uint64_t *state);
+
+#endif
