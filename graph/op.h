@@ -73,6 +73,7 @@ typedef struct ParamDecl {
 
 struct Graph;
 struct Node;
+struct Backend;
 
 enum {
     OP_INTERNAL = 1 << 0, /* a gradient helper: not usable in specs */
@@ -99,6 +100,9 @@ typedef struct Op {
      * differentiable (the autodiff reports which op stopped it). */
     int (*backward)(struct Graph *g, struct Node *n, struct Node *dy, const bool *want,
                     struct Node **dx, Error *err);
+    /* Scratch bytes forward needs from the graph's shared workspace on backend `be` (infer has
+     * no backend: its n->workspace_bytes is the CPU backend's need).  NULL: n->workspace_bytes. */
+    size_t (*workspace)(const struct Node *n, const struct Backend *be);
 } Op;
 
 /* Registry (graph/op_table.c, built from graph/ops/ops.def). */

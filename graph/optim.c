@@ -134,13 +134,6 @@ Optimizer *optim_new(const char *name, const OptimConfig *cfg, Param *const *par
     o->be = n > 0 ? params[0]->be : NULL;
     o->n = n;
     o->n_slots = slots_for(cfg, o->slot_names);
-    bool full_rmsprop = cfg->type == OPTIM_RMSPROP && (cfg->momentum > 0 || cfg->centered);
-    if (full_rmsprop && o->be && !o->be->rmsprop_update_full) {
-        err_set(err, "%s: rmsprop with momentum or centered is not available on the %s backend",
-                name, o->be->name);
-        optim_free(o);
-        return NULL;
-    }
     o->params = calloc((size_t)n + 1, sizeof *o->params);
     o->param_steps = calloc((size_t)n + 1, sizeof *o->param_steps);
     o->state = calloc((size_t)n * (size_t)o->n_slots + 1, sizeof *o->state);
@@ -222,14 +215,9 @@ int optim_step(Optimizer *o, float *const *grads, double lr, Error *err)
             break;
         }
         case OPTIM_RMSPROP:
-            if (c->momentum > 0 || c->centered)
-                be->rmsprop_update_full(w, grads[i], slot(o, i, "square_avg"),
-                                        slot(o, i, "momentum_buffer"), slot(o, i, "grad_avg"), n,
-                                        (float)lr, (float)c->alpha, (float)c->eps,
-                                        (float)c->weight_decay, (float)c->momentum);
-            else
-                be->rmsprop_update(w, grads[i], slot(o, i, "square_avg"), n, (float)lr,
-                                   (float)c->alpha, (float)c->eps, (float)c->weight_decay);
+            be->rmsprop_update(w, grads[i], slot(o, i, "square_avg"), slot(o, i, "momentum_buffer"),
+                               slot(o, i, "grad_avg"), n, (float)lr, (float)c->alpha, (float)c->eps,
+                               (float)c->weight_decay, (float)c->momentum);
             break;
         case OPTIM_TYPE_COUNT: break;
         }

@@ -125,12 +125,9 @@ typedef struct Backend {
                         float bias_correction1, float bias_correction2);
     void (*sgd_update)(float *p, const float *g, float *buf, size_t n, float lr, float momentum,
                        float dampening, float weight_decay, bool nesterov, bool first_step);
-    void (*rmsprop_update)(float *p, const float *g, float *v, size_t n, float lr, float alpha,
-                           float eps, float weight_decay);
     void (*clamp)(float *p, size_t n, float lo, float hi);
-    /* RMSprop with momentum and/or centering: buf (momentum > 0) and gavg (centered) may each be
-     * NULL when unused; with both NULL it equals rmsprop_update. */
-    void (*rmsprop_update_full)(float *p, const float *g, float *v, float *buf, float *gavg,
+    /* RMSprop; buf (momentum > 0) and gavg (centered) are NULL when unused. */
+    void (*rmsprop_update)(float *p, const float *g, float *v, float *buf, float *gavg,
                                 size_t n, float lr, float alpha, float eps, float weight_decay,
                                 float momentum);
 } Backend;

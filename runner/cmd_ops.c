@@ -2,6 +2,7 @@
  * that a test keeps identical). */
 #include "graph/op.h"
 #include "runner/commands.h"
+#include "runner/spec_fields.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -44,8 +45,8 @@ static void print_op(const Op *op)
             range[0] = '\0';
             for (int c = 0; s->choices[c] && used < sizeof range; c++)
                 used += (size_t)snprintf(range + used, sizeof range - used, "%s`%s`", c ? " \\| " : "; one of ", s->choices[c]);
-        } else if (s->min <= s->max && s->type != ATTR_BOOL && s->type != ATTR_STRING) {
-            snprintf(range, sizeof range, " in [%g, %g]", s->min, s->max);
+        } else if (s->type != ATTR_BOOL && s->type != ATTR_STRING) {
+            fields_range_text(s->min, s->max, range, sizeof range);
         }
         printf("| `%s` | %s%s | %s%s%s | %s |\n", s->name, type_text(s, type, sizeof type), range,
                s->default_text ? "`" : "", s->default_text ? s->default_text : "required", s->default_text ? "`" : "",

@@ -179,6 +179,17 @@ int fields_parse(const YNode *map, const FieldTable *const *tables, int n_tables
     return 0;
 }
 
+const char *fields_range_text(double min, double max, char *buf, size_t len)
+{
+    if (min > max)
+        buf[0] = '\0';
+    else if (max >= 1e5)
+        snprintf(buf, len, " (at least %g)", min);
+    else
+        snprintf(buf, len, " in [%g, %g]", min, max);
+    return buf;
+}
+
 void fields_markdown(const FieldTable *t, FILE *out)
 {
     for (int i = 0; i < t->n; i++) {
@@ -189,9 +200,9 @@ void fields_markdown(const FieldTable *t, FILE *out)
             for (int c = 0; f->choices[c] && used < sizeof kind; c++)
                 used += (size_t)snprintf(kind + used, sizeof kind - used, "%s`%s`", c ? " \\| " : "", f->choices[c]);
         } else {
-            snprintf(kind, sizeof kind, "%s", type_word(f->type));
-            if ((f->type == F_INT || f->type == F_FLOAT) && f->min <= f->max)
-                snprintf(kind + strlen(kind), sizeof kind - strlen(kind), " in [%g, %g]", f->min, f->max);
+            char range[64] = "";
+            if (f->type == F_INT || f->type == F_FLOAT || f->type == F_PAIR) fields_range_text(f->min, f->max, range, sizeof range);
+            snprintf(kind, sizeof kind, "%s%s", type_word(f->type), range);
         }
         fprintf(out, "| `%s` | %s | %s%s%s | %s |\n", f->key, kind, f->def ? "`" : "",
                 f->def ? (f->def[0] ? f->def : "\"\"") : "required", f->def ? "`" : "", f->doc);

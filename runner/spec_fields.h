@@ -52,6 +52,8 @@ int field_parse_node(const Field *f, const YNode *v, void *out, Error *err);
 int fields_unknown_key(Error *err, const YNode *key, const char *what, const char *const *candidates,
                        int n);
 
+/* " in [0, 1]", or " (at least 1)" when the maximum is only a sanity bound; "" when unchecked. */
+const char *fields_range_text(double min, double max, char *buf, size_t len);
 /* Writes a table as Markdown rows (key, type, default, meaning). */
 void fields_markdown(const FieldTable *t, FILE *out);
 

@@ -61,13 +61,13 @@ static int parse_shape(const YNode *v, const char *what, Shape *s, Error *err)
     return 0;
 }
 
-static int parse_inputs(NetDef *def, const YNode *net, const char *model, Error *err)
+static int parse_inputs(NetDef *def, const YNode *key, const YNode *net, const char *model, Error *err)
 {
     const YNode *one = ymap_get(net, "input"), *many = ymap_get(net, "inputs");
     if (one && many)
         return yerr(err, many, "model '%s' gives both 'input' and 'inputs'; use one", model);
     if (!one && !many)
-        return yerr(err, net, "missing required key 'input' in model '%s' (the shape of one sample, e.g. [1, 28, 28])",
+        return yerr(err, key, "missing required key 'input' in model '%s' (the shape of one sample, e.g. [1, 28, 28])",
                     model);
     if (one) {
         snprintf(def->inputs[0].name, NET_NAME_MAX, "input");
@@ -439,11 +439,11 @@ static int parse_net(NetDef *def, const char *model, const YNode *key, const YNo
     }
     snprintf(def->name, sizeof def->name, "%s", model);
     ynode_where(key, def->where, sizeof def->where);
-    if (parse_inputs(def, net, model, err)) return -1;
+    if (parse_inputs(def, key, net, model, err)) return -1;
     const YNode *layers = ymap_get(net, "layers"), *nodes = ymap_get(net, "nodes");
     if (layers && nodes) return yerr(err, nodes, "model '%s' gives both 'layers' and 'nodes'; use one", model);
     if (!layers && !nodes)
-        return yerr(err, net, "missing required key 'layers' (or 'nodes') in model '%s'", model);
+        return yerr(err, key, "missing required key 'layers' (or 'nodes') in model '%s'", model);
     const YNode *list = layers ? layers : nodes;
     if (list->kind != Y_SEQ || list->n == 0)
         return yerr(err, list, "'%s' expects a non-empty list of %s, found %s", layers ? "layers" : "nodes",

@@ -177,7 +177,9 @@ static int parse_loss(Spec *s, const YNode *root, Error *err)
     const FieldTable *t[3] = {&loss_t};
     int n = 1;
     const YNode *type = ymap_get(v, "type");
-    if (v->kind == Y_MAP && type && field_parse_node(&loss_f[0], type, l, err)) return -1;
+    if (v->kind == Y_MAP && !type)
+        return yerr(err, v, "missing required key 'type' in loss (gan, wgan, wgan_gp, ddpm or classifier)");
+    if (type && field_parse_node(&loss_f[0], type, l, err)) return -1;
     if (!strcmp(l->type, "gan")) t[n++] = &gan_family_t, t[n++] = &gan_t;
     if (!strcmp(l->type, "wgan")) t[n++] = &gan_family_t, t[n++] = &wgan_t;
     if (!strcmp(l->type, "wgan_gp")) t[n++] = &gan_family_t, t[n++] = &wgan_gp_t;
@@ -260,10 +262,12 @@ static int parse_one_optimizer(const YNode *v, const char *model, const YNode *k
     OptimType ot;
     if (optim_type_parse(a.type, &ot, err)) return yerr_wrap(err, type ? type : key);
     t[1] = &opt_type_t[ot];
+    /* Values this type does not use keep PyTorch's defaults, so configs compare equal. */
+    optim_config_defaults(cfg, ot);
+    a.lr = cfg->lr, a.betas[0] = cfg->beta1, a.betas[1] = cfg->beta2, a.eps = cfg->eps, a.alpha = cfg->alpha;
     char what[96];
     snprintf(what, sizeof what, "optimizers.%s (type %s)", model, a.type);
     if (fields_defaults(t[1], &a, err) || fields_parse(v, t, 2, &a, what, key, err)) return -1;
-    optim_config_defaults(cfg, ot);
     cfg->lr = a.lr;
     cfg->beta1 = a.betas[0], cfg->beta2 = a.betas[1];
     cfg->eps = a.eps;
@@ -272,7 +276,7 @@ static int parse_one_optimizer(const YNode *v, const char *model, const YNode *k
     cfg->dampening = a.dampening;
     cfg->nesterov = a.nesterov;
     cfg->centered = a.centered;
-    if (ot == OPTIM_RMSPROP) cfg->alpha = a.alpha;
+    cfg->alpha = a.alpha;
     cfg->clip_weights = a.clip_weights;
     cfg->clip_grad_norm = a.clip_grad_norm;
     if (optim_config_check(cfg, NULL, err)) return yerr_wrap(err, v ? v : key);

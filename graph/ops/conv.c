@@ -150,10 +150,28 @@ static int expect_params(const Node *n, const Shape *w, int channels, Error *err
     return want == 3 ? expect_shape(n, 2, &b, "bias", err) : 0;
 }
 
-static void set_workspace(Node *n, const ConvGeom *g)
+/* The geometry of any of the four ops (validated by infer). */
+static ConvGeom node_geom(const Node *n)
 {
-    /* infer has no backend; the CPU backend is the reference and sizes the shared scratch. */
-    n->workspace_bytes = backend_cpu()->conv2d_workspace_bytes(g);
+    ConvGeom g;
+    Error unused;
+    if (n->op == &op_conv_transpose2d)
+        transpose_geom(n, &n->in[0]->out.shape, &g, &unused);
+    else
+        conv_geom(n, &n->in[n->op == &op_conv2d_grad_input ? 2 : 0]->out.shape, n->op->name, &g, &unused);
+    return g;
+}
+
+static size_t conv_workspace(const Node *n, const Backend *be)
+{
+    ConvGeom g = node_geom(n);
+    return be->conv2d_workspace_bytes(&g);
+}
+
+static void set_workspace(Node *n)
+{
+    /* infer has no backend: the CPU backend's need, refined per backend by conv_workspace. */
+    n->workspace_bytes = conv_workspace(n, backend_cpu());
 }
 
 /* PyTorch's default: kaiming_uniform_(a=sqrt(5)) for the weight and the same bound for the bias,
@@ -229,15 +247,13 @@ static int conv2d_infer(Node *n, Error *err)
     Shape w = weight_shape(&g);
     if (expect_params(n, &w, g.K, err)) return -1;
     n->out.shape = output_shape(&g);
-    set_workspace(n, &g);
+    set_workspace(n);
     return 0;
 }
 
 static void conv2d_forward(Graph *gr, Node *n)
 {
-    ConvGeom g;
-    Error unused; /* validated by infer */
-    conv_geom(n, &n->in[0]->out.shape, "conv2d", &g, &unused);
+    ConvGeom g = node_geom(n);
     const float *bias = n->n_in > 2 ? n->in[2]->out.data : NULL;
     gr->be->conv2d_forward(&g, n->in[0]->out.data, n->in[1]->out.data, bias, n->out.data, gr->workspace);
 }
@@ -263,6 +279,7 @@ const Op op_conv2d = {
     .infer = conv2d_infer,
     .forward = conv2d_forward,
     .backward = conv2d_backward,
+    .workspace = conv_workspace,
 };
 
 /* ---- conv2d_grad_input(dy, w, x_like) ---------------------------------------------------- */
@@ -275,15 +292,13 @@ static int grad_input_infer(Node *n, Error *err)
     Shape y = output_shape(&g), w = weight_shape(&g);
     if (expect_shape(n, 0, &y, "dy", err) || expect_shape(n, 1, &w, "weight", err)) return -1;
     n->out.shape = input_shape(&g);
-    set_workspace(n, &g);
+    set_workspace(n);
     return 0;
 }
 
 static void grad_input_forward(Graph *gr, Node *n)
 {
-    ConvGeom g;
-    Error unused; /* validated by infer */
-    conv_geom(n, &n->in[2]->out.shape, "conv2d_grad_input", &g, &unused);
+    ConvGeom g = node_geom(n);
     gr->be->conv2d_backward_data(&g, n->in[0]->out.data, n->in[1]->out.data, n->out.data, gr->workspace);
 }
 
@@ -308,6 +323,7 @@ const Op op_conv2d_grad_input = {
     .infer = grad_input_infer,
     .forward = grad_input_forward,
     .backward = grad_input_backward,
+    .workspace = conv_workspace,
 };
 
 /* ---- conv2d_grad_weight(x, dy, w_like) --------------------------------------------------- */
@@ -320,15 +336,13 @@ static int grad_weight_infer(Node *n, Error *err)
     Shape y = output_shape(&g), w = weight_shape(&g);
     if (expect_shape(n, 1, &y, "dy", err) || expect_shape(n, 2, &w, "weight_like", err)) return -1;
     n->out.shape = w;
-    set_workspace(n, &g);
+    set_workspace(n);
     return 0;
 }
 
 static void grad_weight_forward(Graph *gr, Node *n)
 {
-    ConvGeom g;
-    Error unused; /* validated by infer */
-    conv_geom(n, &n->in[0]->out.shape, "conv2d_grad_weight", &g, &unused);
+    ConvGeom g = node_geom(n);
     gr->be->conv2d_backward_filter(&g, n->in[0]->out.data, n->in[1]->out.data, n->out.data, gr->workspace);
 }
 
@@ -353,6 +367,7 @@ const Op op_conv2d_grad_weight = {
     .infer = grad_weight_infer,
     .forward = grad_weight_forward,
     .backward = grad_weight_backward,
+    .workspace = conv_workspace,
 };
 
 /* ---- conv_transpose2d -------------------------------------------------------------------- */
@@ -374,15 +389,13 @@ static int transpose_infer(Node *n, Error *err)
     Shape w = weight_shape(&g);
     if (expect_params(n, &w, g.C, err)) return -1;
     n->out.shape = input_shape(&g);
-    set_workspace(n, &g);
+    set_workspace(n);
     return 0;
 }
 
 static void transpose_forward(Graph *gr, Node *n)
 {
-    ConvGeom g;
-    Error unused; /* validated by infer */
-    transpose_geom(n, &n->in[0]->out.shape, &g, &unused);
+    ConvGeom g = node_geom(n);
     gr->be->conv2d_backward_data(&g, n->in[0]->out.data, n->in[1]->out.data, n->out.data, gr->workspace);
     if (n->n_in > 2) gr->be->bias_add(n->out.data, n->in[2]->out.data, g.N, g.C, g.H * g.W);
 }
@@ -409,4 +422,5 @@ const Op op_conv_transpose2d = {
     .infer = transpose_infer,
     .forward = transpose_forward,
     .backward = transpose_backward,
+    .workspace = conv_workspace,
 };

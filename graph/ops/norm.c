@@ -22,12 +22,12 @@ static const AttrSchema batchnorm_attrs[] = {
 
 /* Where a batchnorm-like node keeps each tensor among its inputs (absent: -1). */
 typedef struct BnLayout {
-    int weight, bias, running_mean, running_var, counter;
+    int weight, bias, running_mean, running_var, counter, saved;
 } BnLayout;
 
 static BnLayout bn_layout(const Node *n)
 {
-    BnLayout l = {-1, -1, -1, -1, -1};
+    BnLayout l = {-1, -1, -1, -1, -1, -1};
     int k = 1;
     if (attr_int(n, "affine")) l.weight = k++, l.bias = k++;
     if (attr_int(n, "track_running_stats")) l.running_mean = k++, l.running_var = k++, l.counter = k++;
@@ -37,10 +37,11 @@ static BnLayout bn_layout(const Node *n)
 /* batchnorm_grad's inputs: dy, x, [weight], [running_mean, running_var]. */
 static BnLayout bn_grad_layout(const Node *n)
 {
-    BnLayout l = {-1, -1, -1, -1, -1};
+    BnLayout l = {-1, -1, -1, -1, -1, -1};
     int k = 2;
     if (attr_int(n, "affine")) l.weight = k++;
     if (attr_int(n, "track_running_stats")) l.running_mean = k++, l.running_var = k++;
+    if (attr_int(n, "saved_stats")) l.saved = k++;
     return l;
 }
 
@@ -144,7 +145,7 @@ static void batchnorm_forward(Graph *g, Node *n)
     }
 }
 
-static Node *build_bn_grad(Graph *g, const Node *n, Node *dy, const char *output, Error *err)
+static Node *build_bn_grad(Graph *g, Node *n, Node *dy, const char *output, Error *err)
 {
     const Op *op = &op_batchnorm_grad;
     AttrValue a[OP_MAX_ATTRS];
@@ -155,11 +156,13 @@ static Node *build_bn_grad(Graph *g, const Node *n, Node *dy, const char *output
     attr_set_float(op, a, "eps", attr_float(n, "eps"));
     attr_set_int(op, a, "affine", attr_int(n, "affine"));
     attr_set_int(op, a, "track_running_stats", attr_int(n, "track_running_stats"));
+    attr_set_int(op, a, "saved_stats", 1);
     BnLayout l = bn_layout(n);
-    Node *in[5] = {dy, n->in[0]};
+    Node *in[6] = {dy, n->in[0]};
     int k = 2;
     if (l.weight >= 0) in[k++] = n->in[l.weight];
     if (l.running_mean >= 0) in[k++] = n->in[l.running_mean], in[k++] = n->in[l.running_var];
+    in[k++] = n; /* its aux holds the batch statistics of this step */
     return graph_op(g, "batchnorm_grad", in, k, a, NULL, err);
 }
 
@@ -188,10 +191,11 @@ const Op op_batchnorm2d = {
     .forward = batchnorm_forward, .backward = batchnorm_backward,
 };
 
-/* ---- batchnorm_grad(dy, x, [weight], [running_mean, running_var]) ----
- * One of dx, dweight, dbias (attr output).  The training-mode statistics are recomputed from
- * x, so the op stands alone; evaluation mode uses the running statistics, with which the
- * normalisation is an affine map per channel. */
+/* ---- batchnorm_grad(dy, x, [weight], [running_mean, running_var], [forward]) ----
+ * One of dx, dweight, dbias (attr output).  Training-mode statistics come from the forward
+ * batchnorm node (saved_stats, as backward builds it) or are recomputed from x (so the op also
+ * stands alone); evaluation mode uses the running statistics, with which the normalisation is
+ * an affine map per channel. */
 
 static const char *const bn_outputs[] = {"input", "weight", "bias", NULL};
 
@@ -201,6 +205,8 @@ static const AttrSchema bn_grad_attrs[] = {
     {.name = "affine", .type = ATTR_BOOL, .default_text = "true", .doc = "a weight input is given"},
     {.name = "track_running_stats", .type = ATTR_BOOL, .default_text = "true",
      .doc = "running_mean and running_var inputs are given"},
+    {.name = "saved_stats", .type = ATTR_BOOL, .default_text = "false",
+     .doc = "the last input is the forward batchnorm node, whose batch statistics are reused"},
 };
 
 typedef enum { BN_DX, BN_DWEIGHT, BN_DBIAS } BnOutput;
@@ -214,16 +220,23 @@ static BnOutput bn_output(const Node *n)
 static int bn_grad_infer(Node *n, Error *err)
 {
     BnLayout l = bn_grad_layout(n);
-    int want = 2 + (l.weight >= 0) + (l.running_mean >= 0) * 2;
+    int want = 2 + (l.weight >= 0) + (l.running_mean >= 0) * 2 + (l.saved >= 0);
     if (n->n_in != want)
         return err_set(err, "batchnorm_grad expects %d inputs, got %d", want, n->n_in);
+    if (l.saved >= 0) {
+        const Node *f = n->in[l.saved];
+        if (f->kind != NODE_OP || (f->op != &op_batchnorm1d && f->op != &op_batchnorm2d) ||
+            f->in[0] != n->in[1])
+            return err_set(err, "batchnorm_grad's last input must be the batchnorm node of x "
+                           "(saved_stats)");
+    }
     if (infer_same_shape(n, 0, 1, err)) return -1;
     const Shape *s = &n->in[1]->out.shape;
     char a[96];
     if (s->ndim < 2)
         return err_set(err, "batchnorm_grad expects (N, C, ...) inputs, got %s", shape_format(s, a, sizeof a));
     int64_t C = s->dim[1];
-    for (int i = 2; i < n->n_in; i++)
+    for (int i = 2; i < n->n_in && i != l.saved; i++)
         if (shape_numel(&n->in[i]->out.shape) != C)
             return err_set(err, "batchnorm_grad input %d has shape %s, expected (%lld,)", i,
                            shape_format(&n->in[i]->out.shape, a, sizeof a), (long long)C);
@@ -232,7 +245,7 @@ static int bn_grad_infer(Node *n, Error *err)
     n->aux_shape[0] = shape_of(2, (int64_t)2, C); /* mean, invstd */
     n->aux_shape[1] = shape_of(2, (int64_t)2, C); /* zeros, ones */
     /* Normalising the batch for its statistics needs a full-size scratch unless dx is it. */
-    if (bn_output(n) == BN_DWEIGHT) n->workspace_bytes = (size_t)shape_numel(s) * sizeof(float);
+    if (bn_output(n) == BN_DWEIGHT && l.saved < 0) n->workspace_bytes = (size_t)shape_numel(s) * sizeof(float);
     return 0;
 }
 
@@ -256,9 +269,14 @@ static void bn_grad_forward(Graph *g, Node *n)
         return;
     }
     if (g->training || !rm) {
-        float *scratch = what == BN_DX ? out : g->workspace;
-        be->batchnorm_forward_train(x, NULL, NULL, scratch, mean, invstd, NULL, NULL, N, C, inner,
-                                    eps, 0.0f);
+        if (l.saved >= 0) {
+            mean = n->in[l.saved]->aux[0].data;
+            invstd = mean + C;
+        } else {
+            float *scratch = what == BN_DX ? out : g->workspace;
+            be->batchnorm_forward_train(x, NULL, NULL, scratch, mean, invstd, NULL, NULL, N, C,
+                                        inner, eps, 0.0f);
+        }
         be->batchnorm_backward(dy, x, w, mean, invstd, what == BN_DX ? out : NULL,
                                what == BN_DWEIGHT ? out : NULL, NULL, N, C, inner);
     } else if (what == BN_DX) { /* dx = dy * weight / sqrt(running_var + eps) */
@@ -271,6 +289,6 @@ static void bn_grad_forward(Graph *g, Node *n)
 
 const Op op_batchnorm_grad = {
     .name = "batchnorm_grad", .summary = "gradient of batch normalisation for x, weight or bias",
-    .attrs = bn_grad_attrs, .n_attrs = 4, .min_inputs = 2, .max_inputs = 5, .flags = OP_INTERNAL,
+    .attrs = bn_grad_attrs, .n_attrs = 5, .min_inputs = 2, .max_inputs = 6, .flags = OP_INTERNAL,
     .infer = bn_grad_infer, .forward = bn_grad_forward,
 };

@@ -37,7 +37,6 @@ static const Backend cpu_backend = {
     .sgd_update = cpu_sgd_update,
     .rmsprop_update = cpu_rmsprop_update,
     .clamp = cpu_clamp,
-    .rmsprop_update_full = cpu_rmsprop_update_full,
 };
 
 const Backend *backend_cpu(void) { return &cpu_backend; }

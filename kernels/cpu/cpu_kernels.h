@@ -71,9 +71,7 @@ void cpu_adam_update(float *p, const float *g, float *m, float *v, size_t n, flo
                      float bias_correction1, float bias_correction2);
 void cpu_sgd_update(float *p, const float *g, float *buf, size_t n, float lr, float momentum,
                     float dampening, float weight_decay, bool nesterov, bool first_step);
-void cpu_rmsprop_update(float *p, const float *g, float *v, size_t n, float lr, float alpha,
-                        float eps, float weight_decay);
-void cpu_rmsprop_update_full(float *p, const float *g, float *v, float *buf, float *gavg, size_t n,
+void cpu_rmsprop_update(float *p, const float *g, float *v, float *buf, float *gavg, size_t n,
                              float lr, float alpha, float eps, float weight_decay, float momentum);
 
 #endif

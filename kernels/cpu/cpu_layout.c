@@ -17,14 +17,22 @@ static void shuffle_map(float *x, float *y, int N, int C, int H, int W, int r, b
             float *yc = y + ((size_t)n * C + c) * plane * r * r;
             for (int h = 0; h < H; h++)
                 for (int i = 0; i < r; i++) {
+                    /* One output row gathers from r input rows; walk it in memory order. */
                     float *yrow = yc + ((size_t)h * r + i) * oW;
-                    for (int j = 0; j < r; j++) {
-                        float *xrow = xc + ((size_t)i * r + j) * plane + (size_t)h * W;
+                    float *xrow = xc + (size_t)i * r * plane + (size_t)h * W;
+                    if (r == 2) { /* the common case, unrolled so that it vectorises */
+                        float *x0 = xrow, *x1 = xrow + plane;
                         if (shuffle)
-                            for (int w = 0; w < W; w++) yrow[(size_t)w * r + j] = xrow[w];
+                            for (int w = 0; w < W; w++) yrow[2 * w] = x0[w], yrow[2 * w + 1] = x1[w];
                         else
-                            for (int w = 0; w < W; w++) xrow[w] = yrow[(size_t)w * r + j];
+                            for (int w = 0; w < W; w++) x0[w] = yrow[2 * w], x1[w] = yrow[2 * w + 1];
+                        continue;
                     }
+                    for (int w = 0; w < W; w++)
+                        for (int j = 0; j < r; j++) {
+                            if (shuffle) yrow[(size_t)w * r + j] = xrow[j * plane + w];
+                            else xrow[j * plane + w] = yrow[(size_t)w * r + j];
+                        }
                 }
         }
 }

@@ -52,31 +52,25 @@ void cpu_sgd_update(float *p, const float *g, float *buf, size_t n, float lr, fl
     }
 }
 
-/* RMSprop (no momentum, not centered): g += wd*p; v = v*alpha + (1-alpha)*g*g;
- * p += -lr * g / (sqrt(v) + eps). */
-void cpu_rmsprop_update(float *p, const float *g, float *v, size_t n, float lr, float alpha,
-                        float eps, float weight_decay)
-{
-    const float one_alpha = (float)(1.0 - (double)alpha);
-    const float neg_lr = -lr;
-#pragma omp parallel for simd schedule(static) if (n > 32768)
-    for (size_t i = 0; i < n; i++) {
-        float gi = g[i] + weight_decay * p[i];
-        float vi = v[i] * alpha + one_alpha * (gi * gi);
-        v[i] = vi;
-        p[i] = p[i] + neg_lr * gi / (sqrtf(vi) + eps);
-    }
-}
-
 /* RMSprop with momentum (buf != NULL) and/or centering (gavg != NULL):
  *   g += wd*p; v = v*alpha + (1-alpha)*g*g
  *   centered: gavg = gavg*alpha + (1-alpha)*g; avg = sqrt(v - gavg*gavg) + eps; else sqrt(v) + eps
  *   momentum: buf = buf*mu + g/avg; p += -lr*buf;  else p += -lr * g / avg */
-void cpu_rmsprop_update_full(float *p, const float *g, float *v, float *buf, float *gavg, size_t n,
+void cpu_rmsprop_update(float *p, const float *g, float *v, float *buf, float *gavg, size_t n,
                              float lr, float alpha, float eps, float weight_decay, float momentum)
 {
     const float one_alpha = (float)(1.0 - (double)alpha);
     const float neg_lr = -lr;
+    if (!buf && !gavg) { /* the common case, kept branch-free so it vectorises */
+#pragma omp parallel for simd schedule(static) if (n > 32768)
+        for (size_t i = 0; i < n; i++) {
+            float gi = g[i] + weight_decay * p[i];
+            float vi = v[i] * alpha + one_alpha * (gi * gi);
+            v[i] = vi;
+            p[i] = p[i] + neg_lr * gi / (sqrtf(vi) + eps);
+        }
+        return;
+    }
 #pragma omp parallel for schedule(static) if (n > 32768)
     for (size_t i = 0; i < n; i++) {
         float gi = g[i] + weight_decay * p[i];

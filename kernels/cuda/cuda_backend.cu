@@ -166,7 +166,6 @@ static void fill_table(void)
     table.sgd_update = cuda_sgd_update;
     table.rmsprop_update = cuda_rmsprop_update;
     table.clamp = cuda_clamp;
-    table.rmsprop_update_full = cuda_rmsprop_update_full;
 }
 
 /* Returns false with a reason when no usable device or library is present. */

@@ -121,9 +121,7 @@ void cuda_adam_update(float *p, const float *g, float *m, float *v, size_t n, fl
                       float bias_correction1, float bias_correction2);
 void cuda_sgd_update(float *p, const float *g, float *buf, size_t n, float lr, float momentum,
                      float dampening, float weight_decay, bool nesterov, bool first_step);
-void cuda_rmsprop_update(float *p, const float *g, float *v, size_t n, float lr, float alpha,
-                         float eps, float weight_decay);
-void cuda_rmsprop_update_full(float *p, const float *g, float *v, float *buf, float *gavg,
+void cuda_rmsprop_update(float *p, const float *g, float *v, float *buf, float *gavg,
                               size_t n, float lr, float alpha, float eps, float weight_decay,
                               float momentum);
 

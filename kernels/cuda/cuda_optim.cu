@@ -99,7 +99,7 @@ __global__ static void rmsprop_kernel(float *p, const float *g, float *v, float 
     }
 }
 
-void cuda_rmsprop_update_full(float *p, const float *g, float *v, float *buf, float *gavg,
+void cuda_rmsprop_update(float *p, const float *g, float *v, float *buf, float *gavg,
                               size_t n, float lr, float alpha, float eps, float weight_decay,
                               float momentum)
 {
@@ -111,8 +111,3 @@ void cuda_rmsprop_update_full(float *p, const float *g, float *v, float *buf, fl
 }
 
 /* Plain RMSprop is the full update without momentum buffer or centering. */
-void cuda_rmsprop_update(float *p, const float *g, float *v, size_t n, float lr, float alpha,
-                         float eps, float weight_decay)
-{
-    cuda_rmsprop_update_full(p, g, v, NULL, NULL, n, lr, alpha, eps, weight_decay, 0.0f);
-}

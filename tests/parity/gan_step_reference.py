@@ -13,7 +13,7 @@ make(out_dir) writes into out_dir/gan_step/: init.safetensors (the initial weigh
 named `<network>.<node>.<param>` as our checkpoints), after1.safetensors and after<STEPS>.safetensors
 (the same after step 1 and after the last step) and steps.safetensors (per step k the inputs
 `step<k>.z`, `step<k>.real` and the losses `step<k>.g_loss`, `step<k>.d_loss`; metadata steps,
-batch, lr and bias_before_batchnorm).
+batch, lr and rounding_driven: the tensors only rounding noise moves).
 """
 import gzip
 import os
@@ -89,16 +89,17 @@ def mnist_batches(n, batch):
     return None
 
 
-def biases_before_batchnorm(nets):
-    """Biases that feed a batch norm directly: their exact gradient is zero (the norm subtracts
-    the mean), so Adam turns rounding noise into updates of up to lr and no two implementations
-    agree on them closer than that."""
+def rounding_driven(nets):
+    """Tensors whose update is float rounding noise: a bias that feeds a batch norm has an exact
+    gradient of zero (the norm subtracts the mean), so Adam turns rounding noise into updates of
+    up to lr, and that norm's running mean follows the bias.  No two implementations agree on
+    them closer than that."""
     out = []
     for name, net in nets:
         mods = list(net.named_children())
-        for (mname, m), (_, nxt) in zip(mods, mods[1:]):
+        for (mname, m), (nname, nxt) in zip(mods, mods[1:]):
             if isinstance(nxt, nn.modules.batchnorm._BatchNorm) and getattr(m, "bias", None) is not None:
-                out.append(f"{name}.{mname}.bias")
+                out += [f"{name}.{mname}.bias", f"{name}.{nname}.running_mean"]
     return out
 
 
@@ -137,7 +138,7 @@ def make(out_dir):
             st.save(os.path.join(out_dir, f"after{k}.safetensors"), state(nets))
     st.save(os.path.join(out_dir, "steps.safetensors"), steps,
             {"steps": STEPS, "batch": BATCH, "lr": LR,
-             "bias_before_batchnorm": ",".join(biases_before_batchnorm(nets))})
+             "rounding_driven": ",".join(rounding_driven(nets))})
 
 
 if __name__ == "__main__":

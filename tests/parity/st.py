@@ -2,7 +2,7 @@
 
 Layout: an 8-byte little-endian header length, a JSON header naming each tensor's dtype, shape and
 byte range (relative to the end of the header), an optional "__metadata__" of strings, then the
-raw little-endian data.  Floating tensors keep their precision (F64 stays F64), integers become I64.
+raw little-endian data.  Every tensor keeps its dtype (F64 stays F64, I64 stays I64).
 """
 import json
 import os

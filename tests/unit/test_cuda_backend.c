@@ -475,14 +475,14 @@ static void test_optimizers(void **state)
                 break;
             }
             case 5:
-                cpu->rmsprop_update(p, g, s1, n, 1e-2f, 0.99f, 1e-8f, 0.0f);
-                gpu->rmsprop_update(gp, gg, gs1, n, 1e-2f, 0.99f, 1e-8f, 0.0f);
+                cpu->rmsprop_update(p, g, s1, NULL, NULL, n, 1e-2f, 0.99f, 1e-8f, 0.0f, 0.0f);
+                gpu->rmsprop_update(gp, gg, gs1, NULL, NULL, n, 1e-2f, 0.99f, 1e-8f, 0.0f, 0.0f);
                 break;
             default: { /* RMSprop full: momentum, centered, both */
                 const bool mom = variant != 7, centered = variant != 6;
-                cpu->rmsprop_update_full(p, g, s1, mom ? s2 : NULL, centered ? s3 : NULL, n,
+                cpu->rmsprop_update(p, g, s1, mom ? s2 : NULL, centered ? s3 : NULL, n,
                                          1e-2f, 0.9f, 1e-8f, 0.01f, mom ? 0.5f : 0.0f);
-                gpu->rmsprop_update_full(gp, gg, gs1, mom ? gs2 : NULL, centered ? gs3 : NULL, n,
+                gpu->rmsprop_update(gp, gg, gs1, mom ? gs2 : NULL, centered ? gs3 : NULL, n,
                                          1e-2f, 0.9f, 1e-8f, 0.01f, mom ? 0.5f : 0.0f);
                 break;
             }

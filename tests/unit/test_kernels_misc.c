@@ -238,10 +238,8 @@ static void test_batchnorm(void **state)
     check_batchnorm(64, 96, 196, true); /* large enough to run in parallel */
 }
 
-static void test_pixel_shuffle(void **state)
+static void check_pixel_shuffle(int N, int C, int H, int W, int r)
 {
-    (void)state;
-    const int N = 2, C = 3, H = 5, W = 4, r = 3;
     size_t total = (size_t)N * C * r * r * H * W;
     float *x = malloc(total * 4), *y = malloc(total * 4), *back = malloc(total * 4);
     double *want = malloc(total * 8);
@@ -260,6 +258,14 @@ static void test_pixel_shuffle(void **state)
     for (size_t i = 0; i < total; i++) want[i] = x[i];
     assert_close(back, want, total, 0, 0);
     free(x), free(y), free(back), free(want);
+}
+
+static void test_pixel_shuffle(void **state)
+{
+    (void)state;
+    check_pixel_shuffle(2, 3, 5, 4, 3);
+    check_pixel_shuffle(3, 5, 7, 6, 2); /* r = 2 has its own loop */
+    check_pixel_shuffle(1, 2, 1, 9, 1);
 }
 
 static void test_copy_block(void **state)

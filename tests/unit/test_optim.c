@@ -113,20 +113,26 @@ static OptimConfig config_from_meta(const StFile *f, const char *path)
     return c;
 }
 
-/* Runs one fixture's optimizer for its steps and compares every step with PyTorch. */
-static void run_optim_case(const char *path, bool *seen_types)
+typedef struct OptimRun {
+    const Backend *be;
+    bool seen[OPTIM_TYPE_COUNT];
+} OptimRun;
+
+/* Runs one fixture's optimizer for its steps on run->be and compares every step with PyTorch. */
+static void run_optim_case(const char *path, void *ctx)
 {
+    OptimRun *run = ctx;
     StFile f;
     Error err = {{0}};
     if (st_read(path, &f, &err)) fail_msg("%s", err.msg);
     OptimConfig cfg = config_from_meta(&f, path);
-    seen_types[cfg.type] = true;
+    run->seen[cfg.type] = true;
     ScheduleConfig sched;
     schedule_from_meta(&f, &sched);
     int n = (int)meta_num(&f, "n_params", 0), steps = (int)meta_num(&f, "steps", 0);
     assert_true(n > 0 && n <= MAX_PARAMS && steps > 0);
 
-    const Backend *be = backend_cpu();
+    const Backend *be = run->be;
     Param *params[MAX_PARAMS];
     float *grads[MAX_PARAMS], *host[MAX_PARAMS], *want[MAX_PARAMS];
     for (int i = 0; i < n; i++) {
@@ -167,7 +173,7 @@ static void run_optim_case(const char *path, bool *seen_types)
             if (st_to_f32(need(&f, path, "after.%d.%d", k, i), want[i], len, &err))
                 fail_msg("%s", err.msg);
             char what[300];
-            snprintf(what, sizeof what, "%s: step %d, param %d", path, k, i);
+            snprintf(what, sizeof what, "%s (%s): step %d, param %d", path, be->name, k, i);
             if (!tu_allclose(what, host[i], want[i], len, 2e-5, 1e-6, msg, sizeof msg))
                 fail_msg("%s", msg);
         }
@@ -191,7 +197,7 @@ static bool has_suffix(const char *s, const char *suffix)
 }
 
 /* Calls fn on every fixture in <fixtures>/optim whose name starts (or not) with "sched_". */
-static int for_each_fixture(bool schedules, void (*fn)(const char *, bool *), bool *seen)
+static int for_each_fixture(bool schedules, void (*fn)(const char *, void *), void *ctx)
 {
     char dir[1024];
     tu_fixture_path(dir, sizeof dir, "optim");
@@ -204,25 +210,31 @@ static int for_each_fixture(bool schedules, void (*fn)(const char *, bool *), bo
         if ((strncmp(e->d_name, "sched_", 6) == 0) != schedules) continue;
         char path[2048];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        fn(path, seen);
+        fn(path, ctx);
         count++;
     }
     closedir(d);
     return count;
 }
 
+/* On the CPU backend, and on CUDA too when it is built and a device is present. */
 static void test_optimizers_match_pytorch(void **state)
 {
     (void)state;
-    bool seen[OPTIM_TYPE_COUNT] = {0};
-    int count = for_each_fixture(false, run_optim_case, seen);
-    assert_true(count >= 19);
-    for (int t = 0; t < OPTIM_TYPE_COUNT; t++)
-        if (!seen[t]) fail_msg("no fixture exercises %s", optim_type_name((OptimType)t));
+    char why[256];
+    const Backend *backends[2] = {backend_cpu(), backend_cuda(why, sizeof why)};
+    for (int b = 0; b < 2 && backends[b]; b++) {
+        OptimRun run = {.be = backends[b]};
+        int count = for_each_fixture(false, run_optim_case, &run);
+        assert_true(count >= 19);
+        for (int t = 0; t < OPTIM_TYPE_COUNT; t++)
+            if (!run.seen[t]) fail_msg("no fixture exercises %s", optim_type_name((OptimType)t));
+    }
 }
 
-static void run_sched_case(const char *path, bool *seen)
+static void run_sched_case(const char *path, void *ctx)
 {
+    bool *seen = ctx;
     StFile f;
     Error err = {{0}};
     if (st_read(path, &f, &err)) fail_msg("%s", err.msg);
