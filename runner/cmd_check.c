@@ -94,7 +94,8 @@ static int check_model(const NetDef *def, int batch, uint64_t seed, Error *err)
         err_set(err, "out of memory");
         goto done;
     }
-    if (make_inputs(g, def, batch, in, err) || network_apply(net, g, in, def->n_inputs, seed, &out, made, err))
+    if (make_inputs(g, def, batch, in, err) || network_apply(net, g, in, def->n_inputs, seed, &out, made, err) ||
+        spec_check_inits(net, err))
         goto done;
     print_table(def, made, in);
     rc = 0;

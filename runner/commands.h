@@ -12,8 +12,9 @@
             "validate a spec and print each network's nodes, output shapes and parameter counts")    \
     COMMAND(ops, "ops", "print the op reference (attributes, defaults, inputs) as Markdown")         \
     COMMAND(keys, "keys", "print the spec key reference (types, defaults) as Markdown")              \
-    COMMAND(bench, "bench [--threads N] [--steps N] [--warmup N] [--batch N] [--profile]",          \
-            "time one training step of the reference GAN")
+    COMMAND(bench, "bench [--threads N] [--steps N] [--warmup N] [--batch N] [--experiments DIR] "  \
+                   "[--profile]",                                                                   \
+            "time one training step of the reference GAN (--profile: time per op kind)")
 
 #define COMMAND_DECLARE(name, usage, help) int cmd_##name(int argc, char **argv, Error *err);
 RUNNER_COMMANDS(COMMAND_DECLARE)

@@ -164,6 +164,8 @@ int dataset_load(const SpecData *cfg, Dataset *ds, Error *err)
     else
         snprintf(root, sizeof root, "data/%s", name);
 
+    float lo = (float)cfg->normalize[0], hi = (float)cfg->normalize[1];
+    if (!(lo < hi)) return err_set(err, "data.normalize [%g, %g] is not a range (expected [-1, 1] or [0, 1])", lo, hi);
     int rc;
     if (!strcmp(name, "mnist") || !strcmp(name, "fashion_mnist") || !strcmp(name, "kmnist"))
         rc = dataset_load_mnist_like(name, root, cfg->split, ds, err);
@@ -175,6 +177,6 @@ int dataset_load(const SpecData *cfg, Dataset *ds, Error *err)
     else
         return err_set(err, "unknown dataset '%s' (expected mnist, fashion_mnist, kmnist, idx or cifar10)", name);
     if (rc) return -1;
-    dataset_set_range(ds, (float)cfg->normalize[0], (float)cfg->normalize[1]);
+    dataset_set_range(ds, lo, hi);
     return 0;
 }

@@ -76,14 +76,13 @@ static int build(GanStep *s, uint64_t seed, Error *err)
                        shape_format(&xs, b, sizeof b));
     }
 
-    Node *d_fake_g = apply(s->disc, g, s->fake, seed, err);
-    if (!d_fake_g || !(s->g_loss = bce_logits(g, d_fake_g, -1.0, "g_loss", err))) return -1;
-
-    Node *fake_detached = graph_op(g, "detach", &s->fake, 1, NULL, "fake.detach", err);
-    if (!fake_detached) return -1;
+    /* D(fake) is computed once and serves both losses: D's update has not happened yet when
+     * PyTorch evaluates D(detach(fake)), so the values are the same, and the discriminator's
+     * gradients are taken with respect to D's parameters only, which is all the detach ensures. */
+    Node *d_fake = apply(s->disc, g, s->fake, seed, err);
+    if (!d_fake || !(s->g_loss = bce_logits(g, d_fake, -1.0, "g_loss", err))) return -1;
     Node *d_real = apply(s->disc, g, s->real, seed, err);
-    Node *d_fake = d_real ? apply(s->disc, g, fake_detached, seed, err) : NULL;
-    if (!d_fake) return -1;
+    if (!d_real) return -1;
     Node *l_real = bce_logits(g, d_real, -1.0, "d_loss.real", err);
     Node *l_fake = l_real ? bce_logits(g, d_fake, 1.0, "d_loss.fake", err) : NULL;
     Node *sum[2] = {l_real, l_fake};

@@ -1,9 +1,10 @@
 /* One training step of a non-saturating GAN as a single planned graph:
  *   fake = G(z)
- *   g_loss = mean(softplus(-D(fake)))                                  -> grads w.r.t. G's params
- *   d_loss = mean(softplus(-D(real))) + mean(softplus(D(detach(fake)))) -> grads w.r.t. D's params
+ *   g_loss = mean(softplus(-D(fake)))                          -> grads w.r.t. G's params
+ *   d_loss = mean(softplus(-D(real))) + mean(softplus(D(fake))) -> grads w.r.t. D's params only
  * then G's optimizer steps, then D's.  Neither update changes what the other reads, so this is
- * PyTorch's "generator first, then the discriminator on the detached fake batch". */
+ * PyTorch's "generator first, then the discriminator on the detached fake batch" (taking D's
+ * gradients only w.r.t. D's parameters is what the detach does; D(fake) is evaluated once). */
 #ifndef RUNNER_GAN_STEP_H
 #define RUNNER_GAN_STEP_H
 

@@ -104,7 +104,7 @@ extern const char *const fid_also_names[]; /* "kid", "is", NULL */
 /* Loads and validates a spec file, then applies `--set` overrides (each "dotted.path=value",
  * typed and validated like the file).  On error *spec is left empty (spec_free is safe). */
 int spec_load(const char *path, const char *const *sets, int n_sets, Spec *spec, Error *err);
-/* Same from text (tests); `label` names it in messages, includes resolve against `dir`. */
+/* Same from text; `label` names it in messages and includes resolve against its folder. */
 int spec_load_text(const char *label, const char *text, const char *const *sets, int n_sets,
                    Spec *spec, Error *err);
 void spec_free(Spec *spec);
@@ -123,6 +123,9 @@ void spec_keys_markdown(FILE *out);
 /* Networks (spec_net.c): `models:` into NetDefs, includes expanded in place (spec_include.c). */
 int spec_parse_models(Spec *spec, YNode *models, Error *err);
 int spec_expand_include(YPool *pool, YNode *entry, const char *model, YNode **net, Error *err);
+/* After network_apply: every `init:` / `bias_init:` must have met a weight / bias (an op such as
+ * relu has none, and silently ignoring the request would hide a mistake). */
+int spec_check_inits(const Network *net, Error *err);
 
 /* --set (spec_override.c): applies "a.b.c=value" to the tree. */
 int spec_apply_override(YPool *pool, YNode *root, const char *set, Error *err);

@@ -459,18 +459,14 @@ static int parse_net(NetDef *def, const char *model, const YNode *key, const YNo
         return err_set(err, "out of memory");
     }
     b->def = def, b->model = model, b->dag = nodes != NULL;
-    def->n_nodes = list->n; /* zeroed entries ahead are harmless to lookups */
+    def->n_nodes = list->n; /* lookups only look at the nodes before the one being parsed */
+    /* Names given up front, so a reference to a later node can be told from a typo. */
+    for (int i = 0; i < list->n; i++) {
+        const YNode *nm = ymap_get(list->vals[i], "name");
+        if (nm && nm->kind == Y_SCALAR) b->name_nodes[i] = nm;
+    }
     int rc = 0;
-    for (int i = 0; i < list->n && rc == 0; i++) {
-        if (list->vals[i]->kind == Y_MAP) {
-            const YNode *nm = ymap_get(list->vals[i], "name");
-            if (nm && nm->kind == Y_SCALAR) b->name_nodes[i] = nm;
-        }
-    }
-    for (int i = 0; i < list->n && rc == 0; i++) {
-        b->def->n_nodes = list->n;
-        rc = parse_node(b, i, list->vals[i], err);
-    }
+    for (int i = 0; i < list->n && rc == 0; i++) rc = parse_node(b, i, list->vals[i], err);
     free(b);
     if (rc) return -1;
     const YNode *out = ymap_get(net, "output");
@@ -507,6 +503,24 @@ int spec_parse_models(Spec *spec, YNode *models, Error *err)
         }
         NetDef *def = &spec->models[spec->n_models++];
         if (parse_net(def, name, models->keys[i], models->vals[i], err)) return -1;
+    }
+    return 0;
+}
+
+int spec_check_inits(const Network *net, Error *err)
+{
+    for (int i = 0; i < net->def.n_nodes; i++) {
+        const NodeDef *d = &net->def.nodes[i];
+        const char *want[2] = {d->weight_init.kind != INIT_DEFAULT ? "weight" : NULL,
+                               d->bias_init.kind != INIT_DEFAULT ? "bias" : NULL};
+        for (int k = 0; k < 2; k++) {
+            if (!want[k]) continue;
+            char name[2 * NET_NAME_MAX];
+            snprintf(name, sizeof name, "%s.%s", d->name, want[k]);
+            if (!paramset_find(&net->params, name))
+                return err_set(err, "%s: error: '%s' sets the %s of node '%s', but op '%s' has no %s here", d->where,
+                               k ? "bias_init" : "init", want[k], d->name, d->op->name, want[k]);
+        }
     }
     return 0;
 }

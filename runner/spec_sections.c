@@ -20,7 +20,7 @@ typedef struct TopArgs {
 
 static const char *const backends[] = {"cpu", "cuda", "auto", NULL};
 static const Field top_f[] = {
-    {"name", F_TEXT, offsetof(TopArgs, name), "", 1, 0, NULL, "results go to results/<name> (empty: the file's name)"},
+    {"name", F_TEXT, offsetof(TopArgs, name), "", 1, 0, NULL, "results go to `results/<name>` (empty: the file's name)"},
     {"seed", F_INT, offsetof(TopArgs, seed), "0", 0, 2147483647, NULL, "drives every random stream"},
     {"backend", F_WORD, offsetof(TopArgs, backend), "auto", 1, 0, backends, "`auto`: cuda when available"},
 };
@@ -55,7 +55,7 @@ int spec_parse_top_values(Spec *spec, const YNode *root, Error *err)
     if (strlen(a.name) >= sizeof spec->name || strchr(a.name, '/') || !strcmp(a.name, ".") || !strcmp(a.name, ".."))
         return yerr(err, ymap_get(root, "name") ? ymap_get(root, "name") : root,
                     "'name' must be a folder name (no '/') of at most %d characters", (int)sizeof spec->name - 1);
-    snprintf(spec->name, sizeof spec->name, "%s", a.name);
+    memcpy(spec->name, a.name, strlen(a.name) + 1); /* length checked above */
     spec->seed = (uint64_t)a.seed;
     snprintf(spec->backend, sizeof spec->backend, "%s", a.backend);
     return 0;
@@ -70,7 +70,7 @@ static const Field data_f[] = {
     {"dataset", F_WORD, DA(dataset), "fashion_mnist", 1, 0, datasets, "which dataset (fashion_mnist needs no download)"},
     {"root", F_TEXT, DA(root), "", 1, 0, NULL,
      "folder of the dataset's standard files; empty: /usr/share/datasets/fashion-mnist for fashion_mnist, "
-     "data/<dataset> otherwise"},
+     "`data/<dataset>` otherwise"},
     {"split", F_WORD, DA(split), "train", 1, 0, splits, "which split to train on"},
     {"images", F_TEXT, DA(images), "", 1, 0, NULL, "`idx`: the image file (IDX, gzip'd or raw)"},
     {"labels", F_TEXT, DA(labels), "", 1, 0, NULL, "`idx`: the label file (empty: no labels)"},

@@ -182,7 +182,7 @@ static int layer_norm_backward(Graph *g, Node *n, Node *G, const bool *want, Nod
     Node *x = n->in[0];
     bool affine = n->n_in == 3;
     Node *xh = affine ? NULL : n;
-    if (affine && (want[0] || want[1]) && !(xh = build_xhat(g, x, k, eps, err))) return -1;
+    if (affine && want[1] && !(xh = build_xhat(g, x, k, eps, err))) return -1;
     if (affine && want[2] && !(dx[2] = build_rows(g, "row_sum", G, NULL, k, true, 1.0, err)))
         return -1;
     if (affine && want[1]) {

@@ -275,23 +275,27 @@ static void filter_chunk(const ConvGeom *g, const Dims *d, const Split *s, float
     }
 }
 
-static int chunk_len(const ConvGeom *g, const Split *s, int c)
+/* Thread t of nt takes samples [*n0, *n1): equal shares, so no thread waits on a last chunk. */
+static void thread_samples(const ConvGeom *g, int t, int nt, int *n0, int *n1)
 {
-    int n0 = c * s->nb;
-    return g->N - n0 < s->nb ? g->N - n0 : s->nb;
+    *n0 = (int)((long)g->N * t / nt);
+    *n1 = (int)((long)g->N * (t + 1) / nt);
 }
+
+static int chunk_at(const Split *s, int n, int n1) { return n1 - n < s->nb ? n1 - n : s->nb; }
 
 void cpu_conv2d_forward(const ConvGeom *g, const float *x, const float *w, const float *bias, float *y,
                         void *workspace)
 {
     const Dims d = dims_of(g);
     const Split s = split_now(g, &d);
-    const int chunks = (g->N + s.nb - 1) / s.nb;
     int prev = blas_single_begin(s.T);
-#pragma omp parallel for num_threads(s.T) schedule(static) if (s.T > 1)
-    for (int c = 0; c < chunks; c++) {
-        float *slice = (float *)workspace + (size_t)omp_get_thread_num() * s.slice;
-        forward_chunk(g, &d, &s, slice, x, w, bias, y, c * s.nb, chunk_len(g, &s, c));
+#pragma omp parallel num_threads(s.T) if (s.T > 1)
+    {
+        int t = omp_get_thread_num(), n0, n1;
+        thread_samples(g, t, omp_get_num_threads(), &n0, &n1);
+        for (int n = n0; n < n1; n += s.nb)
+            forward_chunk(g, &d, &s, (float *)workspace + (size_t)t * s.slice, x, w, bias, y, n, chunk_at(&s, n, n1));
     }
     blas_single_end(s.T, prev);
 }
@@ -301,12 +305,13 @@ void cpu_conv2d_backward_data(const ConvGeom *g, const float *dy, const float *w
 {
     const Dims d = dims_of(g);
     const Split s = split_now(g, &d);
-    const int chunks = (g->N + s.nb - 1) / s.nb;
     int prev = blas_single_begin(s.T);
-#pragma omp parallel for num_threads(s.T) schedule(static) if (s.T > 1)
-    for (int c = 0; c < chunks; c++) {
-        float *slice = (float *)workspace + (size_t)omp_get_thread_num() * s.slice;
-        data_chunk(g, &d, &s, slice, dy, w, dx, c * s.nb, chunk_len(g, &s, c));
+#pragma omp parallel num_threads(s.T) if (s.T > 1)
+    {
+        int t = omp_get_thread_num(), n0, n1;
+        thread_samples(g, t, omp_get_num_threads(), &n0, &n1);
+        for (int n = n0; n < n1; n += s.nb)
+            data_chunk(g, &d, &s, (float *)workspace + (size_t)t * s.slice, dy, w, dx, n, chunk_at(&s, n, n1));
     }
     blas_single_end(s.T, prev);
 }
@@ -316,24 +321,23 @@ void cpu_conv2d_backward_filter(const ConvGeom *g, const float *x, const float *
 {
     const Dims d = dims_of(g);
     const Split s = split_now(g, &d);
-    const int chunks = (g->N + s.nb - 1) / s.nb;
-    const size_t dw_n = (size_t)g->K * d.CRS;
+    const size_t dw_n = (size_t)g->K * d.CRS, acc_at = s.col + s.tmp + s.pad;
     int prev = blas_single_begin(s.T);
 #pragma omp parallel num_threads(s.T) if (s.T > 1)
     {
-        /* Each thread sums a contiguous run of chunks into a private dw; thread 0's is dw itself
-         * and the others are added in thread order afterwards (deterministic for a given T). */
-        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        /* Each thread sums its samples into a private dw; thread 0's is dw itself and the
+         * others are added in thread order afterwards (deterministic for a given T). */
+        int t = omp_get_thread_num(), nt = omp_get_num_threads(), n0, n1;
         float *slice = (float *)workspace + (size_t)t * s.slice;
-        float *acc = t == 0 ? dw : slice + s.col + s.tmp + s.pad;
-        int c0 = (int)((long)chunks * t / nt), c1 = (int)((long)chunks * (t + 1) / nt);
-        for (int c = c0; c < c1; c++)
-            filter_chunk(g, &d, &s, slice, x, dy, acc, c * s.nb, chunk_len(g, &s, c), c == c0);
-        if (c0 == c1) memset(acc, 0, dw_n * sizeof *acc);
+        float *acc = t == 0 ? dw : slice + acc_at;
+        thread_samples(g, t, nt, &n0, &n1);
+        for (int n = n0; n < n1; n += s.nb)
+            filter_chunk(g, &d, &s, slice, x, dy, acc, n, chunk_at(&s, n, n1), n == n0);
+        if (n0 == n1) memset(acc, 0, dw_n * sizeof *acc);
 #pragma omp barrier
 #pragma omp for schedule(static)
         for (size_t i = 0; i < dw_n; i++)
-            for (int u = 1; u < nt; u++) dw[i] += ((float *)workspace + (size_t)u * s.slice + s.col + s.tmp + s.pad)[i];
+            for (int u = 1; u < nt; u++) dw[i] += ((float *)workspace + (size_t)u * s.slice + acc_at)[i];
     }
     blas_single_end(s.T, prev);
 }

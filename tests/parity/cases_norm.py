@@ -74,3 +74,69 @@ CASES = [
     bn_grad("batchnorm_grad_weight_eval", "weight", (3, 6, 2), False),
     bn_grad("batchnorm_grad_input_no_affine", "input", (4, 3), True, affine=False),
 ]
+
+
+def ln(name, shape, k, affine=True, eps=1e-5):
+    ns = list(shape[-k:])
+    attrs = {"normalized_shape": ns}
+    if not affine:
+        attrs["elementwise_affine"] = False
+    if eps != 1e-5:
+        attrs["eps"] = eps
+    return dict(name=name, op="layer_norm", attrs=attrs, inputs=[shape],
+                params={"weight": tuple(ns), "bias": tuple(ns)} if affine else {},
+                ref=lambda x, p: F.layer_norm(x[0], ns, p.get("weight"), p.get("bias"), eps))
+
+
+def ln_grad(name, shape, k):
+    """layer_norm_grad(g, x): autograd of F.layer_norm, kept differentiable (create_graph) so
+    that its own gradients, the second derivatives of layer norm, are checked too."""
+    ns = list(shape[-k:])
+
+    def ref(xs, p):
+        y = F.layer_norm(xs[1], ns, eps=1e-5)
+        return torch.autograd.grad(y, xs[1], xs[0], create_graph=True)[0]
+    return dict(name=name, op="layer_norm_grad", attrs={"dims": k}, inputs=[shape, shape], ref=ref)
+
+
+def ln_rstd(name, shape, k):
+    dims = list(range(len(shape) - k, len(shape)))
+    return dict(name=name, op="layer_norm_rstd", attrs={"dims": k}, inputs=[shape],
+                ref=lambda x, p: (x[0].var(dims, unbiased=False) + 1e-5).rsqrt())
+
+
+def rows_sum_ref(k, axes, alpha):
+    def ref(x, p):
+        n = x[0].dim()
+        dims = list(range(n - k, n)) if axes == "rows" else list(range(n - k))
+        return alpha * x[0].sum(dims)
+    return ref
+
+
+def rows_expand_ref(k, axes, alpha, like):
+    def ref(x, p):
+        s = x[0]
+        if axes == "rows":
+            s = s.reshape(tuple(s.shape) + (1,) * k)
+        return alpha * s.expand(like)
+    return ref
+
+
+CASES += [
+    ln("layer_norm_2d", (3, 10), 1),
+    ln("layer_norm_chw", (3, 4, 5, 3), 3),
+    ln("layer_norm_hw_batch1", (1, 3, 5, 4), 2, eps=1e-3),
+    ln("layer_norm_no_affine", (5, 2, 7), 1, affine=False),
+    ln_grad("layer_norm_grad_2d", (3, 6), 1),
+    ln_grad("layer_norm_grad_chw", (3, 2, 4, 3), 3),
+    ln_rstd("layer_norm_rstd_2d", (3, 7), 1),
+    ln_rstd("layer_norm_rstd_hw", (3, 2, 3, 4), 2),
+    dict(name="row_sum_rows", op="row_sum", attrs={"dims": 2, "axes": "rows", "alpha": 0.5},
+         inputs=[(3, 2, 4, 5)], ref=rows_sum_ref(2, "rows", 0.5)),
+    dict(name="row_sum_cols", op="row_sum", attrs={"dims": 1, "axes": "cols"},
+         inputs=[(3, 7)], ref=rows_sum_ref(1, "cols", 1.0)),
+    dict(name="row_expand_rows", op="row_expand", attrs={"dims": 2, "axes": "rows", "alpha": -2.0},
+         inputs=[(3, 2), (3, 2, 4, 5)], no_grad=[1], ref=rows_expand_ref(2, "rows", -2.0, (3, 2, 4, 5))),
+    dict(name="row_expand_cols", op="row_expand", attrs={"dims": 3, "axes": "cols"},
+         inputs=[(4, 3, 2), (3, 4, 3, 2)], no_grad=[1], ref=rows_expand_ref(3, "cols", 1.0, (3, 4, 3, 2))),
+]

@@ -158,6 +158,7 @@ static const Case cases[] = {
     {2, 8, 28, 28, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1},    /* the generator's last conv */
     {2, 6, 10, 10, 6, 3, 3, 3, 3, 4, 4, 1, 1, 6},    /* depthwise, padding wider than stride */
     {1, 2, 4, 4, 3, 5, 5, 1, 1, 3, 3, 1, 1, 1},      /* kernel larger than the image */
+    {7, 4, 5, 6, 6, 3, 3, 2, 2, 1, 1, 1, 1, 2},      /* several samples per chunk, groups */
 };
 
 static void test_conv_against_naive(void **state)
@@ -169,28 +170,33 @@ static void test_conv_against_naive(void **state)
     }
 }
 
+/* Small products run as one BLAS call; large ones are split by rows or by columns over threads. */
 static void test_gemm_transposes(void **state)
 {
     (void)state;
-    const int M = 7, N = 5, K = 9;
-    for (int ta = 0; ta < 2; ta++)
-        for (int tb = 0; tb < 2; tb++) {
-            float *A = random_buf((size_t)M * K), *B = random_buf((size_t)K * N);
-            float *C = random_buf((size_t)M * N);
-            double ref[7 * 5];
-            int lda = ta ? M : K, ldb = tb ? K : N;
-            for (int i = 0; i < M; i++)
-                for (int j = 0; j < N; j++) {
-                    double s = 0.5 * C[i * N + j];
-                    for (int k = 0; k < K; k++)
-                        s += 2.0 * (ta ? A[k * lda + i] : A[i * lda + k]) *
-                             (tb ? B[j * ldb + k] : B[k * ldb + j]);
-                    ref[i * N + j] = s;
-                }
-            cpu_gemm(ta, tb, M, N, K, 2.0f, A, lda, B, ldb, 0.5f, C, N);
-            assert_close(C, ref, (size_t)M * N, ta ? (tb ? "gemm TT" : "gemm TN") : (tb ? "gemm NT" : "gemm NN"));
-            free(A), free(B), free(C);
-        }
+    static const int sizes[][3] = {{7, 5, 9}, {100, 40, 70}, {40, 100, 70}, {33, 129, 81}};
+    for (int threads = 1; threads <= 2; threads++)
+        for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++)
+            for (int t = 0; t < 4; t++) {
+                const int M = sizes[z][0], N = sizes[z][1], K = sizes[z][2], ta = t & 1, tb = t >> 1;
+                cpu_set_threads(threads);
+                float *A = random_buf((size_t)M * K), *B = random_buf((size_t)K * N);
+                float *C = random_buf((size_t)M * N);
+                double *ref = malloc((size_t)M * N * sizeof *ref);
+                int lda = ta ? M : K, ldb = tb ? K : N;
+                for (int i = 0; i < M; i++)
+                    for (int j = 0; j < N; j++) {
+                        double s = 0.5 * C[i * N + j];
+                        for (int k = 0; k < K; k++)
+                            s += 2.0 * (ta ? A[k * lda + i] : A[i * lda + k]) * (tb ? B[j * ldb + k] : B[k * ldb + j]);
+                        ref[i * N + j] = s;
+                    }
+                cpu_gemm(ta, tb, M, N, K, 2.0f, A, lda, B, ldb, 0.5f, C, N);
+                char what[96];
+                snprintf(what, sizeof what, "gemm %dx%dx%d trans_a %d trans_b %d threads %d", M, N, K, ta, tb, threads);
+                assert_close(C, ref, (size_t)M * N, what);
+                free(A), free(B), free(C), free(ref);
+            }
 }
 
 static void test_bias_add_and_grad(void **state)
