@@ -9,13 +9,29 @@
  * allocating. */
 #define IDX_MAX_BYTES ((size_t)1 << 32)
 
-static int read_exact(gzFile f, void *buf, size_t n)
+/* zlib's message for the stream's last error, without the "PATH: " it starts with. */
+static const char *gz_reason(gzFile f, const char *path, int *zerr)
+{
+    const char *why = gzerror(f, zerr);
+    size_t n = strlen(path);
+    return strncmp(why, path, n) == 0 && why[n] == ':' && why[n + 1] == ' ' ? why + n + 2 : why;
+}
+
+/* 0 when n bytes were read; 1 when the data ends early; -1 (with a message) when the gzip stream is
+ * corrupt, which zlib reports only once a read fails, so it must not be mistaken for an early end. */
+static int read_exact(gzFile f, void *buf, size_t n, const char *path, Error *err)
 {
     size_t got = 0;
     while (got < n) {
         unsigned chunk = n - got > (1u << 30) ? (1u << 30) : (unsigned)(n - got);
         int r = gzread(f, (char *)buf + got, chunk);
-        if (r <= 0) return -1;
+        if (r <= 0) {
+            int zerr;
+            const char *why = gz_reason(f, path, &zerr);
+            if (zerr == Z_DATA_ERROR || zerr == Z_MEM_ERROR || zerr == Z_ERRNO)
+                return err_set(err, "%s: corrupt gzip data (%s)", path, zerr == Z_ERRNO ? strerror(errno) : why);
+            return 1;
+        }
         got += (size_t)r;
     }
     return 0;
@@ -28,8 +44,9 @@ int idx_read(const char *path, int want_ndim, IdxArray *out, Error *err)
     if (!f) return err_set(err, "%s: cannot open: %s", path, strerror(errno ? errno : ENOENT));
     int rc = -1;
     unsigned char head[4];
-    if (read_exact(f, head, 4)) {
-        err_set(err, "%s: not an IDX file: shorter than its 4-byte magic number", path);
+    int r = read_exact(f, head, 4, path, err);
+    if (r) {
+        if (r > 0) err_set(err, "%s: not an IDX file: shorter than its 4-byte magic number", path);
         goto done;
     }
     if (head[0] != 0 || head[1] != 0) {
@@ -50,8 +67,8 @@ int idx_read(const char *path, int want_ndim, IdxArray *out, Error *err)
     size_t count = 1;
     for (int d = 0; d < out->ndim; d++) {
         unsigned char b[4];
-        if (read_exact(f, b, 4)) {
-            err_set(err, "%s: truncated IDX header (dimension %d missing)", path, d);
+        if ((r = read_exact(f, b, 4, path, err))) {
+            if (r > 0) err_set(err, "%s: truncated IDX header (dimension %d missing)", path, d);
             goto done;
         }
         out->dim[d] = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
@@ -70,8 +87,8 @@ int idx_read(const char *path, int want_ndim, IdxArray *out, Error *err)
         err_set(err, "%s: out of memory for %zu bytes", path, count);
         goto done;
     }
-    if (read_exact(f, out->data, count)) {
-        err_set(err, "%s: truncated: the header promises %zu data bytes but the file ends early", path, count);
+    if ((r = read_exact(f, out->data, count, path, err))) {
+        if (r > 0) err_set(err, "%s: truncated: the header promises %zu data bytes but the file ends early", path, count);
         goto done;
     }
     unsigned char extra;
@@ -80,9 +97,9 @@ int idx_read(const char *path, int want_ndim, IdxArray *out, Error *err)
         goto done;
     }
     int zerr;
-    gzerror(f, &zerr);
+    const char *why = gz_reason(f, path, &zerr);
     if (zerr != Z_OK && zerr != Z_STREAM_END) {
-        err_set(err, "%s: corrupt gzip data", path);
+        err_set(err, "%s: corrupt gzip data (%s)", path, why);
         goto done;
     }
     out->count = count;

@@ -275,7 +275,9 @@ static void filter_chunk(const ConvGeom *g, const Dims *d, const Split *s, float
     }
 }
 
-/* Thread t of nt takes samples [*n0, *n1): equal shares, so no thread waits on a last chunk. */
+/* Chunks are independent in the forward and data passes, so threads take them as they come
+ * (a thread that the system deschedules holds up the others less); the filter pass sums over
+ * chunks, so each thread takes a fixed, equal share of samples to keep the sum's order fixed. */
 static void thread_samples(const ConvGeom *g, int t, int nt, int *n0, int *n1)
 {
     *n0 = (int)((long)g->N * t / nt);
@@ -290,13 +292,10 @@ void cpu_conv2d_forward(const ConvGeom *g, const float *x, const float *w, const
     const Dims d = dims_of(g);
     const Split s = split_now(g, &d);
     int prev = blas_single_begin(s.T);
-#pragma omp parallel num_threads(s.T) if (s.T > 1)
-    {
-        int t = omp_get_thread_num(), n0, n1;
-        thread_samples(g, t, omp_get_num_threads(), &n0, &n1);
-        for (int n = n0; n < n1; n += s.nb)
-            forward_chunk(g, &d, &s, (float *)workspace + (size_t)t * s.slice, x, w, bias, y, n, chunk_at(&s, n, n1));
-    }
+#pragma omp parallel for num_threads(s.T) schedule(dynamic) if (s.T > 1)
+    for (int n = 0; n < g->N; n += s.nb)
+        forward_chunk(g, &d, &s, (float *)workspace + (size_t)omp_get_thread_num() * s.slice, x, w, bias, y, n,
+                      chunk_at(&s, n, g->N));
     blas_single_end(s.T, prev);
 }
 
@@ -306,13 +305,10 @@ void cpu_conv2d_backward_data(const ConvGeom *g, const float *dy, const float *w
     const Dims d = dims_of(g);
     const Split s = split_now(g, &d);
     int prev = blas_single_begin(s.T);
-#pragma omp parallel num_threads(s.T) if (s.T > 1)
-    {
-        int t = omp_get_thread_num(), n0, n1;
-        thread_samples(g, t, omp_get_num_threads(), &n0, &n1);
-        for (int n = n0; n < n1; n += s.nb)
-            data_chunk(g, &d, &s, (float *)workspace + (size_t)t * s.slice, dy, w, dx, n, chunk_at(&s, n, n1));
-    }
+#pragma omp parallel for num_threads(s.T) schedule(dynamic) if (s.T > 1)
+    for (int n = 0; n < g->N; n += s.nb)
+        data_chunk(g, &d, &s, (float *)workspace + (size_t)omp_get_thread_num() * s.slice, dy, w, dx, n,
+                   chunk_at(&s, n, g->N));
     blas_single_end(s.T, prev);
 }
 

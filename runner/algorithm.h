@@ -1,0 +1,44 @@
+/* Training algorithms (gan and its variants, wgan, wgan_gp; later ddpm and classifier): what one
+ * training iteration does with a batch of data.  The run loop (runner/train_loop.c) owns data,
+ * logging, samples and checkpoints and knows nothing of losses; an algorithm owns its graphs and
+ * optimizer steps and knows nothing of files. */
+#ifndef RUNNER_ALGORITHM_H
+#define RUNNER_ALGORITHM_H
+
+#include "graph/network.h"
+#include "graph/optim.h"
+#include "runner/spec.h"
+
+#define ALGO_MAX_METRICS 8
+
+typedef struct TrainContext {
+    const Spec *spec;
+    const Backend *be;
+    Network *nets[SPEC_MAX_MODELS];   /* in spec.models order, parameters already created */
+    Optimizer *optims[SPEC_MAX_MODELS];/* the optimizer of nets[i]; NULL for an untrained net */
+    int n_nets;
+    int batch;                        /* the data batch size */
+    Shape data_shape;                 /* one example, e.g. (1, 28, 28) */
+} TrainContext;
+
+typedef struct Algorithm {
+    const char *name;                 /* the spec's loss.type */
+    /* Builds and plans the algorithm's graphs; *state is passed to the calls below. */
+    int (*create)(const TrainContext *ctx, void **state, Error *err);
+    /* Metric columns, in order: e.g. loss_d, loss_g, d_real, d_fake (gan), wasserstein (wgan). */
+    int (*metric_names)(const void *state, const char **names, int max);
+    /* One iteration on a host batch (batch x data_shape floats, labels may be NULL): every
+     * network update the algorithm makes per batch (for wgan: one critic step; the generator
+     * steps every n_critic iterations).  `step` counts iterations from 0.  Fills metrics. */
+    int (*step)(void *state, const float *batch, const int32_t *labels, int64_t step,
+                double *metrics, Error *err);
+    /* Generates count samples into host memory (count x data_shape) from noise drawn with
+     * `seed`: the same seed gives the same noise, so grids of one run are comparable. */
+    int (*sample)(void *state, int count, uint64_t seed, float *images, Error *err);
+    void (*destroy)(void *state);
+} Algorithm;
+
+/* The algorithm for a loss type, or NULL. */
+const Algorithm *algorithm_find(const char *loss_type);
+
+#endif
