@@ -88,7 +88,8 @@ int idx_read(const char *path, int want_ndim, IdxArray *out, Error *err)
         goto done;
     }
     if ((r = read_exact(f, out->data, count, path, err))) {
-        if (r > 0) err_set(err, "%s: truncated: the header promises %zu data bytes but the file ends early", path, count);
+        if (r > 0)
+            err_set(err, "%s: truncated: the header promises %zu data bytes but the file ends early", path, count);
         goto done;
     }
     unsigned char extra;

@@ -6,7 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <sys/stat.h>
 
 /* Plain text is written as is; libcsv quotes the rest (it would trim edge spaces when reading). */
 static int write_text(FILE *f, const char *s)
@@ -71,7 +71,8 @@ int metrics_log_open(MetricsLog *log, const char *path, const char *const *colum
     if (strlen(path) >= sizeof log->path) return err_set(err, "%s: path too long", path);
     snprintf(log->path, sizeof log->path, "%s", path);
     log->n_cols = n_cols;
-    if (append && access(path, F_OK) == 0) {
+    struct stat st;
+    if (append && stat(path, &st) == 0 && st.st_size > 0) { /* an empty file (a run stopped at once) starts over */
         if ((log->rows = existing_rows(path, columns, n_cols, err)) < 0) return -1;
         log->f = fopen(path, "ab");
         if (!log->f) return err_set(err, "%s: cannot append: %s", path, strerror(errno));

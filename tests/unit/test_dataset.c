@@ -286,13 +286,14 @@ static void test_dataset_validation(void **state)
 
     make_root("count", 3, 28, ok, 2);
     tmp_path(root, sizeof root, "count");
-    snprintf(want, sizeof want, "%s/train-images-idx3-ubyte.gz has 3 images but %s/train-labels-idx1-ubyte has 2 labels",
-             root, root);
+    snprintf(want, sizeof want,
+             "%s/train-images-idx3-ubyte.gz has 3 images but %s/train-labels-idx1-ubyte has 2 labels", root, root);
     expect_message(dataset_load_mnist_like("mnist", root, "train", &ds, &err), &err, want);
 
     make_root("range", 3, 28, high, 3);
     tmp_path(root, sizeof root, "range");
-    snprintf(want, sizeof want, "%s/train-labels-idx1-ubyte: label 10 at index 1 is out of range (expected 0..9)", root);
+    snprintf(want, sizeof want, "%s/train-labels-idx1-ubyte: label 10 at index 1 is out of range (expected 0..9)",
+             root);
     expect_message(dataset_load_mnist_like("mnist", root, "train", &ds, &err), &err, want);
 
     make_root("shape", 3, 14, ok, 3);
@@ -486,8 +487,8 @@ static void test_shuffle(void **state)
     for (int i = 0; i < 192; i++) assert_int_equal(ea[i], i);
     batch_iter_free(&a);
     assert_int_equal(batch_iter_init(&a, &ds, 204, true, true, 1, &err), -1);
-    assert_string_equal(err.msg, "batch_size 204 exceeds the 203 samples of dataset index and drop_last is set: no batch "
-                                 "would remain");
+    assert_string_equal(err.msg, "batch_size 204 exceeds the 203 samples of dataset index and drop_last is set: "
+                                 "no batch would remain");
     dataset_free(&ds);
 }
 
