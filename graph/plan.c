@@ -135,7 +135,10 @@ int graph_plan(Graph *g, Node *const *outputs, int n_outputs, Error *err)
     for (int id = 0; id < n; id++) {
         Node *nd = g->nodes[id];
         if (!nd->needed) continue;
-        if (nd->kind == NODE_OP && nd->workspace_bytes > workspace) workspace = nd->workspace_bytes;
+        if (nd->kind == NODE_OP) {
+            size_t need = nd->op->workspace ? nd->op->workspace(nd, g->be) : nd->workspace_bytes;
+            if (need > workspace) workspace = need;
+        }
         if (nd->kind != NODE_PARAM && nd->storage == nd) {
             offset[id] = fl_take(&fl, node_bytes(nd));
             if (nd->last_use != INT_MAX) {

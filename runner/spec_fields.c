@@ -136,6 +136,75 @@ int fields_defaults(const FieldTable *t, void *out, Error *err)
     return rc;
 }
 
+/* The shortest %g that reads back as x, so resolved specs show 0.0002, not 0.00020000000000000001. */
+static void format_double(double x, char *buf, size_t len)
+{
+    for (int digits = 6; digits <= 17; digits++) {
+        snprintf(buf, len, "%.*g", digits, x);
+        if (strtod(buf, NULL) == x) return;
+    }
+}
+
+static YNode *scalar(const char *text)
+{
+    YNode *n = ynode_new_scalar(text, "(default)", 0, 0);
+    /* An empty text must stay a text: unquoted it would read back as null. */
+    if (n) n->quoted = text[0] == '\0';
+    return n;
+}
+
+/* The value of one field as a node. */
+static YNode *field_node(const Field *f, const void *in)
+{
+    const char *at = (const char *)in + f->offset;
+    char buf[64];
+    switch (f->type) {
+    case F_INT: snprintf(buf, sizeof buf, "%d", *(const int *)at); return scalar(buf);
+    case F_FLOAT: format_double(*(const double *)at, buf, sizeof buf); return scalar(buf);
+    case F_BOOL: return scalar(*(const bool *)at ? "true" : "false");
+    case F_WORD:
+    case F_TEXT: return scalar(at);
+    case F_PAIR:
+    case F_WORDS: {
+        YNode *seq = ynode_new_seq("(default)", 0, 0);
+        for (int i = 0; seq && i < (f->type == F_PAIR ? 2 : 32); i++) {
+            YNode *v = NULL;
+            if (f->type == F_PAIR) {
+                format_double(((const double *)at)[i], buf, sizeof buf);
+                v = scalar(buf);
+            } else if (f->choices[i] == NULL) {
+                break;
+            } else if (*(const unsigned *)at & (1u << i)) {
+                v = scalar(f->choices[i]);
+            } else {
+                continue;
+            }
+            if (!v || ynode_seq_add(seq, v)) {
+                ynode_free(v);
+                ynode_free(seq);
+                return NULL;
+            }
+        }
+        return seq;
+    }
+    }
+    return NULL;
+}
+
+int fields_fill(const FieldTable *t, const void *in, YNode *map, Error *err)
+{
+    for (int i = 0; i < t->n; i++) {
+        const Field *f = &t->fields[i];
+        if (ymap_index(map, f->key) >= 0) continue;
+        YNode *v = field_node(f, in);
+        if (!v || ynode_map_add(map, f->key, v, "(default)", 0, 0)) {
+            ynode_free(v);
+            return err_set(err, "out of memory");
+        }
+    }
+    return 0;
+}
+
 int fields_unknown_key(Error *err, const YNode *key, const char *what, const char *const *candidates, int n)
 {
     const char *hint = suggest_word(key->text, candidates, n);

@@ -48,6 +48,10 @@ int fields_parse(const YNode *map, const FieldTable *const *tables, int n_tables
 /* Parses one value into a field (used for defaults and by fields_parse). */
 int field_parse_node(const Field *f, const YNode *v, void *out, Error *err);
 
+/* Adds to `map` every key of the table it lacks, with the value `in` holds (the resolved spec a
+ * run writes: defaults made explicit).  Keys already there are kept as written. */
+int fields_fill(const FieldTable *t, const void *in, YNode *map, Error *err);
+
 /* Reports an unknown key with a "did you mean" over `candidates`. */
 int fields_unknown_key(Error *err, const YNode *key, const char *what, const char *const *candidates,
                        int n);

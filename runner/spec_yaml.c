@@ -52,6 +52,7 @@ YNode *ynode_new_scalar(const char *text, const char *file, int line, int col)
 }
 
 YNode *ynode_new_map(const char *file, int line, int col) { return node_new(Y_MAP, file, line, col); }
+YNode *ynode_new_seq(const char *file, int line, int col) { return node_new(Y_SEQ, file, line, col); }
 
 void ynode_free(YNode *n)
 {

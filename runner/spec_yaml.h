@@ -48,6 +48,7 @@ void ynode_free(YNode *n);
 YNode *ynode_copy(const YNode *n, int *budget);
 YNode *ynode_new_scalar(const char *text, const char *file, int line, int col);
 YNode *ynode_new_map(const char *file, int line, int col);
+YNode *ynode_new_seq(const char *file, int line, int col);
 /* Appends to a map (key copied as a scalar) / a sequence; -1 on allocation failure. */
 int ynode_map_add(YNode *map, const char *key, YNode *val, const char *file, int line, int col);
 int ynode_seq_add(YNode *seq, YNode *val);
