@@ -59,7 +59,7 @@ static int parse_options(int argc, char **argv, BenchOptions *o, Error *err)
     return 0;
 }
 
-/* Time per op kind and per node, accumulated over the profiled steps. */
+/* Time accumulated over the profiled steps. */
 typedef struct Profile {
     double *node_ms;   /* per node id */
     double update_ms;  /* both optimizer updates */
@@ -84,14 +84,15 @@ static int profiled_step(GanStep *s, Profile *p, Error *err)
     return 0;
 }
 
+/* One line of the profile: an op kind (name, part, node count) or a single node (id). */
 typedef struct OpRow {
     const char *name;
-    bool grad;
-    int nodes;
+    const char *part;  /* "fwd", "grad" or "update" */
+    int count_or_id;
     double ms;
 } OpRow;
 
-static int cmp_row(const void *a, const void *b)
+static int cmp_row(const void *a, const void *b) /* slowest first */
 {
     double x = ((const OpRow *)a)->ms, y = ((const OpRow *)b)->ms;
     return (x < y) - (x > y);
@@ -112,28 +113,28 @@ static void print_profile(const GanStep *s, const Profile *p, int steps)
     for (int id = 0; id < g->n; id++) {
         const Node *nd = g->nodes[id];
         if (!nd->needed || nd->kind != NODE_OP || (nd->op->flags & OP_VIEW)) continue;
-        bool grad = id >= s->first_grad_node;
+        const char *part = id >= s->first_grad_node ? "grad" : "fwd";
         int r = 0;
-        while (r < n_rows && !(strcmp(rows[r].name, nd->op->name) == 0 && rows[r].grad == grad)) r++;
-        if (r == n_rows) rows[n_rows++] = (OpRow){nd->op->name, grad, 0, 0};
-        rows[r].nodes++;
+        while (r < n_rows && !(strcmp(rows[r].name, nd->op->name) == 0 && rows[r].part == part)) r++;
+        if (r == n_rows) rows[n_rows++] = (OpRow){nd->op->name, part, 0, 0};
+        rows[r].count_or_id++;
         rows[r].ms += p->node_ms[id];
-        nodes[n_nodes++] = (OpRow){nd->name, grad, id, p->node_ms[id]};
+        nodes[n_nodes++] = (OpRow){nd->name, part, id, p->node_ms[id]};
         total += p->node_ms[id];
     }
-    rows[n_rows++] = (OpRow){"optimizer updates (adam)", false, 2, p->update_ms};
+    rows[n_rows++] = (OpRow){"optimizer steps", "update", 2, p->update_ms};
     qsort(rows, (size_t)n_rows, sizeof *rows, cmp_row);
     qsort(nodes, (size_t)n_nodes, sizeof *nodes, cmp_row);
 
     printf("profile: %d steps, %.2f ms per step in the ops below (per op kind; \"grad\" = gradient part)\n",
            steps, total / steps);
-    printf("  %-28s %-5s %6s %10s %7s\n", "op", "part", "nodes", "ms/step", "share");
+    printf("  %-28s %-6s %6s %10s %7s\n", "op", "part", "nodes", "ms/step", "share");
     for (int r = 0; r < n_rows; r++)
-        printf("  %-28s %-5s %6d %10.3f %6.1f%%\n", rows[r].name, rows[r].grad ? "grad" : "fwd",
-               rows[r].nodes, rows[r].ms / steps, 100.0 * rows[r].ms / total);
+        printf("  %-28s %-6s %6d %10.3f %6.1f%%\n", rows[r].name, rows[r].part,
+               rows[r].count_or_id, rows[r].ms / steps, 100.0 * rows[r].ms / total);
     printf("slowest nodes:\n  %-36s %-22s %-20s %10s\n", "node", "op", "output", "ms/step");
     for (int i = 0; i < n_nodes && i < 15; i++) {
-        const Node *nd = g->nodes[nodes[i].nodes];
+        const Node *nd = g->nodes[nodes[i].count_or_id];
         char shape[64];
         printf("  %-36s %-22s %-20s %10.3f\n", nd->name, nd->op->name,
                shape_format(&nd->out.shape, shape, sizeof shape), nodes[i].ms / steps);

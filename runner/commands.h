@@ -12,6 +12,11 @@
             "validate a spec and print each network's nodes, output shapes and parameter counts")    \
     COMMAND(ops, "ops", "print the op reference (attributes, defaults, inputs) as Markdown")         \
     COMMAND(keys, "keys", "print the spec key reference (types, defaults) as Markdown")              \
+    COMMAND(run, "run SPEC.yaml [--set key=value ...] [--out DIR] [--force] [--threads N]",             \
+            "train an experiment and write results/<name>/ (metrics, samples, plots, checkpoints)")  \
+    COMMAND(sample, "sample RESULTS_DIR [--count 64] [--nrow 8] [--seed 1] [--out FILE.png] "         \
+                    "[--threads N]",                                                                \
+            "draw a grid of samples from a run's last checkpoint")                                    \
     COMMAND(bench, "bench [--threads N] [--steps N] [--warmup N] [--batch N] [--experiments DIR] "  \
                    "[--profile]",                                                                   \
             "time one training step of the reference GAN (--profile: time per op kind)")

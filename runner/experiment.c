@@ -128,3 +128,11 @@ int64_t experiment_param_count(const Experiment *x, int net)
 {
     return paramset_count_trainable(&x->nets[net]->params);
 }
+
+int experiment_optimizers(const Experiment *x, Optimizer **out)
+{
+    int n = 0;
+    for (int i = 0; i < x->n_nets; i++)
+        if (x->optims[i]) out[n++] = x->optims[i];
+    return n;
+}

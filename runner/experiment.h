@@ -30,6 +30,8 @@ int experiment_build(Experiment *x, const Spec *spec, const Backend *be, int bat
 int experiment_state_for_batch(const Experiment *x, int batch, void **state, Error *err);
 void experiment_free(Experiment *x);
 
+/* The optimizers that exist (trained networks only), in spec.models order; returns how many. */
+int experiment_optimizers(const Experiment *x, Optimizer **out);
 /* Trainable parameters of one network, in parameter order. */
 int64_t experiment_param_count(const Experiment *x, int net);
 

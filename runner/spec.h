@@ -117,6 +117,12 @@ const char *spec_where(const Spec *spec, const char *dotted, char *buf, size_t l
 /* Section parsers (spec_sections.c) and tables for docs/SPEC.md. */
 int spec_parse_top_values(Spec *spec, const YNode *root, Error *err); /* name, seed, backend */
 int spec_parse_sections(Spec *spec, const YNode *root, Error *err);
+/* Adds every key the resolved values imply but `root` (the spec's tree) lacks: defaults made
+ * explicit, so a run's spec.yaml says everything it ran with. */
+int spec_fill_defaults(const Spec *spec, YNode *root, Error *err);
+/* Writes the resolved spec (defaults filled in, overrides applied) to `path` atomically, headed
+ * by a comment naming the program version. */
+int spec_write_resolved(const Spec *spec, const char *path, const char *version, Error *err);
 /* Writes the key reference of every section as Markdown. */
 void spec_keys_markdown(FILE *out);
 

@@ -460,6 +460,101 @@ int spec_parse_sections(Spec *s, const YNode *root, Error *err)
     return 0;
 }
 
+/* ---- the resolved spec: every default made explicit ---- */
+
+/* The mapping under `key` in `parent`, created (or replacing a null) when absent. */
+static YNode *section_map(YNode *parent, const char *key, Error *err)
+{
+    int at = ymap_index(parent, key);
+    if (at >= 0 && parent->vals[at]->kind == Y_MAP) return parent->vals[at];
+    YNode *m = ynode_new_map("(default)", 0, 0);
+    if (!m) return err_set(err, "out of memory"), NULL;
+    if (at >= 0) {
+        ynode_free(parent->vals[at]);
+        parent->vals[at] = m;
+    } else if (ynode_map_add(parent, key, m, "(default)", 0, 0)) {
+        ynode_free(m);
+        return err_set(err, "out of memory"), NULL;
+    }
+    return m;
+}
+
+static int fill_section(YNode *root, const char *key, const FieldTable *const *t, int n, const void *in, Error *err)
+{
+    YNode *m = section_map(root, key, err);
+    if (!m) return -1;
+    for (int i = 0; i < n; i++)
+        if (fields_fill(t[i], in, m, err)) return -1;
+    return 0;
+}
+
+static int fill_loss(const Spec *s, YNode *root, Error *err)
+{
+    const FieldTable *t[3] = {&loss_t};
+    int n = 1;
+    const char *type = s->loss.type;
+    if (!strcmp(type, "gan")) t[n++] = &gan_family_t, t[n++] = &gan_t;
+    if (!strcmp(type, "wgan")) t[n++] = &gan_family_t, t[n++] = &wgan_t;
+    if (!strcmp(type, "wgan_gp")) t[n++] = &gan_family_t, t[n++] = &wgan_gp_t;
+    if (!strcmp(type, "ddpm")) t[n++] = &ddpm_t;
+    if (!strcmp(type, "classifier")) t[n++] = &classifier_t;
+    return fill_section(root, "loss", t, n, &s->loss, err);
+}
+
+static int fill_optimizers(const Spec *s, YNode *root, Error *err)
+{
+    YNode *opts = section_map(root, "optimizers", err);
+    if (!opts) return -1;
+    for (int i = 0; i < s->n_optimizers; i++) {
+        const OptimConfig *c = &s->optimizers[i].cfg;
+        OptArgs a = {.lr = c->lr, .betas = {c->beta1, c->beta2}, .eps = c->eps, .weight_decay = c->weight_decay,
+                     .momentum = c->momentum, .dampening = c->dampening, .alpha = c->alpha,
+                     .clip_weights = c->clip_weights, .clip_grad_norm = c->clip_grad_norm,
+                     .nesterov = c->nesterov, .centered = c->centered};
+        snprintf(a.type, sizeof a.type, "%s", optim_type_name(c->type));
+        const FieldTable *t[2] = {&opt_t, &opt_type_t[c->type]};
+        if (fill_section(opts, s->optimizers[i].model, t, 2, &a, err)) return -1;
+    }
+    return 0;
+}
+
+static int fill_schedule(const Spec *s, YNode *root, Error *err)
+{
+    const ScheduleConfig *c = &s->schedule;
+    SchedArgs a = {.warmup_steps = (int)c->warmup_steps, .step_size = (int)c->step_size, .t_max = (int)c->t_max,
+                   .start_factor = c->start_factor, .gamma = c->gamma, .eta_min = c->eta_min};
+    snprintf(a.type, sizeof a.type, "%s", schedule_type_name(c->type));
+    snprintf(a.after, sizeof a.after, "%s", schedule_type_name(c->after));
+    const FieldTable *t[3] = {&sched_t};
+    int n = 1;
+    SchedType base = c->type == SCHED_LINEAR_WARMUP ? c->after : c->type;
+    if (c->type == SCHED_LINEAR_WARMUP) t[n++] = &warmup_t;
+    if (base == SCHED_STEP) t[n++] = &step_t;
+    if (base == SCHED_COSINE) t[n++] = &cosine_t;
+    return fill_section(root, "schedule", t, n, &a, err);
+}
+
+int spec_fill_defaults(const Spec *s, YNode *root, Error *err)
+{
+    TopArgs top = {.seed = (int)s->seed};
+    snprintf(top.name, sizeof top.name, "%s", s->name);
+    snprintf(top.backend, sizeof top.backend, "%s", s->backend);
+    const FieldTable *tt = &top_t, *dt = &data_t, *trt = &train_t, *lt = &log_t, *st = &samples_t;
+    if (fields_fill(tt, &top, root, err) || fill_section(root, "data", &dt, 1, &s->data, err)) return -1;
+    if (s->loss.type[0] && fill_loss(s, root, err)) return -1;
+    if (fill_optimizers(s, root, err) || fill_schedule(s, root, err) ||
+        fill_section(root, "train", &trt, 1, &s->train, err) || fill_section(root, "log", &lt, 1, &s->log, err) ||
+        fill_section(root, "samples", &st, 1, &s->samples, err))
+        return -1;
+    if (s->fid.enabled) {
+        const FieldTable *ft = &fid_t, *rt = &fid_ref_t;
+        YNode *fid = section_map(root, "fid", err);
+        if (!fid || fill_section(fid, "reference", &rt, 1, &s->fid, err) || fields_fill(ft, &s->fid, fid, err))
+            return -1;
+    }
+    return 0;
+}
+
 void spec_keys_markdown(FILE *out)
 {
     const FieldTable *tables[] = {&top_t, &data_t,       &loss_t,       &gan_family_t,  &gan_t,         &wgan_t,

@@ -1,0 +1,119 @@
+/* `runner run SPEC.yaml [--set k=v ...] [--out DIR] [--force] [--threads N]`: trains an experiment
+ * and writes its results folder.  Everything that can fail on the user's input (the spec, the
+ * dataset, the backend, the networks) is checked before the folder is created, so a failed start
+ * leaves nothing behind. */
+#include "runner/commands.h"
+#include "runner/train_loop.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_SETS 64
+#define USAGE "usage: runner run SPEC.yaml [--set key=value ...] [--out DIR] [--force] [--threads N]"
+
+typedef struct RunOptions {
+    const char *spec, *out;
+    const char *sets[MAX_SETS];
+    int n_sets, threads;
+    bool force;
+} RunOptions;
+
+static int parse_options(int argc, char **argv, RunOptions *o, Error *err)
+{
+    memset(o, 0, sizeof *o);
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--force")) {
+            o->force = true;
+        } else if (!strcmp(a, "--set") || !strcmp(a, "--out") || !strcmp(a, "--threads")) {
+            if (!v) return err_set(err, "error: %s needs a value; " USAGE, a);
+            i++;
+            if (!strcmp(a, "--out")) {
+                o->out = v;
+            } else if (!strcmp(a, "--threads")) {
+                char *end;
+                long t = strtol(v, &end, 10);
+                if (*end || t < 1 || t > 1024) return err_set(err, "error: --threads expects an integer in 1..1024, got '%s'", v);
+                o->threads = (int)t;
+            } else {
+                if (o->n_sets == MAX_SETS) return err_set(err, "error: at most %d --set options", MAX_SETS);
+                o->sets[o->n_sets++] = v;
+            }
+        } else if (!strncmp(a, "--set=", 6)) {
+            if (o->n_sets == MAX_SETS) return err_set(err, "error: at most %d --set options", MAX_SETS);
+            o->sets[o->n_sets++] = a + 6;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return err_set(err, "error: unknown option '%s'; " USAGE, a);
+        } else if (o->spec) {
+            return err_set(err, "error: one spec at a time ('%s' and '%s' given)", o->spec, a);
+        } else {
+            o->spec = a;
+        }
+    }
+    if (!o->spec) return err_set(err, "error: no spec given; " USAGE);
+    return 0;
+}
+
+/* cosine's t_max 0 means "the whole run": the number of training iterations. */
+static void resolve_schedule(Spec *spec, const Dataset *ds)
+{
+    ScheduleConfig *s = &spec->schedule;
+    bool cosine = s->type == SCHED_COSINE || (s->type == SCHED_LINEAR_WARMUP && s->after == SCHED_COSINE);
+    if (!cosine || s->t_max > 0) return;
+    int64_t b = spec->data.batch_size;
+    int64_t per_epoch = spec->data.drop_last ? ds->n / b : (ds->n + b - 1) / b;
+    if (per_epoch < 1) per_epoch = 1;
+    s->t_max = spec->train.steps > 0 ? spec->train.steps : spec->train.epochs * per_epoch;
+}
+
+static int run(const RunOptions *o, Spec *spec, Error *err)
+{
+    Dataset ds = {0};
+    Experiment x = {0};
+    Results res = {0};
+    int rc = -1;
+    /* The data first: a missing or damaged file is the commonest problem, and costs nothing yet. */
+    if (dataset_load(&spec->data, &ds, err)) goto done;
+    resolve_schedule(spec, &ds);
+
+    const Backend *be;
+    char note[384];
+    if (experiment_backend(spec->backend, &be, note, sizeof note, err)) goto done;
+    int threads = o->threads ? o->threads : spec->train.threads;
+    if (threads > 0) be->set_threads(threads);
+    fprintf(stderr, "%s: %s, %s %s: %d images of %dx%dx%d\n", spec->name, note, ds.name, ds.split, ds.n, ds.c, ds.h,
+            ds.w);
+
+    Shape data_shape = {.ndim = 3, .dim = {ds.c, ds.h, ds.w}};
+    if (experiment_build(&x, spec, be, spec->data.batch_size, &data_shape, err)) goto done;
+
+    char dir[RESULTS_PATH_MAX];
+    snprintf(dir, sizeof dir, o->out ? "%s" : "results/%s", o->out ? o->out : spec->name);
+    if (results_create(&res, dir, o->force, err)) goto done;
+    char path[RESULTS_PATH_MAX + 16];
+    if (results_path(&res, "spec.yaml", path, sizeof path, err) ||
+        spec_write_resolved(spec, path, RUNNER_VERSION, err)) {
+        results_discard(&res);
+        goto done;
+    }
+    /* From here on the folder holds a real (if interrupted) run: keep it on failure. */
+    results_keep(&res);
+    rc = train_loop_run(&x, &ds, &res, err);
+done:
+    experiment_free(&x);
+    dataset_free(&ds);
+    return rc;
+}
+
+int cmd_run(int argc, char **argv, Error *err)
+{
+    RunOptions o;
+    if (parse_options(argc, argv, &o, err)) return -1;
+    Spec spec;
+    if (spec_load(o.spec, o.sets, o.n_sets, &spec, err)) return -1;
+    int rc = run(&o, &spec, err);
+    spec_free(&spec);
+    return rc;
+}

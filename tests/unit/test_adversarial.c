@@ -1,0 +1,340 @@
+/* The adversarial algorithms (runner/algo_adversarial.c) against PyTorch
+ * (tests/parity/adversarial_reference.py): for each loss type and variant, whole iterations (for
+ * n_critic > 1 at least a generator step's worth) from the same initial weights, batches and noise
+ * (injected through adversarial_set_noise) must give PyTorch's metrics and updated weights.
+ *
+ * Tolerances (the reference runs in float64, so these bound our float32 error).
+ *   Metrics: |ours - torch| <= 1e-4 * |torch| + 1e-7; a NaN loss_g (no generator step yet) must
+ *   be NaN on both sides.
+ *   Weights and buffers, per tensor: ||ours - torch||_2 <= 1e-4 * ||torch||_2.  Not elementwise:
+ *   Adam's first steps move each weight by about lr * sign(gradient), so an element whose
+ *   gradient is within rounding of zero may legitimately differ by up to 2 * lr.
+ *   Tensors only rounding noise moves (a bias feeding a batch norm has an exact gradient of zero;
+ *   the fixture's metadata "rounding_driven" lists them with the norm's running mean):
+ *   |ours - torch| <= 2 * lr * generator steps, elementwise.  Counters must be equal. */
+#include "runner/adversarial.h"
+#include "runner/checkpoint.h"
+#include "runner/experiment.h"
+#include "tests/unit/testutil.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#define METRIC_RTOL 1e-4
+#define METRIC_ATOL 1e-7
+#define WEIGHT_RTOL 1e-4
+
+/* The cases of adversarial_reference.py, in its order. */
+static const char *const cases[] = {
+    "gan_non_saturating", "gan_minimax", "gan_hinge", "gan_least_squares", "wgan_clip",
+    "wgan_gp_layer_norm", "wgan_gp_conv", "gan_reference", "wgan_gp_reference",
+};
+#define N_CASES ((int)(sizeof cases / sizeof cases[0]))
+
+static void must(int rc, const Error *err)
+{
+    if (rc) fail_msg("%s", err->msg);
+}
+
+static float *load_f32(const StFile *f, const char *name, size_t n, bool required)
+{
+    Error err = {{0}};
+    const StTensor *t = st_find(f, name);
+    if (!t) {
+        if (required) fail_msg("fixture tensor '%s' is missing", name);
+        return NULL;
+    }
+    float *x = malloc(n * sizeof *x);
+    assert_non_null(x);
+    must(st_to_f32(t, x, n, &err), &err);
+    return x;
+}
+
+static bool in_list(const char *name, const char *comma_list)
+{
+    size_t len = strlen(name);
+    for (const char *p = comma_list; p && *p;) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n == len && strncmp(p, name, n) == 0) return true;
+        p = end ? end + 1 : NULL;
+    }
+    return false;
+}
+
+static void compare_network(const char *what, const Network *net, const StFile *after, const char *noisy,
+                            double noise_tol)
+{
+    for (int i = 0; i < net->params.n; i++) {
+        const Param *p = net->params.items[i];
+        char name[256], msg[512];
+        snprintf(name, sizeof name, "%s.%s", net->def.name, p->name);
+        size_t n = tensor_numel(&p->value);
+        float *ours = malloc(n * sizeof *ours), *want = load_f32(after, name, n, true);
+        assert_non_null(ours);
+        p->be->download(ours, p->value.data, n);
+        if (p->is_counter) {
+            for (size_t k = 0; k < n; k++)
+                if (ours[k] != want[k]) fail_msg("%s: %s: got %g, want %g", what, name, ours[k], want[k]);
+        } else if (in_list(name, noisy)) {
+            if (!tu_allclose(name, ours, want, n, 0.0, noise_tol, msg, sizeof msg)) fail_msg("%s: %s", what, msg);
+        } else {
+            double d2 = 0, w2 = 0;
+            for (size_t k = 0; k < n; k++) {
+                if (!isfinite(ours[k])) fail_msg("%s: %s[%zu] is %g", what, name, k, ours[k]);
+                d2 += ((double)ours[k] - want[k]) * ((double)ours[k] - want[k]);
+                w2 += (double)want[k] * want[k];
+            }
+            if (sqrt(d2) > WEIGHT_RTOL * sqrt(w2))
+                fail_msg("%s: %s: relative L2 error %.3g > %.0e (max |torch| %.3g)", what, name,
+                         sqrt(d2 / (w2 > 0 ? w2 : 1)), WEIGHT_RTOL, tu_max_abs(want, n));
+        }
+        free(ours);
+        free(want);
+    }
+}
+
+static void check_metrics(const char *what, int k, const char *const *names, int n, const double *ours,
+                          const float *want)
+{
+    for (int i = 0; i < n; i++) fprintf(stderr, "DBG2 %s %d %s %.8g %.8g\n", what, k, names[i], ours[i], want[i]);
+    for (int i = 0; i < n; i++) {
+        if (isnan(want[i]) || isnan(ours[i])) {
+            if (!(isnan(want[i]) && isnan(ours[i])))
+                fail_msg("%s: iteration %d: %s: got %.8g, PyTorch %.8g", what, k, names[i], ours[i], want[i]);
+            continue;
+        }
+        fprintf(stderr, "DBG %s %d %s %.8g %.8g\n", what, k, names[i], ours[i], want[i]);
+        if (!(fabs(ours[i] - want[i]) <= METRIC_RTOL * fabs(want[i]) + METRIC_ATOL))
+            fail_msg("%s: iteration %d: %s: got %.8g, PyTorch %.8g", what, k, names[i], ours[i], want[i]);
+    }
+}
+
+/* Builds the experiment of a spec text for batches of `batch`. */
+static void build(Experiment *x, Spec *spec, const char *label, const char *text, int batch)
+{
+    Error err = {{0}};
+    must(spec_load_text(label, text, NULL, 0, spec, &err), &err);
+    const NetDef *d = spec_model(spec, spec->loss.discriminator);
+    assert_non_null(d);
+    must(experiment_build(x, spec, backend_cpu(), batch, &d->inputs[0].shape, &err), &err);
+}
+
+static void test_case_matches_pytorch(void **state)
+{
+    const char *name = *state;
+    Error err = {{0}};
+    char rel[256], path[512], label[256];
+    StFile steps = {0}, after = {0};
+    snprintf(rel, sizeof rel, "adversarial/%s/steps.safetensors", name);
+    must(st_read(tu_fixture_path(path, sizeof path, rel), &steps, &err), &err);
+    const char *text = st_meta(&steps, "spec"), *noisy = st_meta(&steps, "rounding_driven");
+    assert_non_null(text);
+    assert_non_null(noisy);
+    int iterations = atoi(st_meta(&steps, "iterations")), batch = atoi(st_meta(&steps, "batch"));
+    double noise_tol = 2.0 * atof(st_meta(&steps, "lr")) * atoi(st_meta(&steps, "generator_steps"));
+
+    /* Includes resolve against experiments/, where the reference networks live. */
+    snprintf(label, sizeof label, "experiments/adversarial_%s.yaml", name);
+    Spec spec;
+    Experiment x;
+    build(&x, &spec, label, text, batch);
+    snprintf(rel, sizeof rel, "adversarial/%s/init.safetensors", name);
+    must(checkpoint_load(tu_fixture_path(path, sizeof path, rel), x.nets, x.n_nets, NULL, 0, true, &err), &err);
+
+    const NetDef *gd = spec_model(&spec, spec.loss.generator), *dd = spec_model(&spec, spec.loss.discriminator);
+    size_t nz = (size_t)batch * (size_t)shape_numel(&gd->inputs[0].shape);
+    size_t nx = (size_t)batch * (size_t)shape_numel(&dd->inputs[0].shape);
+    for (int k = 0; k < iterations; k++) {
+        char key[64];
+        double metrics[ALGO_MAX_METRICS];
+        snprintf(key, sizeof key, "iter%d.real", k);
+        float *real = load_f32(&steps, key, nx, true);
+        snprintf(key, sizeof key, "iter%d.z_critic", k);
+        float *zc = load_f32(&steps, key, nz, true);
+        snprintf(key, sizeof key, "iter%d.z_gen", k);
+        float *zg = load_f32(&steps, key, nz, false);
+        snprintf(key, sizeof key, "iter%d.eps", k);
+        float *eps = load_f32(&steps, key, (size_t)batch, false);
+        snprintf(key, sizeof key, "iter%d.metrics", k);
+        float *want = load_f32(&steps, key, (size_t)x.n_metrics, true);
+
+        adversarial_set_noise(x.state, zc, zg, eps);
+        must(x.algo->step(x.state, real, NULL, k, metrics, &err), &err);
+        check_metrics(name, k, x.metrics, x.n_metrics, metrics, want);
+        free(real), free(zc), free(zg), free(eps), free(want);
+    }
+    snprintf(rel, sizeof rel, "adversarial/%s/after.safetensors", name);
+    must(st_read(tu_fixture_path(path, sizeof path, rel), &after, &err), &err);
+    for (int i = 0; i < x.n_nets; i++) compare_network(name, x.nets[i], &after, noisy, noise_tol);
+    st_free(&after);
+    st_free(&steps);
+    experiment_free(&x);
+    spec_free(&spec);
+}
+
+/* Every case the reference script writes is one of ours (and the other way round, by the loads
+ * above). */
+static void test_every_fixture_case_is_tested(void **state)
+{
+    (void)state;
+    char path[512], line[128];
+    FILE *f = fopen(tu_fixture_path(path, sizeof path, "adversarial/cases.txt"), "r");
+    if (!f) fail_msg("cannot open %s: run make fixtures", path);
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        bool known = false;
+        for (int i = 0; i < N_CASES; i++) known |= !strcmp(cases[i], line);
+        if (!known) fail_msg("fixture case '%s' has no test here", line);
+        n++;
+    }
+    fclose(f);
+    assert_int_equal(n, N_CASES);
+}
+
+static const char small_nets[] =
+    "models:\n"
+    "  generator:\n"
+    "    input: [4]\n"
+    "    layers: [{linear: {out: 9}}, tanh, {reshape: [1, 3, 3]}]\n"
+    "  discriminator:\n"
+    "    input: [1, 3, 3]\n"
+    "    layers: [flatten, {linear: {out: 6}}, %s, {linear: {out: 1}}]\n"
+    "optimizers:\n"
+    "  generator: {type: adam, lr: 1.0e-3}\n"
+    "  discriminator: {type: adam, lr: 1.0e-3%s}\n";
+
+static void small_spec(char *buf, size_t len, const char *loss, const char *hidden, const char *d_extra)
+{
+    int n = snprintf(buf, len, "name: small\nseed: 7\nloss: %s\n", loss);
+    snprintf(buf + n, len - (size_t)n, small_nets, hidden, d_extra);
+}
+
+/* Noise comes from (seed, step): two runs of the same spec give identical metrics, and samples
+ * depend on the sampling seed only. */
+static void test_runs_are_reproducible(void **state)
+{
+    (void)state;
+    const char *losses[] = {"{type: gan, variant: hinge}", "{type: wgan, n_critic: 3}",
+                            "{type: wgan_gp, n_critic: 2, order: discriminator_first}"};
+    Error err = {{0}};
+    for (int l = 0; l < 3; l++) {
+        char text[2048];
+        small_spec(text, sizeof text, losses[l], "relu", "");
+        double m[2][6][ALGO_MAX_METRICS] = {{{0}}};
+        float img[2][5 * 9];
+        for (int run = 0; run < 2; run++) {
+            Spec spec;
+            Experiment x;
+            build(&x, &spec, "small.yaml", text, 4);
+            float batch[4 * 9];
+            uint64_t rng = 3;
+            for (int k = 0; k < 6; k++) {
+                tu_fill_uniform(batch, 36, -1, 1, &rng);
+                must(x.algo->step(x.state, batch, NULL, k, m[run][k], &err), &err);
+                for (int i = 0; i < x.n_metrics; i++)
+                    if (i != 1 || k > 0 || l != 2) assert_true(isfinite(m[run][k][i]));
+            }
+            must(x.algo->sample(x.state, 5, 11, img[run], &err), &err);
+            experiment_free(&x);
+            spec_free(&spec);
+        }
+        assert_memory_equal(m[0], m[1], sizeof m[0]);
+        assert_memory_equal(img[0], img[1], sizeof img[0]);
+    }
+}
+
+/* A batch of samples is the same whether drawn at once or as the start of a larger draw, and
+ * another seed draws other samples. */
+static void test_samples_depend_on_the_seed_only(void **state)
+{
+    (void)state;
+    Error err = {{0}};
+    char text[2048];
+    small_spec(text, sizeof text, "{type: gan}", "relu", "");
+    Spec spec;
+    Experiment x;
+    build(&x, &spec, "small.yaml", text, 4);
+    float a[3 * 9], b[7 * 9], c[3 * 9];
+    must(x.algo->sample(x.state, 3, 5, a, &err), &err);
+    must(x.algo->sample(x.state, 7, 5, b, &err), &err);
+    must(x.algo->sample(x.state, 3, 6, c, &err), &err);
+    assert_memory_equal(a, b, sizeof a);
+    assert_memory_not_equal(a, c, sizeof a);
+    assert_int_equal(x.algo->sample(x.state, 0, 5, a, &err), -1);
+    assert_non_null(strstr(err.msg, "at least 1"));
+    experiment_free(&x);
+    spec_free(&spec);
+}
+
+/* The metric columns per loss type. */
+static void test_metric_names(void **state)
+{
+    (void)state;
+    const char *losses[] = {"{type: gan}", "{type: wgan}", "{type: wgan_gp}"};
+    const char *want[] = {"loss_d,loss_g,d_real,d_fake", "loss_d,loss_g,wasserstein",
+                          "loss_d,loss_g,wasserstein,gp"};
+    for (int l = 0; l < 3; l++) {
+        char text[2048], got[128] = "";
+        small_spec(text, sizeof text, losses[l], "relu", "");
+        Spec spec;
+        Experiment x;
+        build(&x, &spec, "small.yaml", text, 2);
+        for (int i = 0; i < x.n_metrics; i++) {
+            if (i) strcat(got, ",");
+            strcat(got, x.metrics[i]);
+        }
+        assert_string_equal(got, want[l]);
+        experiment_free(&x);
+        spec_free(&spec);
+    }
+}
+
+static void expect_build_error(const char *text, const char *const *parts, int n_parts)
+{
+    Error err = {{0}};
+    Spec spec;
+    Experiment x;
+    must(spec_load_text("small.yaml", text, NULL, 0, &spec, &err), &err);
+    const NetDef *d = spec_model(&spec, spec.loss.discriminator);
+    assert_int_equal(experiment_build(&x, &spec, backend_cpu(), 2, &d->inputs[0].shape, &err), -1);
+    for (int i = 0; i < n_parts; i++)
+        if (!strstr(err.msg, parts[i])) fail_msg("message lacks '%s': %s", parts[i], err.msg);
+    spec_free(&spec);
+}
+
+/* A critic op without a second-order gradient is named; clip set twice is refused. */
+static void test_errors_name_the_cause(void **state)
+{
+    (void)state;
+    char text[2048];
+    small_spec(text, sizeof text, "{type: wgan_gp}", "batchnorm1d", "");
+    const char *second[] = {"second-order gradient", "batchnorm_grad"};
+    expect_build_error(text, second, 2);
+
+    small_spec(text, sizeof text, "{type: wgan, clip: 0.01}", "relu", ", clip_weights: 0.02");
+    const char *clip[] = {"loss.clip is 0.01", "clip_weights is 0.02"};
+    expect_build_error(text, clip, 2);
+}
+
+int main(void)
+{
+    struct CMUnitTest tests[N_CASES + 5];
+    for (int i = 0; i < N_CASES; i++)
+        tests[i] = (struct CMUnitTest)cmocka_unit_test_prestate(test_case_matches_pytorch, (void *)cases[i]);
+    for (int i = 0; i < N_CASES; i++) tests[i].name = cases[i];
+    tests[N_CASES] = (struct CMUnitTest)cmocka_unit_test(test_every_fixture_case_is_tested);
+    tests[N_CASES + 1] = (struct CMUnitTest)cmocka_unit_test(test_runs_are_reproducible);
+    tests[N_CASES + 2] = (struct CMUnitTest)cmocka_unit_test(test_samples_depend_on_the_seed_only);
+    tests[N_CASES + 3] = (struct CMUnitTest)cmocka_unit_test(test_metric_names);
+    tests[N_CASES + 4] = (struct CMUnitTest)cmocka_unit_test(test_errors_name_the_cause);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
