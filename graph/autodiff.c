@@ -83,7 +83,11 @@ int graph_backward(Graph *g, Node *loss, Node *const *wrt, int n_wrt, Node **gra
             err_prefix(err, "gradient of node '%s' (%s): ", nd->name, nd->op->name);
             goto done;
         }
-        for (int k = first_new; k < g->n; k++) g->nodes[k]->where = nd->where;
+        for (int k = first_new; k < g->n; k++) { /* profiles and errors name the forward node */
+            Node *made = g->nodes[k];
+            made->where = nd->where;
+            if (made->name[0] == '%') snprintf(made->name, sizeof made->name, "grad(%.140s)", nd->name);
+        }
         for (int i = 0; i < nd->n_in; i++)
             if (want[i] && dx[i] && accumulate(g, grad, nd->in[i], dx[i], err)) goto done;
     }

@@ -78,6 +78,8 @@ int graph_backward(Graph *g, Node *loss, Node *const *wrt, int n_wrt, Node **gra
 int graph_plan(Graph *g, Node *const *outputs, int n_outputs, Error *err);
 /* Executes the planned graph (inputs must have been set). */
 void graph_run(Graph *g);
+/* The same, adding each node's milliseconds to node_ms[node id] (for profiles). */
+void graph_run_timed(Graph *g, double *node_ms);
 /* Copies host data into an input leaf / reads a node's value back (after graph_plan). */
 void graph_set_input(Graph *g, Node *input, const float *host);
 void graph_get(Graph *g, const Node *n, float *host);

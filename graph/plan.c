@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define ALIGN 64
 
@@ -202,12 +203,29 @@ done:
     return rc;
 }
 
-void graph_run(Graph *g)
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+void graph_run_timed(Graph *g, double *node_ms)
 {
     for (int id = 0; id < g->n; id++) {
         Node *nd = g->nodes[id];
-        if (nd->needed && nd->kind == NODE_OP && !(nd->op->flags & OP_VIEW)) nd->op->forward(g, nd);
+        if (!nd->needed || nd->kind != NODE_OP || (nd->op->flags & OP_VIEW)) continue;
+        if (!node_ms) {
+            nd->op->forward(g, nd);
+            continue;
+        }
+        double t0 = now_ms();
+        nd->op->forward(g, nd);
+        g->be->synchronize(); /* asynchronous backends: charge the work to its node */
+        node_ms[id] += now_ms() - t0;
     }
 }
+
+void graph_run(Graph *g) { graph_run_timed(g, NULL); }
 
 size_t graph_memory_bytes(const Graph *g) { return g->arena_bytes + g->workspace_bytes; }
