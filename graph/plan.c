@@ -133,6 +133,10 @@ int graph_plan(Graph *g, Node *const *outputs, int n_outputs, Error *err)
     }
     for (int i = 0; i < n; i++) head[i] = -1;
     size_t workspace = 0;
+    /* Inputs are written before the run starts, so they get space no other value ever shares,
+     * wherever they were created. */
+    for (int id = 0; id < n; id++)
+        if (g->nodes[id]->needed && g->nodes[id]->kind == NODE_INPUT) offset[id] = fl_take(&fl, node_bytes(g->nodes[id]));
     for (int id = 0; id < n; id++) {
         Node *nd = g->nodes[id];
         if (!nd->needed) continue;
@@ -140,7 +144,7 @@ int graph_plan(Graph *g, Node *const *outputs, int n_outputs, Error *err)
             size_t need = nd->op->workspace ? nd->op->workspace(nd, g->be) : nd->workspace_bytes;
             if (need > workspace) workspace = need;
         }
-        if (nd->kind != NODE_PARAM && nd->storage == nd) {
+        if (nd->kind == NODE_OP && nd->storage == nd) {
             offset[id] = fl_take(&fl, node_bytes(nd));
             if (nd->last_use != INT_MAX) {
                 int at = nd->last_use > id ? nd->last_use : id;

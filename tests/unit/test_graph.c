@@ -359,6 +359,36 @@ static void test_views_share_memory(void **state)
 }
 
 /* A shape error names the node and its input shapes. */
+/* An input made after op nodes is written before the run, so it must not share memory with a
+ * value computed earlier in the run (here `a`, freed once `b` has read it). */
+static void test_late_input_keeps_its_memory(void **state)
+{
+    (void)state;
+    Error err = {{0}};
+    Graph *g = graph_new(backend_cpu());
+    Node *x, *a, *b, *c, *y, *d;
+    NOT_NULL(x = input(g, "x", shape_of(1, (int64_t)256), false, &err));
+    NOT_NULL(a = graph_op1(g, "relu", x, &err));
+    NOT_NULL(b = graph_op1(g, "relu", a, &err));
+    NOT_NULL(c = graph_op1(g, "relu", b, &err));
+    NOT_NULL(y = input(g, "y", shape_of(1, (int64_t)256), false, &err));
+    NOT_NULL(d = graph_op2(g, "add", c, y, &err));
+    OK(graph_plan(g, &d, 1, &err));
+    float xs[256], ys[256], out[256];
+    double want[256];
+    for (int i = 0; i < 256; i++) {
+        xs[i] = (float)i;
+        ys[i] = 1000.0f + (float)i;
+        want[i] = 1000.0 + 2.0 * i;
+    }
+    graph_set_input(g, x, xs);
+    graph_set_input(g, y, ys);
+    graph_run(g);
+    graph_get(g, d, out);
+    assert_near(out, want, 256, 0, "d = relu(relu(relu(x))) + y");
+    graph_free(g);
+}
+
 static void test_shape_error_names_the_node(void **state)
 {
     (void)state;
@@ -384,6 +414,7 @@ int main(void)
         cmocka_unit_test(test_memory_is_reused),
         cmocka_unit_test(test_repeated_runs_are_identical),
         cmocka_unit_test(test_views_share_memory),
+        cmocka_unit_test(test_late_input_keeps_its_memory),
         cmocka_unit_test(test_shape_error_names_the_node),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
