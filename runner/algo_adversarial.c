@@ -115,8 +115,6 @@ done:
 static int add_critic_penalty(Adversarial *s, StepGraph *sg, Node *fake, Error *err)
 {
     Graph *g = sg->g;
-    Shape es = shape_of(1, s->x_shape.dim[0]);
-    if (!(sg->eps = graph_input(g, "eps", &es, false, err))) return -1;
     Node *gp = adv_gradient_penalty(g, s->disc, sg->real, fake, sg->eps, s->spec->loss.lambda,
                                     s->spec->seed, err);
     Node *sum[2] = {sg->critic.loss, gp};
@@ -157,7 +155,13 @@ static int build_step(Adversarial *s, StepGraph *sg, bool train_g, bool train_d,
     Graph *g = sg->g = graph_new(s->be);
     uint64_t seed = s->spec->seed;
     if (!g) return err_set(err, "out of memory");
-    if (!(sg->z = graph_input(g, "z", &s->z_shape, false, err))) return -1;
+    /* Inputs first: the planner lets a value live from its creation on, and inputs are written
+     * before the graph runs. */
+    Shape es = shape_of(1, s->x_shape.dim[0]);
+    if (!(sg->z = graph_input(g, "z", &s->z_shape, false, err)) ||
+        (train_d && !(sg->real = graph_input(g, "real", &s->x_shape, false, err))) ||
+        (train_d && s->kind == ADV_WGAN_GP && !(sg->eps = graph_input(g, "eps", &es, false, err))))
+        return -1;
     Node *fake = apply(s->gen, g, sg->z, seed, err);
     if (!fake) return -1;
     if (!shape_equal(&fake->out.shape, &s->x_shape)) {
@@ -170,8 +174,7 @@ static int build_step(Adversarial *s, StepGraph *sg, bool train_g, bool train_d,
     if (!d_fake || (train_g && !(sg->loss_g = adv_generator_loss(g, s->kind, d_fake, err)))) return -1;
     if (train_d) {
         Node *d_real;
-        if (!(sg->real = graph_input(g, "real", &s->x_shape, false, err)) ||
-            !(d_real = apply(s->disc, g, sg->real, seed, err)) ||
+        if (!(d_real = apply(s->disc, g, sg->real, seed, err)) ||
             adv_critic_loss(g, s->kind, d_real, d_fake, &sg->critic, err))
             return -1;
         if (s->kind == ADV_WGAN_GP && add_critic_penalty(s, sg, fake, err)) return -1;
@@ -286,9 +289,9 @@ static int adv_metric_names(const void *state, const char **names, int max)
     const Adversarial *s = state;
     static const char *const gan[] = {"loss_d", "loss_g", "d_real", "d_fake"};
     static const char *const wgan[] = {"loss_d", "loss_g", "wasserstein", "gp"};
-    bool is_gan = s->kind < ADV_WGAN;
-    int n = is_gan ? 4 : s->kind == ADV_WGAN_GP ? 4 : 3;
-    for (int i = 0; i < n && i < max; i++) names[i] = is_gan ? gan[i] : wgan[i];
+    const char *const *list = s->kind < ADV_WGAN ? gan : wgan;
+    int n = s->kind == ADV_WGAN ? 3 : 4; /* wgan_gp adds gp */
+    for (int i = 0; i < n && i < max; i++) names[i] = list[i];
     return n;
 }
 

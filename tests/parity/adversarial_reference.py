@@ -113,9 +113,10 @@ GP_CRITIC = ("""
                  nn.Flatten(), nn.Linear(3136, 512), nn.LayerNorm(512), nn.LeakyReLU(0.2), nn.Linear(512, 1)),
              (1, 28, 28))
 
-ADAM_GAN = "{type: adam, lr: 2.0e-4, betas: [0.5, 0.999]}"
-ADAM_GP = "{type: adam, lr: 1.0e-4, betas: [0.0, 0.9]}"
-RMSPROP = "{type: rmsprop, lr: 5.0e-5}"
+# Optimizers: (YAML, PyTorch constructor over parameters).
+ADAM_GAN = ("{type: adam, lr: 2.0e-4, betas: [0.5, 0.999]}", lambda p: torch.optim.Adam(p, lr=2e-4, betas=(0.5, 0.999)))
+ADAM_GP = ("{type: adam, lr: 1.0e-4, betas: [0.0, 0.9]}", lambda p: torch.optim.Adam(p, lr=1e-4, betas=(0.0, 0.9)))
+RMSPROP = ("{type: rmsprop, lr: 5.0e-5}", lambda p: torch.optim.RMSprop(p, lr=5e-5))
 
 # name, G, D, loss section, optimizer, batch, iterations, uniform range of D's initial weights
 # (None: PyTorch's default initialisation).
@@ -169,15 +170,12 @@ def indent(yaml_net):
 def spec_text(name, g, d, loss, opt):
     return (f"name: adversarial_{name}\nseed: 0\nmodels:\n  generator: {indent(g[0])}\n"
             f"  discriminator: {indent(d[0])}\nloss: {loss}\n"
-            f"optimizers:\n  generator: {opt}\n  discriminator: {opt}\n")
+            f"optimizers:\n  generator: {opt[0]}\n  discriminator: {opt[0]}\n")
 
 
-def optimizer(opt, params):
-    if "rmsprop" in opt:
-        return torch.optim.RMSprop(params, lr=5e-5)
-    if "0.0, 0.9" in opt:
-        return torch.optim.Adam(params, lr=1e-4, betas=(0.0, 0.9))
-    return torch.optim.Adam(params, lr=2e-4, betas=(0.5, 0.999))
+def generator_turn(k, n_critic, gen_first):
+    """Whether iteration k makes a generator step."""
+    return k % n_critic == 0 if gen_first else (k + 1) % n_critic == 0
 
 
 def f32(t):
@@ -262,7 +260,7 @@ def run_case(out_dir, name, g, d, loss_text, opt, batch, iterations, d_init):
     st.save(os.path.join(case_dir, "init.safetensors"), state(nets))
     G.double().train()
     D.double().train()
-    opt_g, opt_d = optimizer(opt, G.parameters()), optimizer(opt, D.parameters())
+    opt_g, opt_d = opt[1](G.parameters()), opt[1](D.parameters())
     loss = parse_loss(loss_text)
     n_critic, gen_first = int(loss["n_critic"]), loss["order"] == "generator_first"
     z_shape, x_shape = (batch,) + g[2], (batch,) + d[2]
@@ -275,7 +273,7 @@ def run_case(out_dir, name, g, d, loss_text, opt, batch, iterations, d_init):
         steps[f"iter{k}.real"], steps[f"iter{k}.z_critic"] = real.float(), z_critic.float()
         if eps is not None:
             steps[f"iter{k}.eps"] = eps.float()
-        gen_turn = k % n_critic == 0 if gen_first else (k + 1) % n_critic == 0
+        gen_turn = generator_turn(k, n_critic, gen_first)
         if gen_first and gen_turn:
             last_g, fake = generator_step(G, D, opt_g, loss, z_critic)
         else:
@@ -291,8 +289,7 @@ def run_case(out_dir, name, g, d, loss_text, opt, batch, iterations, d_init):
     lr = opt_g.param_groups[0]["lr"]
     st.save(os.path.join(case_dir, "steps.safetensors"), steps,
             {"spec": spec_text(name, g, d, loss_text, opt), "iterations": iterations, "batch": batch,
-             "lr": lr, "generator_steps": sum(1 for k in range(iterations)
-                                              if (k % n_critic == 0 if gen_first else (k + 1) % n_critic == 0)),
+             "lr": lr, "generator_steps": sum(generator_turn(k, n_critic, gen_first) for k in range(iterations)),
              "rounding_driven": ",".join(rounding_driven(nets))})
 
 

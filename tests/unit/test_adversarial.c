@@ -104,14 +104,12 @@ static void compare_network(const char *what, const Network *net, const StFile *
 static void check_metrics(const char *what, int k, const char *const *names, int n, const double *ours,
                           const float *want)
 {
-    for (int i = 0; i < n; i++) fprintf(stderr, "DBG2 %s %d %s %.8g %.8g\n", what, k, names[i], ours[i], want[i]);
     for (int i = 0; i < n; i++) {
         if (isnan(want[i]) || isnan(ours[i])) {
             if (!(isnan(want[i]) && isnan(ours[i])))
                 fail_msg("%s: iteration %d: %s: got %.8g, PyTorch %.8g", what, k, names[i], ours[i], want[i]);
             continue;
         }
-        fprintf(stderr, "DBG %s %d %s %.8g %.8g\n", what, k, names[i], ours[i], want[i]);
         if (!(fabs(ours[i] - want[i]) <= METRIC_RTOL * fabs(want[i]) + METRIC_ATOL))
             fail_msg("%s: iteration %d: %s: got %.8g, PyTorch %.8g", what, k, names[i], ours[i], want[i]);
     }
