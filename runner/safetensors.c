@@ -359,6 +359,28 @@ int st_to_f32(const StTensor *t, float *dst, size_t n, Error *err)
     return 0;
 }
 
+int st_to_f64(const StTensor *t, double *dst, size_t n, Error *err)
+{
+    size_t count = t->nbytes / dtypes[t->dtype].size;
+    if (t->dtype != ST_F64 && t->dtype != ST_F32)
+        return err_set(err, "tensor '%s' is %s, expected F64 or F32", t->name, dtypes[t->dtype].name);
+    if (count != n) {
+        char buf[96];
+        return err_set(err, "tensor '%s' %s has %zu elements, expected %zu", t->name,
+                       shape_format(&t->shape, buf, sizeof buf), count, n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (t->dtype == ST_F64) {
+            memcpy(&dst[i], t->data + 8 * i, 8);
+        } else {
+            float v;
+            memcpy(&v, t->data + 4 * i, 4);
+            dst[i] = v;
+        }
+    }
+    return 0;
+}
+
 /* ---- writing ---- */
 
 typedef struct WTensor {
@@ -437,6 +459,12 @@ int st_writer_add_f32(StWriter *w, const char *name, const Shape *shape, const f
                       Error *err)
 {
     return writer_add(w, name, ST_F32, shape, data, err);
+}
+
+int st_writer_add_f64(StWriter *w, const char *name, const Shape *shape, const double *data,
+                      Error *err)
+{
+    return writer_add(w, name, ST_F64, shape, data, err);
 }
 
 int st_writer_add_i64(StWriter *w, const char *name, const Shape *shape, const int64_t *data,

@@ -37,11 +37,14 @@ const char *st_meta(const StFile *f, const char *key);
 /* Converts a tensor (F32, F64, F16, BF16, I64, I32, U8, BOOL) into n floats; fails when the element
  * count differs from n. */
 int st_to_f32(const StTensor *t, float *dst, size_t n, Error *err);
+/* The same into doubles without rounding (F64 or F32 tensors only). */
+int st_to_f64(const StTensor *t, double *dst, size_t n, Error *err);
 
 /* Writing: collect tensors (data copied), then write to a temporary file and rename. */
 typedef struct StWriter StWriter;
 StWriter *st_writer_new(void);
 int st_writer_add_f32(StWriter *w, const char *name, const Shape *shape, const float *data, Error *err);
+int st_writer_add_f64(StWriter *w, const char *name, const Shape *shape, const double *data, Error *err);
 int st_writer_add_i64(StWriter *w, const char *name, const Shape *shape, const int64_t *data, Error *err);
 int st_writer_meta(StWriter *w, const char *key, const char *value, Error *err);
 int st_writer_save(StWriter *w, const char *path, Error *err);

@@ -1,0 +1,193 @@
+/* Image sets for distances (see image_set.h). */
+#include "runner/image_set.h"
+
+#include "runner/checkpoint.h"
+#include "runner/dataset.h"
+#include "runner/experiment.h"
+#include "runner/png_image.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define GENERATOR_DEFAULT_SAMPLES 10000
+
+static bool is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int alloc_pixels(ImageSet *s, Error *err)
+{
+    size_t bytes = (size_t)s->n * s->c * s->h * s->w;
+    s->pixels = malloc(bytes ? bytes : 1);
+    return s->pixels ? 0 : err_set(err, "out of memory for %d images of %dx%dx%d", s->n, s->c, s->h, s->w);
+}
+
+static int count_check(const char *what, int have, int want, Error *err)
+{
+    if (want <= have) return 0;
+    return err_set(err, "error: %s has %d images; --samples %d asks for more", what, have, want);
+}
+
+static int open_dataset(ImageSet *s, const char *what, const ImageSetOptions *o, Error *err)
+{
+    const char *colon = strchr(what, ':');
+    SpecData cfg = {.normalize = {0, 1}};
+    snprintf(cfg.dataset, sizeof cfg.dataset, "%.*s", (int)(colon - what), what);
+    snprintf(cfg.split, sizeof cfg.split, "%s", colon + 1);
+    if (strcmp(cfg.split, "train") != 0 && strcmp(cfg.split, "test") != 0)
+        return err_set(err, "error: '%s': the split after ':' must be train or test", what);
+    Dataset ds;
+    if (dataset_load(&cfg, &ds, err)) return err_prefix(err, "error: %s: ", what);
+    int rc = count_check(what, ds.n, o->samples, err);
+    if (rc == 0) {
+        s->kind = IMAGES_DATASET;
+        snprintf(s->dataset, sizeof s->dataset, "%s", cfg.dataset);
+        snprintf(s->split, sizeof s->split, "%s", cfg.split);
+        snprintf(s->label, sizeof s->label, "%s-%s", cfg.dataset, cfg.split);
+        s->n = o->samples ? o->samples : ds.n;
+        s->c = ds.c, s->h = ds.h, s->w = ds.w;
+        rc = alloc_pixels(s, err);
+    }
+    if (rc == 0) memcpy(s->pixels, ds.pixels, (size_t)s->n * s->c * s->h * s->w);
+    dataset_free(&ds);
+    return rc;
+}
+
+static int png_name(const struct dirent *e)
+{
+    size_t len = strlen(e->d_name);
+    return len > 4 && (!strcasecmp(e->d_name + len - 4, ".png"));
+}
+
+static int open_png_folder(ImageSet *s, const char *dir, const ImageSetOptions *o, Error *err)
+{
+    struct dirent **names = NULL;
+    int found = scandir(dir, &names, png_name, alphasort);
+    if (found < 0) return err_set(err, "error: cannot list %s", dir);
+    int rc = 0;
+    if (found == 0) rc = err_set(err, "error: %s holds no .png files (nor spec.yaml: not a results folder)", dir);
+    if (rc == 0) rc = count_check(dir, found, o->samples, err);
+    int n = o->samples ? o->samples : found;
+    s->kind = IMAGES_PNG_FOLDER;
+    snprintf(s->label, sizeof s->label, "%s", dir);
+    /* Gray and RGB may mix: gray images then become three equal channels, as PIL's convert('RGB'). */
+    Image *imgs = calloc((size_t)(n > 0 ? n : 1), sizeof *imgs);
+    if (!imgs && rc == 0) rc = err_set(err, "out of memory");
+    for (int i = 0; i < n && rc == 0; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
+        if (png_read(path, &imgs[i], err)) {
+            rc = -1;
+            break;
+        }
+        if (i > 0 && (imgs[i].width != imgs[0].width || imgs[i].height != imgs[0].height))
+            rc = err_set(err, "error: %s is %dx%d but %s/%s is %dx%d: the images of a folder must share one size", path,
+                         imgs[i].width, imgs[i].height, dir, names[0]->d_name, imgs[0].width, imgs[0].height);
+        if (imgs[i].channels == 3) s->c = 3;
+    }
+    if (rc == 0) {
+        s->n = n;
+        s->c = s->c ? s->c : 1;
+        s->h = imgs[0].height;
+        s->w = imgs[0].width;
+        rc = alloc_pixels(s, err);
+    }
+    for (int i = 0; i < n && rc == 0; i++) {
+        size_t plane = (size_t)s->h * s->w;
+        uint8_t *dst = s->pixels + (size_t)i * s->c * plane;
+        for (int c = 0; c < s->c; c++)
+            for (size_t p = 0; p < plane; p++)
+                dst[c * plane + p] = imgs[i].pixels[p * imgs[i].channels + (imgs[i].channels == 3 ? c : 0)];
+    }
+    for (int i = 0; i < n && imgs; i++) image_free(&imgs[i]);
+    free(imgs);
+    for (int i = 0; i < found; i++) free(names[i]);
+    free(names);
+    return rc;
+}
+
+static int open_generator(ImageSet *s, const char *dir, const ImageSetOptions *o, Error *err)
+{
+    char spec_path[4096], ckpt_path[4096], note[384];
+    snprintf(spec_path, sizeof spec_path, "%s/spec.yaml", dir);
+    snprintf(ckpt_path, sizeof ckpt_path, "%s/checkpoints/last.safetensors", dir);
+    Spec spec;
+    if (spec_load(spec_path, NULL, 0, &spec, err)) return -1;
+    StFile f = {0};
+    Experiment x = {0};
+    const Backend *be;
+    float *samples = NULL;
+    int rc = -1;
+    if (st_read(ckpt_path, &f, err)) goto done;
+    const char *shape_text = st_meta(&f, "data_shape");
+    int c = 0, h = 0, w = 0;
+    if (!shape_text || sscanf(shape_text, "%d,%d,%d", &c, &h, &w) != 3 || (c != 1 && c != 3) || h < 1 || w < 1) {
+        err_set(err, "error: %s: metadata data_shape '%s' is not an image shape C,H,W with 1 or 3 channels",
+                ckpt_path, shape_text ? shape_text : "(none)");
+        goto done;
+    }
+    Shape shape = shape_of(3, (int64_t)c, (int64_t)h, (int64_t)w);
+    if (experiment_backend(o->backend ? o->backend : spec.backend, &be, note, sizeof note, err)) goto done;
+    if (o->threads) be->set_threads(o->threads);
+    if (experiment_build(&x, &spec, be, spec.data.batch_size, &shape, err)) goto done;
+    Optimizer *opts[SPEC_MAX_MODELS];
+    int n_opts = experiment_optimizers(&x, opts);
+    if (checkpoint_load_file(&f, ckpt_path, x.nets, x.n_nets, opts, n_opts, true, err)) goto done;
+    s->kind = IMAGES_GENERATOR;
+    snprintf(s->label, sizeof s->label, "%s", dir);
+    s->n = o->samples ? o->samples : GENERATOR_DEFAULT_SAMPLES;
+    s->c = c, s->h = h, s->w = w;
+    size_t per = (size_t)c * h * w;
+    samples = malloc((size_t)s->n * per * sizeof *samples);
+    if (!samples) {
+        err_set(err, "out of memory for %d samples", s->n);
+        goto done;
+    }
+    if (x.algo->sample(x.state, s->n, o->seed, samples, err) || alloc_pixels(s, err)) goto done;
+    /* save_image: the data range to [0, 1], then clamp(x * 255 + 0.5, 0, 255) truncated. */
+    float lo = (float)spec.data.normalize[0], hi = (float)spec.data.normalize[1];
+    for (size_t i = 0; i < (size_t)s->n * per; i++) {
+        float v = (samples[i] - lo) / (hi - lo) * 255.0f + 0.5f;
+        s->pixels[i] = (uint8_t)(v > 255.0f ? 255.0f : v > 0.0f ? v : 0.0f);
+    }
+    rc = 0;
+done:
+    free(samples);
+    experiment_free(&x);
+    st_free(&f);
+    spec_free(&spec);
+    return rc ? err_prefix(err, "drawing samples from %s: ", dir) : 0;
+}
+
+int image_set_open(ImageSet *s, const char *what, const ImageSetOptions *o, Error *err)
+{
+    memset(s, 0, sizeof *s);
+    int rc;
+    char spec_path[4096];
+    snprintf(spec_path, sizeof spec_path, "%s/spec.yaml", what);
+    struct stat st;
+    if (is_dir(what))
+        rc = stat(spec_path, &st) == 0 ? open_generator(s, what, o, err) : open_png_folder(s, what, o, err);
+    else if (strchr(what, ':'))
+        rc = open_dataset(s, what, o, err);
+    else
+        rc = err_set(err, "error: '%s' is neither a folder (results or PNG images) nor a dataset split such as "
+                          "mnist:test", what);
+    if (rc) {
+        image_set_free(s);
+        return -1;
+    }
+    return 0;
+}
+
+void image_set_free(ImageSet *s)
+{
+    free(s->pixels);
+    memset(s, 0, sizeof *s);
+}

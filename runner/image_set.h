@@ -1,0 +1,36 @@
+/* The images one side of a distance is computed on, as 8-bit CHW bytes of one size: a dataset
+ * split (`mnist:test`, `fashion_mnist:train`, `cifar10:test`, ...), a folder of PNG files (gray or
+ * RGB, any one size; taken in file-name order, as pytorch-fid does), or a results folder, whose
+ * generator (rebuilt from spec.yaml and checkpoints/last.safetensors) draws the samples, which are
+ * quantised as torchvision's save_image writes them (the data range to 0..255, x*255 + 0.5
+ * truncated), so a run's FID is the FID of its samples saved as PNG. */
+#ifndef RUNNER_IMAGE_SET_H
+#define RUNNER_IMAGE_SET_H
+
+#include "graph/error.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum ImageSetKind { IMAGES_DATASET, IMAGES_PNG_FOLDER, IMAGES_GENERATOR } ImageSetKind;
+
+typedef struct ImageSet {
+    ImageSetKind kind;
+    char label[160];          /* for messages and cache file names: "mnist-test", a folder */
+    char dataset[32], split[32]; /* IMAGES_DATASET */
+    int n, c, h, w;
+    uint8_t *pixels;          /* n x c x h x w */
+} ImageSet;
+
+typedef struct ImageSetOptions {
+    int samples;              /* how many: 0 = a dataset's or folder's all, 10000 from a generator */
+    uint64_t seed;            /* generator noise */
+    int threads;              /* 0: OpenMP's default */
+    const char *backend;      /* cpu | cuda | auto (generators); NULL: the run's spec */
+} ImageSetOptions;
+
+/* Opens what `what` names (see above); messages say what was expected. */
+int image_set_open(ImageSet *s, const char *what, const ImageSetOptions *o, Error *err);
+void image_set_free(ImageSet *s);
+
+#endif

@@ -1,0 +1,404 @@
+/* The FID family against the field's own code (fixtures from tests/parity/fid_reference.py):
+ * pytorch-fid's FID Inception with random weights (pool features and logits within 1e-4 relative),
+ * the Frechet distance against pytorch-fid's scipy formula and exact values on ill-conditioned
+ * covariances, KID and Inception Score against torch-fidelity, numpy's RandomState draws, and the
+ * statistics cache (a hit on the second call, a miss when the data change). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runner/features.h"
+#include "runner/fid_cache.h"
+#include "runner/frechet.h"
+#include "runner/kid_is.h"
+#include "runner/np_random.h"
+#include "runner/safetensors.h"
+#include "tests/unit/testutil.h"
+
+/* Opens fixtures/fid/<name>; skips the test, saying why, when the references were not made. */
+static bool open_fixture(const char *name, StFile *f)
+{
+    char rel[128], path[1024];
+    snprintf(rel, sizeof rel, "fid/%s", name);
+    tu_fixture_path(path, sizeof path, rel);
+    if (access(path, R_OK) != 0) {
+        print_message("%s missing: pytorch-fid/torch-fidelity are not installed (make setup), skipping\n", path);
+        return false;
+    }
+    Error err = {{0}};
+    if (st_read(path, f, &err)) fail_msg("%s", err.msg);
+    return true;
+}
+
+static const StTensor *need(const StFile *f, const char *name)
+{
+    const StTensor *t = st_find(f, name);
+    if (!t) fail_msg("fixture tensor '%s' missing", name);
+    return t;
+}
+
+static double scalar(const StFile *f, const char *name)
+{
+    double v;
+    Error err = {{0}};
+    if (st_to_f64(need(f, name), &v, 1, &err)) fail_msg("%s", err.msg);
+    return v;
+}
+
+static float *floats(const StFile *f, const char *name, size_t *n)
+{
+    const StTensor *t = need(f, name);
+    *n = (size_t)shape_numel(&t->shape);
+    float *x = malloc(*n * sizeof *x);
+    Error err = {{0}};
+    assert_non_null(x);
+    if (st_to_f32(t, x, *n, &err)) fail_msg("%s", err.msg);
+    return x;
+}
+
+static void stats_of(const StFile *f, const char *c, int which, GaussStats *s)
+{
+    char mu[64], sigma[64];
+    snprintf(mu, sizeof mu, "%s.mu%d", c, which);
+    snprintf(sigma, sizeof sigma, "%s.sigma%d", c, which);
+    const StTensor *m = need(f, mu);
+    Error err = {{0}};
+    int d = (int)m->shape.dim[0];
+    assert_int_equal(gauss_stats_alloc(s, d, &err), 0);
+    if (st_to_f64(m, s->mu, (size_t)d, &err) || st_to_f64(need(f, sigma), s->sigma, (size_t)d * d, &err))
+        fail_msg("%s", err.msg);
+}
+
+static void expect_rel(const char *what, double got, double want, double rtol)
+{
+    double tol = rtol * fabs(want);
+    if (!(fabs(got - want) <= tol)) fail_msg("%s: got %.12g, want %.12g (relative tolerance %g)", what, got, want, rtol);
+}
+
+static double fd_of(const GaussStats *a, const GaussStats *b)
+{
+    double fd;
+    Error err = {{0}};
+    if (frechet_distance(a, b, &fd, &err)) fail_msg("%s", err.msg);
+    return fd;
+}
+
+/* ---- Frechet distance ---- */
+
+/* Statistics as np.mean / np.cov(rowvar=False) give them, and pytorch-fid's value. */
+static void test_frechet_random(void **state)
+{
+    (void)state;
+    StFile f;
+    if (!open_fixture("frechet.safetensors", &f)) skip();
+    GaussStats want[2], got[2];
+    Error err = {{0}};
+    for (int i = 0; i < 2; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "random.features%d", i + 1);
+        const StTensor *t = need(&f, name);
+        size_t n;
+        float *x = floats(&f, name, &n);
+        stats_of(&f, "random", i + 1, &want[i]);
+        assert_int_equal(gauss_stats_compute(x, t->shape.dim[0], (int)t->shape.dim[1], &got[i], &err), 0);
+        int d = want[i].d;
+        for (int k = 0; k < d; k++) expect_rel("mean", got[i].mu[k], want[i].mu[k], 1e-12);
+        for (int k = 0; k < d * d; k++)
+            if (fabs(got[i].sigma[k] - want[i].sigma[k]) > 1e-12 * (1 + fabs(want[i].sigma[k])))
+                fail_msg("covariance[%d]: got %.15g, want %.15g", k, got[i].sigma[k], want[i].sigma[k]);
+        free(x);
+    }
+    double ref = scalar(&f, "random.fd_pytorch_fid");
+    expect_rel("FD of the reference statistics", fd_of(&want[0], &want[1]), ref, 1e-6);
+    expect_rel("FD of our statistics", fd_of(&got[0], &got[1]), ref, 1e-6);
+    for (int i = 0; i < 2; i++) gauss_stats_free(&want[i]), gauss_stats_free(&got[i]);
+    st_free(&f);
+}
+
+/* Singular covariances (fewer samples than features) and eigenvalues over 15 decades: exact
+ * values from routes that need no matrix square root, and pytorch-fid's where it is stable. */
+static void test_frechet_ill_conditioned(void **state)
+{
+    (void)state;
+    StFile f;
+    if (!open_fixture("frechet.safetensors", &f)) skip();
+    const char *cases[] = {"few_samples", "commuting"};
+    for (int c = 0; c < 2; c++) {
+        GaussStats a, b;
+        char name[64];
+        stats_of(&f, cases[c], 1, &a);
+        stats_of(&f, cases[c], 2, &b);
+        double fd = fd_of(&a, &b);
+        snprintf(name, sizeof name, "%s.fd_exact", cases[c]);
+        /* sqrt amplifies the rounding of the 1e-13 eigenvalues: 1e-8 is what double precision allows */
+        expect_rel(name, fd, scalar(&f, name), 1e-8);
+        snprintf(name, sizeof name, "%s.fd_pytorch_fid", cases[c]);
+        expect_rel(name, fd, scalar(&f, name), 1e-6);
+        gauss_stats_free(&a);
+        gauss_stats_free(&b);
+    }
+    st_free(&f);
+}
+
+/* FD(x, x) = 0 and FD(a, b) = FD(b, a), for a full-rank and a singular case. */
+static void test_frechet_self_and_symmetry(void **state)
+{
+    (void)state;
+    StFile f;
+    if (!open_fixture("frechet.safetensors", &f)) skip();
+    const char *cases[] = {"random", "few_samples"};
+    for (int c = 0; c < 2; c++) {
+        GaussStats a, b;
+        stats_of(&f, cases[c], 1, &a);
+        stats_of(&f, cases[c], 2, &b);
+        double self_a = fd_of(&a, &a), self_b = fd_of(&b, &b);
+        if (fabs(self_a) > 1e-6 || fabs(self_b) > 1e-6) fail_msg("%s: FD(x, x) = %g and %g", cases[c], self_a, self_b);
+        expect_rel("FD(b, a) vs FD(a, b)", fd_of(&b, &a), fd_of(&a, &b), 1e-10);
+        gauss_stats_free(&a);
+        gauss_stats_free(&b);
+    }
+    st_free(&f);
+}
+
+/* Diagonal covariances have a closed form: |mu1 - mu2|^2 + sum (sqrt(a_i) - sqrt(b_i))^2. */
+static void test_frechet_diagonal_closed_form(void **state)
+{
+    (void)state;
+    GaussStats a, b;
+    Error err = {{0}};
+    int d = 7;
+    assert_int_equal(gauss_stats_alloc(&a, d, &err), 0);
+    assert_int_equal(gauss_stats_alloc(&b, d, &err), 0);
+    double want = 0;
+    for (int i = 0; i < d; i++) {
+        a.mu[i] = 0.5 * i;
+        b.mu[i] = 1.0 - 0.25 * i;
+        a.sigma[i * d + i] = i == 3 ? 0.0 : 1.0 + i;      /* one zero variance: singular */
+        b.sigma[i * d + i] = 1e-10 * (i + 1);
+        double dm = a.mu[i] - b.mu[i], ds = sqrt(a.sigma[i * d + i]) - sqrt(b.sigma[i * d + i]);
+        want += dm * dm + ds * ds;
+    }
+    expect_rel("diagonal FD", fd_of(&a, &b), want, 1e-12);
+    b.d = 6;
+    double fd;
+    assert_int_equal(frechet_distance(&a, &b, &fd, &err), -1);
+    assert_non_null(strstr(err.msg, "different dimensions"));
+    b.d = d;
+    gauss_stats_free(&a);
+    gauss_stats_free(&b);
+}
+
+/* ---- KID and Inception Score ---- */
+
+static void test_np_random_matches_numpy(void **state)
+{
+    (void)state;
+    /* np.random.RandomState(2020).permutation(10), then .choice(7, 7, replace=False) */
+    const int64_t want1[10] = {2, 4, 9, 1, 5, 7, 6, 3, 8, 0}, want2[7] = {4, 3, 1, 2, 5, 6, 0};
+    int64_t p[10];
+    NpRandom r;
+    np_random_seed(&r, 2020);
+    np_random_permutation(&r, p, 10);
+    for (int i = 0; i < 10; i++) assert_int_equal(p[i], want1[i]);
+    np_random_permutation(&r, p, 7);
+    for (int i = 0; i < 7; i++) assert_int_equal(p[i], want2[i]);
+}
+
+static void test_kid_matches_torch_fidelity(void **state)
+{
+    (void)state;
+    StFile f;
+    if (!open_fixture("kid_is.safetensors", &f)) skip();
+    size_t n1, n2;
+    float *f1 = floats(&f, "kid.features1", &n1), *f2 = floats(&f, "kid.features2", &n2);
+    int d = (int)need(&f, "kid.features1")->shape.dim[1];
+    Error err = {{0}};
+    double mmd;
+    assert_int_equal(kid_mmd2(f1, f2, 50, d, &mmd, &err), 0);
+    /* Gram matrices in float32, as torch-fidelity's; a biased estimator would be off by ~1e-1. */
+    expect_rel("MMD^2 of the first subset", mmd, scalar(&f, "kid.mmd2_first"), 1e-5);
+    MeanStd k;
+    assert_int_equal(kid_compute(f1, (int64_t)(n1 / d), f2, (int64_t)(n2 / d), d, 100, 50, 2020, &k, &err), 0);
+    expect_rel("KID mean (float64 reference)", k.mean, scalar(&f, "kid.mean64"), 1e-5);
+    expect_rel("KID std (float64 reference)", k.std, scalar(&f, "kid.std64"), 1e-4);
+    expect_rel("KID mean (torch-fidelity, float32)", k.mean, scalar(&f, "kid.mean"), 1e-4);
+    expect_rel("KID std (torch-fidelity, float32)", k.std, scalar(&f, "kid.std"), 1e-3);
+    assert_int_equal(kid_compute(f1, 1, f2, 1, d, 10, 50, 2020, &k, &err), -1);
+    assert_non_null(strstr(err.msg, "at least 2 samples"));
+    free(f1);
+    free(f2);
+    st_free(&f);
+}
+
+static void test_inception_score_matches_torch_fidelity(void **state)
+{
+    (void)state;
+    StFile f;
+    if (!open_fixture("kid_is.safetensors", &f)) skip();
+    size_t n;
+    float *logits = floats(&f, "is.logits", &n);
+    int classes = (int)need(&f, "is.logits")->shape.dim[1];
+    int64_t rows = (int64_t)(n / classes);
+    MeanStd s;
+    Error err = {{0}};
+    assert_int_equal(inception_score(logits, rows, classes, 10, true, 2020, &s, &err), 0);
+    expect_rel("IS mean", s.mean, scalar(&f, "is.mean"), 1e-9);
+    expect_rel("IS std", s.std, scalar(&f, "is.std"), 1e-7);
+    assert_int_equal(inception_score(logits, rows, classes, 10, false, 2020, &s, &err), 0);
+    expect_rel("IS mean without shuffling", s.mean, scalar(&f, "is.mean_noshuffle"), 1e-9);
+    expect_rel("IS std without shuffling", s.std, scalar(&f, "is.std_noshuffle"), 1e-7);
+    assert_int_equal(inception_score(logits, 5, classes, 10, true, 2020, &s, &err), -1);
+    assert_non_null(strstr(err.msg, "as many samples as splits"));
+    free(logits);
+    st_free(&f);
+}
+
+/* ---- the statistics cache ---- */
+
+/* A tiny feature network (flatten, linear 36 -> 3) with weights drawn from `seed`. */
+static void write_tiny_net(const char *dir, uint64_t seed, FeatureConfig *cfg)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/tiny.yaml", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("input: [1, 6, 6]\nnodes:\n  - {name: flat, op: flatten}\n  - {name: features, op: linear, out: 3}\n", f);
+    fclose(f);
+    memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->metric, sizeof cfg->metric, "fd_tiny");
+    snprintf(cfg->net_path, sizeof cfg->net_path, "%s", path);
+    snprintf(cfg->model, sizeof cfg->model, "tiny");
+    snprintf(cfg->weights, sizeof cfg->weights, "%s/tiny.safetensors", dir);
+    snprintf(cfg->features_node, sizeof cfg->features_node, "features");
+    cfg->hi = 1.0f;
+    cfg->batch = 4;
+    float w[3 * 36], b[3];
+    tu_fill_uniform(w, 3 * 36, -1, 1, &seed);
+    tu_fill_uniform(b, 3, -1, 1, &seed);
+    Shape sw = shape_of(2, (int64_t)3, (int64_t)36), sb = shape_of(1, (int64_t)3);
+    StWriter *st = st_writer_new();
+    Error err = {{0}};
+    if (st_writer_add_f32(st, "tiny.features.weight", &sw, w, &err) || st_writer_add_f32(st, "tiny.features.bias", &sb, b, &err) ||
+        st_writer_save(st, cfg->weights, &err))
+        fail_msg("%s", err.msg);
+    st_writer_free(st);
+}
+
+static bool run_stats(const FeatureConfig *cfg, const ImageSet *set, const char *cache, GaussStats *copy)
+{
+    FeatureNet fn;
+    SetStats st;
+    Error err = {{0}};
+    if (features_open(&fn, cfg, backend_cpu(), &err) || fid_set_stats(&fn, set, cache, false, false, false, &st, &err))
+        fail_msg("%s", err.msg);
+    bool hit = st.from_cache;
+    assert_int_equal(gauss_stats_alloc(copy, st.stats.d, &err), 0);
+    memcpy(copy->mu, st.stats.mu, (size_t)st.stats.d * sizeof *copy->mu);
+    memcpy(copy->sigma, st.stats.sigma, (size_t)st.stats.d * st.stats.d * sizeof *copy->sigma);
+    set_stats_free(&st);
+    features_close(&fn);
+    return hit;
+}
+
+static void test_cache_hit_and_invalidation(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_fid.XXXXXX", cache[600];
+    assert_non_null(mkdtemp(dir));
+    snprintf(cache, sizeof cache, "%s/cache/fid", dir);
+    FeatureConfig cfg;
+    write_tiny_net(dir, 1, &cfg);
+    ImageSet set = {.kind = IMAGES_DATASET, .dataset = "toy", .split = "test", .n = 9, .c = 1, .h = 6, .w = 6};
+    set.pixels = malloc(9 * 36);
+    assert_non_null(set.pixels);
+    for (int i = 0; i < 9 * 36; i++) set.pixels[i] = (uint8_t)(i * 37 % 251);
+    GaussStats first, again, changed, other_weights;
+    assert_false(run_stats(&cfg, &set, cache, &first));   /* computed, then stored */
+    assert_true(run_stats(&cfg, &set, cache, &again));    /* the second call reads it */
+    assert_memory_equal(first.sigma, again.sigma, 9 * sizeof(double));
+    assert_memory_equal(first.mu, again.mu, 3 * sizeof(double));
+    set.pixels[40] ^= 0x55;                                /* other data: not the cached entry */
+    assert_false(run_stats(&cfg, &set, cache, &changed));
+    assert_true(changed.mu[0] != first.mu[0] || changed.mu[1] != first.mu[1] || changed.mu[2] != first.mu[2]);
+    write_tiny_net(dir, 2, &cfg);                          /* other weights: not the cached entry */
+    assert_false(run_stats(&cfg, &set, cache, &other_weights));
+    GaussStats none;
+    assert_false(run_stats(&cfg, &set, NULL, &none));      /* no cache folder: always computed */
+    gauss_stats_free(&first), gauss_stats_free(&again), gauss_stats_free(&changed);
+    gauss_stats_free(&other_weights), gauss_stats_free(&none);
+    free(set.pixels);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* ---- the FID Inception ---- */
+
+static void test_inception_parity(void **state)
+{
+    (void)state;
+    StFile f;
+    if (!open_fixture("inception.safetensors", &f)) skip();
+    char weights[1024];
+    tu_fixture_path(weights, sizeof weights, "fid/inception.safetensors");
+    FeatureConfig cfg;
+    features_inception_config(&cfg, weights);
+    cfg.batch = 2;
+    FeatureNet fn;
+    Error err = {{0}};
+    if (features_open(&fn, &cfg, backend_cpu(), &err)) fail_msg("%s", err.msg);
+    assert_int_equal(fn.feature_dim, 2048);
+    assert_int_equal(fn.logits_dim, 1008);
+    const char *sets[] = {"gray", "rgb"};
+    for (int s = 0; s < 2; s++) {
+        char name[64], msg[512];
+        snprintf(name, sizeof name, "%s.images", sets[s]);
+        const StTensor *img = need(&f, name);
+        assert_int_equal(img->dtype, ST_U8);
+        int n = (int)img->shape.dim[0];
+        float *feats = malloc((size_t)n * 2048 * sizeof *feats), *logits = malloc((size_t)n * 1008 * sizeof *logits);
+        assert_non_null(feats);
+        assert_non_null(logits);
+        if (features_extract(&fn, img->data, n, (int)img->shape.dim[1], (int)img->shape.dim[2], (int)img->shape.dim[3],
+                             feats, logits, &err))
+            fail_msg("%s", err.msg);
+        size_t m;
+        snprintf(name, sizeof name, "%s.pool", sets[s]);
+        float *want = floats(&f, name, &m);
+        assert_int_equal(m, (size_t)n * 2048);
+        if (!tu_allclose(name, feats, want, m, 1e-4, 1e-4 * tu_max_abs(want, m), msg, sizeof msg)) fail_msg("%s", msg);
+        free(want);
+        snprintf(name, sizeof name, "%s.logits", sets[s]);
+        want = floats(&f, name, &m);
+        if (!tu_allclose(name, logits, want, m, 1e-4, 1e-4 * tu_max_abs(want, m), msg, sizeof msg)) fail_msg("%s", msg);
+        free(want);
+        free(feats);
+        free(logits);
+    }
+    features_close(&fn);
+    st_free(&f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_frechet_random),
+        cmocka_unit_test(test_frechet_ill_conditioned),
+        cmocka_unit_test(test_frechet_self_and_symmetry),
+        cmocka_unit_test(test_frechet_diagonal_closed_form),
+        cmocka_unit_test(test_np_random_matches_numpy),
+        cmocka_unit_test(test_kid_matches_torch_fidelity),
+        cmocka_unit_test(test_inception_score_matches_torch_fidelity),
+        cmocka_unit_test(test_cache_hit_and_invalidation),
+        cmocka_unit_test(test_inception_parity),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
