@@ -9,35 +9,57 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const net_file_keys[] = {"params", "input", "inputs", "layers", "nodes", "output"};
+static const char *const net_file_keys[] = {"params", "input", "inputs", "layers", "nodes", "output", "blocks"};
 #define N_NET_FILE_KEYS (int)(sizeof net_file_keys / sizeof net_file_keys[0])
 
-/* Replaces every `$name` scalar below n (in place) by a copy of the parameter's value. */
-static int substitute(YNode *n, const YNode *params, const YNode *values, int *budget, Error *err)
+/* Replaces every `$name` scalar at or below *slot by a copy of the parameter's value.  Inside a
+ * block's nodes (`block` is its definition) the block's own parameters are left for the block,
+ * and so are unknown names, which the block's checks report with the block's name. */
+static int substitute(YNode **slot, const YNode *params, const YNode *values, const YNode *block, int *budget,
+                      Error *err)
 {
-    for (int i = 0; i < n->n; i++) {
-        YNode *v = n->vals[i];
-        if (v->kind != Y_SCALAR) {
-            if (substitute(v, params, values, budget, err)) return -1;
+    YNode *v = *slot;
+    if (v->kind != Y_SCALAR) {
+        for (int i = 0; i < v->n; i++)
+            if (substitute(&v->vals[i], params, values, block, budget, err)) return -1;
+        return 0;
+    }
+    if (v->quoted || v->text[0] != '$') return 0;
+    const char *name = v->text + 1;
+    int k = ymap_index(params, name);
+    if (block && (k < 0 || ymap_index(ymap_get(block, "params"), name) >= 0)) return 0;
+    if (k < 0) {
+        const char *names[64];
+        int m = 0;
+        for (int j = 0; params && j < params->n && m < 64; j++) names[m++] = params->keys[j]->text;
+        const char *hint = suggest_word(name, names, m);
+        if (hint) return yerr(err, v, "unknown parameter '%s' (did you mean '%s'?)", v->text, hint);
+        return yerr(err, v, "unknown parameter '%s': declare it under 'params:' with a default", v->text);
+    }
+    const YNode *given = ymap_get(values, name);
+    YNode *copy = ynode_copy(given ? given : params->vals[k], budget);
+    if (!copy) return yerr(err, v, "network too large after substituting '%s'", v->text);
+    ynode_free(v);
+    *slot = copy;
+    return 0;
+}
+
+/* substitute() over a network file's keys, where each block's nodes see its own params first. */
+static int substitute_net(YNode *net, const YNode *params, const YNode *values, int *budget, Error *err)
+{
+    for (int i = 0; i < net->n; i++) {
+        YNode *blocks = net->vals[i];
+        if (strcmp(net->keys[i]->text, "blocks") || blocks->kind != Y_MAP) {
+            if (substitute(&net->vals[i], params, values, NULL, budget, err)) return -1;
             continue;
         }
-        if (v->quoted || v->text[0] != '$') continue;
-        const char *name = v->text + 1;
-        int k = ymap_index(params, name);
-        if (k < 0) {
-            const char *names[64];
-            int m = 0;
-            for (int j = 0; params && j < params->n && m < 64; j++) names[m++] = params->keys[j]->text;
-            const char *hint = suggest_word(name, names, m);
-            if (hint) return yerr(err, v, "unknown parameter '%s' (did you mean '%s'?)", v->text, hint);
-            return yerr(err, v, "unknown parameter '%s': declare it under 'params:' with a default", v->text);
+        for (int b = 0; b < blocks->n; b++) {
+            YNode *def = blocks->vals[b];
+            for (int k = 0; def->kind == Y_MAP && k < def->n; k++) {
+                const YNode *block = strcmp(def->keys[k]->text, "nodes") ? NULL : def;
+                if (substitute(&def->vals[k], params, values, block, budget, err)) return -1;
+            }
         }
-        const YNode *given = ymap_get(values, name);
-        const YNode *src = given ? given : params->vals[k];
-        YNode *copy = ynode_copy(src, budget);
-        if (!copy) return yerr(err, v, "network too large after substituting '%s'", v->text);
-        ynode_free(v);
-        n->vals[i] = copy;
     }
     return 0;
 }
@@ -134,7 +156,7 @@ int spec_expand_include(YPool *pool, YNode *entry, const char *model, YNode **ne
         }
         file->vals[i] = ynode_new_scalar("", file->file, 0, 0); /* keeps `file` freeable */
     }
-    if (rc == 0) rc = substitute(out, params, entry, &budget, err);
+    if (rc == 0) rc = substitute_net(out, params, entry, &budget, err);
     ynode_free(file);
     if (rc) {
         ynode_free(out);

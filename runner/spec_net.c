@@ -2,9 +2,10 @@
  * either `layers:` (a chain: each layer reads the previous one) or `nodes:` (a DAG: each node
  * reads the nodes named in `in:`, the previous node when it has none).  An entry is `op`,
  * `op: {attributes}`, `op: value` (the op's one attribute), or `{op: name, attributes...}`;
- * `name`, `in`, `init` and `bias_init` may sit beside the attributes.  Attributes are checked
- * against the op's schema here; shapes are checked when the network is applied to a graph. */
-#include "runner/spec.h"
+ * `name`, `in`, `init` and `bias_init` may sit beside the attributes; `{block: name, ...}` uses a
+ * block of the network's `blocks:` (spec_blocks.c).  Attributes are checked against the op's
+ * schema here; shapes are checked when the network is applied to a graph. */
+#include "runner/spec_net.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -21,7 +22,7 @@ static bool is_reserved(const char *key)
     return false;
 }
 
-static int check_name(const YNode *v, const char *what, char *out, Error *err)
+int net_check_name(const YNode *v, const char *what, char *out, Error *err)
 {
     if (v->kind != Y_SCALAR || ynode_is_null(v)) {
         char buf[96];
@@ -81,7 +82,7 @@ static int parse_inputs(NetDef *def, const YNode *key, const YNode *net, const c
     for (int i = 0; i < many->n; i++) {
         NetInputDef *in = &def->inputs[def->n_inputs++];
         char what[96];
-        if (check_name(many->keys[i], "an input", in->name, err)) return -1;
+        if (net_check_name(many->keys[i], "an input", in->name, err)) return -1;
         snprintf(what, sizeof what, "input '%s'", in->name);
         if (parse_shape(many->vals[i], what, &in->shape, err)) return -1;
     }
@@ -293,76 +294,63 @@ static int shorthand_attr(const Op *op)
     return -1;
 }
 
-typedef struct NetBuild {
-    NetDef *def;
-    const char *model;
-    bool dag;
-    const YNode *name_nodes[4096]; /* where each node's name was given (duplicates) */
-} NetBuild;
+/* ---- nodes ---- */
 
-static int find_name(const NetDef *def, int upto, const char *name)
+/* A new zeroed node at the end of def->nodes (pointers into it do not survive the next call). */
+static NodeDef *new_node(NetBuild *b, const YNode *at, Error *err)
 {
-    for (int i = 0; i < def->n_inputs; i++)
-        if (!strcmp(def->inputs[i].name, name)) return -2 - i;
-    for (int i = 0; i < upto; i++)
-        if (!strcmp(def->nodes[i].name, name)) return i;
-    return -1;
-}
-
-static int parse_in(NetBuild *b, NodeDef *d, int index, const YNode *v, Error *err)
-{
-    if (!b->dag) return yerr(err, v, "'in' is only allowed under 'nodes:' (each entry of 'layers:' reads the previous one)");
-    const YNode *single[1] = {v};
-    const YNode *const *names = single;
-    int n = 1;
-    if (v->kind == Y_SEQ) names = (const YNode *const *)v->vals, n = v->n;
-    if (n < 1 || n > NODE_MAX_INPUTS)
-        return yerr(err, v, "'in' expects 1 to %d node names, found %d", NODE_MAX_INPUTS, n);
-    for (int i = 0; i < n; i++) {
-        char name[NET_NAME_MAX];
-        if (check_name(names[i], "'in'", name, err)) return -1;
-        if (find_name(b->def, index, name) == -1) {
-            const char *cands[4096 + NET_MAX_INPUTS];
-            int m = 0;
-            for (int k = 0; k < b->def->n_inputs; k++) cands[m++] = b->def->inputs[k].name;
-            for (int k = 0; k < index; k++) cands[m++] = b->def->nodes[k].name;
-            bool later = false;
-            /* Nodes are listed in order, so a reference forward is a mistake worth naming. */
-            for (int k = index; k < b->def->n_nodes && !later; k++)
-                later = b->name_nodes[k] && !strcmp(b->name_nodes[k]->text, name);
-            if (later)
-                return yerr(err, names[i], "node '%s' reads '%s', which is defined later; list nodes in the order they run",
-                            d->name, name);
-            const char *hint = suggest_word(name, cands, m);
-            if (hint)
-                return yerr(err, names[i], "node '%s' reads '%s', which is not an input or an earlier node (did you mean '%s'?)",
-                            d->name, name, hint);
-            return yerr(err, names[i], "node '%s' reads '%s', which is not an input or an earlier node", d->name, name);
-        }
-        memcpy(d->inputs[d->n_inputs++], name, NET_NAME_MAX);
+    NetDef *def = b->def;
+    if (def->n_nodes == NET_MAX_FLAT_NODES) {
+        yerr(err, at, "model '%s' has more than %d nodes after expanding blocks", b->model, NET_MAX_FLAT_NODES);
+        return NULL;
     }
-    return 0;
+    if (def->n_nodes == b->cap) {
+        int cap = b->cap ? 2 * b->cap : 64;
+        NodeDef *nodes = realloc(def->nodes, (size_t)cap * sizeof *nodes);
+        if (!nodes) {
+            err_set(err, "out of memory");
+            return NULL;
+        }
+        def->nodes = nodes, b->cap = cap;
+    }
+    NodeDef *d = &def->nodes[def->n_nodes++];
+    memset(d, 0, sizeof *d);
+    return d;
 }
 
-static int parse_node(NetBuild *b, int index, const YNode *e, Error *err)
+/* An entry without `in:` reads s->prev; the NetDef spells that out only where "the previous
+ * node" (network_apply's default) would mean something else, as after a block instance. */
+static void implicit_input(const NetBuild *b, const NetScope *s, NodeDef *d)
 {
-    NodeDef *d = &b->def->nodes[index];
-    char label[64], where[NET_WHERE_MAX];
-    snprintf(label, sizeof label, "%s %d of model '%s'", b->dag ? "node" : "layer", index, b->model);
+    const NetDef *def = b->def;
+    int k = (int)(d - def->nodes);
+    const char *implied = k > 0 ? def->nodes[k - 1].name : def->inputs[0].name;
+    if (strcmp(implied, s->prev)) {
+        memcpy(d->inputs[0], s->prev, NET_NAME_MAX);
+        d->n_inputs = 1;
+    }
+}
+
+static int parse_node(NetBuild *b, NetScope *s, int index, const YNode *e, Error *err)
+{
+    NodeDef *d = new_node(b, e, err);
+    if (!d) return -1;
+    char label[NET_NAME_MAX + 48], where[NET_WHERE_MAX], local[NET_NAME_MAX];
+    snprintf(label, sizeof label, "%s %d of %s", s->dag ? "node" : "layer", index, s->owner);
     snprintf(d->where, sizeof d->where, "%s", ynode_where(e, where, sizeof where));
-    snprintf(d->name, sizeof d->name, "%d", index); /* nn.Sequential's names: weights load as "0.weight" */
+    snprintf(local, sizeof local, "%d", index); /* nn.Sequential's names: weights load as "0.weight" */
     EntryParts p;
     if (split_entry(e, label, &p, err)) return -1;
     d->op = usable_op(p.op->text);
     if (attr_defaults(d->op, d->attr, err)) return yerr_wrap(err, p.op);
 
-    const YNode *in = NULL;
+    const YNode *in = NULL, *name_node = NULL;
     for (int i = 0; i < p.n; i++) {
         const char *key = p.keys[i]->text;
         const YNode *v = p.vals[i];
         if (!strcmp(key, "name")) {
-            if (check_name(v, "'name'", d->name, err)) return -1;
-            b->name_nodes[index] = v;
+            if (net_check_name(v, "'name'", local, err)) return -1;
+            name_node = v;
         } else if (!strcmp(key, "in")) {
             in = v;
         } else if (!strcmp(key, "init")) {
@@ -401,16 +389,12 @@ static int parse_node(NetBuild *b, int index, const YNode *e, Error *err)
                         d->op->name, label);
 
     /* Names are checked after every attribute, so duplicates point at the second one. */
-    int prev = find_name(b->def, index, d->name);
-    if (prev != -1) {
-        const YNode *at = b->name_nodes[index] ? b->name_nodes[index] : e;
-        if (prev <= -2) return yerr(err, at, "node name '%s' is already an input of model '%s'", d->name, b->model);
-        return yerr(err, at, "duplicate node name '%s' in model '%s' (first at %s)", d->name, b->model, b->def->nodes[prev].where);
-    }
-    if (in && parse_in(b, d, index, in, err)) return -1;
+    const YNode *name_at = name_node ? name_node : e;
+    if (scope_check_new(s, local, name_at, err) || scope_full_name(s, local, name_at, d->name, err)) return -1;
+    if (in && net_resolve_in(s, index, d->name, in, d->inputs, NODE_MAX_INPUTS, &d->n_inputs, err)) return -1;
     int n_in = d->n_inputs ? d->n_inputs : 1;
     if (n_in < d->op->min_inputs || n_in > d->op->max_inputs) {
-        if (!b->dag)
+        if (!s->dag)
             return yerr(err, p.op, "op '%s' takes %d inputs; a 'layers:' chain gives each layer one (use 'nodes:' with 'in:')",
                         d->op->name, d->op->min_inputs);
         if (d->op->min_inputs == d->op->max_inputs)
@@ -418,15 +402,59 @@ static int parse_node(NetBuild *b, int index, const YNode *e, Error *err)
         return yerr(err, in ? in : p.op, "op '%s' takes %d to %d inputs, found %d", d->op->name, d->op->min_inputs,
                     d->op->max_inputs, n_in);
     }
-    if (!in && index == 0 && b->def->n_inputs > 1)
-        return yerr(err, e, "the first node of model '%s' must say which input it reads ('in:'), as the model has several",
-                    b->model);
+    if (!in) {
+        if (!s->prev[0])
+            return yerr(err, e, "the first node of %s must say which input it reads ('in:'), as the %s has several",
+                        s->owner, s->prefix[0] ? "block" : "model");
+        implicit_input(b, s, d);
+    }
+    if (scope_add(s, local, d->name, d->where, false, err)) return -1;
+    memcpy(s->prev, d->name, NET_NAME_MAX);
     return 0;
+}
+
+int net_parse_entries(NetBuild *b, NetScope *s, const YNode *list, Error *err)
+{
+    s->list = list;
+    for (int i = 0; i < list->n; i++) {
+        const YNode *e = list->vals[i];
+        if (block_is_use(e) ? block_expand(b, s, i, e, err) : parse_node(b, s, i, e, err)) return -1;
+    }
+    return 0;
+}
+
+/* `output:` names a node or block instance of the top scope; without it the network returns
+ * what its last entry made, which after a block instance need not be the last node. */
+static int parse_output(NetDef *def, const NetScope *top, const YNode *net, Error *err)
+{
+    const YNode *out = ymap_get(net, "output");
+    if (!out) {
+        if (strcmp(top->prev, def->nodes[def->n_nodes - 1].name)) memcpy(def->output, top->prev, NET_NAME_MAX);
+        return 0;
+    }
+    char name[NET_NAME_MAX];
+    if (net_check_name(out, "'output'", name, err)) return -1;
+    const ScopeName *found = scope_find(top, name);
+    if (found && !found->input) {
+        memcpy(def->output, found->full, NET_NAME_MAX);
+        return 0;
+    }
+    const char **cands = malloc((size_t)(top->n + 1) * sizeof *cands);
+    if (!cands) return err_set(err, "out of memory");
+    int m = 0;
+    for (int i = 0; i < top->n; i++)
+        if (!top->names[i].input) cands[m++] = top->names[i].local;
+    const char *hint = suggest_word(name, cands, m);
+    int rc = hint ? yerr(err, out, "output '%s' is not a node of model '%s' (did you mean '%s'?)", name, def->name, hint)
+                  : yerr(err, out, "output '%s' is not a node of model '%s'", name, def->name);
+    free(cands);
+    return rc;
 }
 
 static int parse_net(NetDef *def, const char *model, const YNode *key, const YNode *net, Error *err)
 {
-    static const char *const keys[] = {"input", "inputs", "layers", "nodes", "output", "include"};
+    static const char *const keys[] = {"input", "inputs", "layers", "nodes", "output", "include", "blocks"};
+    const int n_keys = (int)(sizeof keys / sizeof keys[0]);
     char buf[96], what[96];
     snprintf(what, sizeof what, "model '%s'", model);
     if (net->kind != Y_MAP)
@@ -434,8 +462,8 @@ static int parse_net(NetDef *def, const char *model, const YNode *key, const YNo
                     model, ynode_describe(net, buf, sizeof buf));
     for (int i = 0; i < net->n; i++) {
         bool known = false;
-        for (int k = 0; k < 6; k++) known |= !strcmp(net->keys[i]->text, keys[k]);
-        if (!known) return fields_unknown_key(err, net->keys[i], what, keys, 6);
+        for (int k = 0; k < n_keys; k++) known |= !strcmp(net->keys[i]->text, keys[k]);
+        if (!known) return fields_unknown_key(err, net->keys[i], what, keys, n_keys);
     }
     snprintf(def->name, sizeof def->name, "%s", model);
     ynode_where(key, def->where, sizeof def->where);
@@ -451,37 +479,21 @@ static int parse_net(NetDef *def, const char *model, const YNode *key, const YNo
     if (layers && def->n_inputs > 1)
         return yerr(err, layers, "a 'layers:' chain reads one input; model '%s' has %d (use 'nodes:' with 'in:')", model,
                     def->n_inputs);
-    if (list->n > 4096) return yerr(err, list, "model '%s' has %d nodes; at most 4096", model, list->n);
-    def->nodes = calloc((size_t)list->n, sizeof *def->nodes);
-    NetBuild *b = calloc(1, sizeof *b);
-    if (!def->nodes || !b) {
-        free(b);
-        return err_set(err, "out of memory");
-    }
-    b->def = def, b->model = model, b->dag = nodes != NULL;
-    def->n_nodes = list->n; /* lookups only look at the nodes before the one being parsed */
-    /* Names given up front, so a reference to a later node can be told from a typo. */
-    for (int i = 0; i < list->n; i++) {
-        const YNode *nm = ymap_get(list->vals[i], "name");
-        if (nm && nm->kind == Y_SCALAR) b->name_nodes[i] = nm;
-    }
+    if (list->n > NET_MAX_ENTRIES) return yerr(err, list, "model '%s' has %d nodes; at most %d", model, list->n, NET_MAX_ENTRIES);
+    const YNode *blocks = ymap_get(net, "blocks");
+    if (blocks && blocks_check(blocks, model, err)) return -1;
+
+    NetBuild b = {.def = def, .model = model, .blocks = blocks};
+    NetScope top = {.dag = nodes != NULL};
+    snprintf(top.owner, sizeof top.owner, "model '%s'", model);
     int rc = 0;
-    for (int i = 0; i < list->n && rc == 0; i++) rc = parse_node(b, i, list->vals[i], err);
-    free(b);
-    if (rc) return -1;
-    const YNode *out = ymap_get(net, "output");
-    if (out) {
-        if (check_name(out, "'output'", def->output, err)) return -1;
-        if (find_name(def, def->n_nodes, def->output) < 0) {
-            const char *cands[4096];
-            for (int i = 0; i < def->n_nodes; i++) cands[i] = def->nodes[i].name;
-            const char *hint = suggest_word(def->output, cands, def->n_nodes);
-            if (hint)
-                return yerr(err, out, "output '%s' is not a node of model '%s' (did you mean '%s'?)", def->output, model, hint);
-            return yerr(err, out, "output '%s' is not a node of model '%s'", def->output, model);
-        }
-    }
-    return 0;
+    for (int i = 0; i < def->n_inputs && rc == 0; i++)
+        rc = scope_add(&top, def->inputs[i].name, def->inputs[i].name, def->where, true, err);
+    if (def->n_inputs == 1) memcpy(top.prev, def->inputs[0].name, NET_NAME_MAX);
+    if (rc == 0) rc = net_parse_entries(&b, &top, list, err);
+    if (rc == 0) rc = parse_output(def, &top, net, err);
+    scope_free(&top);
+    return rc;
 }
 
 int spec_parse_models(Spec *spec, YNode *models, Error *err)
@@ -493,7 +505,7 @@ int spec_parse_models(Spec *spec, YNode *models, Error *err)
     if (models->n > SPEC_MAX_MODELS) return yerr(err, models, "at most %d models, found %d", SPEC_MAX_MODELS, models->n);
     for (int i = 0; i < models->n; i++) {
         char name[NET_NAME_MAX];
-        if (check_name(models->keys[i], "a model", name, err)) return -1;
+        if (net_check_name(models->keys[i], "a model", name, err)) return -1;
         /* Expand an include in place, so the resolved tree holds the whole network. */
         if (models->vals[i]->kind == Y_MAP && ymap_index(models->vals[i], "include") >= 0) {
             YNode *net = NULL;
