@@ -410,10 +410,20 @@ void adversarial_set_noise(void *state, const float *z_critic, const float *z_ge
     s->inject_eps = eps;
 }
 
+static int adv_graphs(void *state, Graph **out, int max)
+{
+    Adversarial *s = state;
+    Graph *all[] = {s->both.g, s->critic.g, s->generator.g};
+    int n = 0;
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (all[i] && n < max) out[n++] = all[i];
+    return n;
+}
+
 #define ADVERSARIAL(type)                                                                        \
     const Algorithm algo_##type = {                                                              \
         .name = #type, .create = adv_create, .metric_names = adv_metric_names, .step = adv_step, \
-        .sample = adv_sample, .destroy = adv_destroy,                                            \
+        .sample = adv_sample, .destroy = adv_destroy, .graphs = adv_graphs,                      \
     };
 
 ADVERSARIAL(gan)

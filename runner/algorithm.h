@@ -32,10 +32,22 @@ typedef struct Algorithm {
      * steps every n_critic iterations).  `step` counts iterations from 0.  Fills metrics. */
     int (*step)(void *state, const float *batch, const int32_t *labels, int64_t step,
                 double *metrics, Error *err);
-    /* Generates count samples into host memory (count x data_shape) from noise drawn with
+    /* NULL for algorithms that generate nothing (classifier): no sample grids.
+     * Generates count samples into host memory (count x data_shape) from noise drawn with
      * `seed`: the same seed gives the same noise, so grids of one run are comparable. */
     int (*sample)(void *state, int count, uint64_t seed, float *images, Error *err);
     void (*destroy)(void *state);
+    /* Optional (NULL if absent), for profilers: the planned graphs step() may run, in its order;
+     * returns how many it stored (at most max).  Running one alone updates no weights. */
+    int (*graphs)(void *state, Graph **out, int max);
+    /* Optional (NULL if absent): held-out evaluation, e.g. the test split once per epoch.
+     * eval_metric_names names its columns (classifier: test_loss, test_accuracy); evaluate fills
+     * them for `count` host examples (count x data_shape floats, their labels; any count, batched
+     * inside) in evaluation mode (batch norms on running statistics, no dropout), changing
+     * nothing. */
+    int (*eval_metric_names)(const void *state, const char **names, int max);
+    int (*evaluate)(void *state, const float *images, const int32_t *labels, int count, double *metrics,
+                    Error *err);
 } Algorithm;
 
 /* The algorithm for a loss type, or NULL. */

@@ -17,9 +17,15 @@
     COMMAND(sample, "sample RESULTS_DIR [--count 64] [--nrow 8] [--seed 1] [--out FILE.png] "         \
                     "[--threads N]",                                                                \
             "draw a grid of samples from a run's last checkpoint")                                    \
-    COMMAND(bench, "bench [--threads N] [--steps N] [--warmup N] [--batch N] [--experiments DIR] "  \
-                   "[--profile]",                                                                   \
-            "time one training step of the reference GAN (--profile: time per op kind)")
+    COMMAND(bench, "bench [--spec FILE] [--threads N] [--steps N] [--warmup N] [--batch N] "        \
+                   "[--samples N] [--backend cpu|cuda|auto] [--profile]",                           \
+            "time a GAN spec's training step and sampling (default: the reference GAN; "            \
+            "--profile: time per op kind)")                                                         \
+    COMMAND(fid, "fid A B [--features inception|RESULTS_DIR] [--weights FILE] [--samples N] [--kid] "  \
+                 "[--is] [--batch N] [--threads N] [--seed N] [--backend B] [--cache DIR] [--no-cache]" \
+                 " | fid --bench",                                                                  \
+            "Frechet distance (pytorch-fid's FID) between two image sets: results folders, PNG "     \
+            "folders or dataset splits (mnist:test)")
 
 #define COMMAND_DECLARE(name, usage, help) int cmd_##name(int argc, char **argv, Error *err);
 RUNNER_COMMANDS(COMMAND_DECLARE)

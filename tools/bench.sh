@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# `make bench`: one training step of the reference GAN (forward and backward of both networks,
-# both Adam updates, batch 64) on our CPU backend with 2 threads, against the same step in
-# PyTorch with 1 and 2 threads, under Debian's torch and under the newest torch from PyPI
-# (installed into .venv-bench on first use).  Prints medians, peak RSS and the speedups.
-# STEPS, WARMUP, ROUNDS and BUILD may be set in the environment.
+# `make bench`: the reference GAN (experiments/gan_mnist.yaml) on our CPU backend against PyTorch,
+# under Debian's torch and under the newest torch from PyPI (installed into .venv-bench on first
+# use).  Two measurements per process, each beside PyTorch's with ratios:
+#   train:  one training iteration (forward and backward of both networks, both Adam updates,
+#           batch 64): medians, training steps per second and peak RSS;
+#   sample: the trained generator in evaluation mode drawing 1000 samples: samples per second.
+# Ours runs with THREADS threads (default 2); PyTorch with 1 and THREADS (on 2 cores PyTorch is
+# often faster with 1).  STEPS, WARMUP, ROUNDS, THREADS, SAMPLES and BUILD may be set in the
+# environment.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 STEPS=${STEPS:-30}
 WARMUP=${WARMUP:-5}
 ROUNDS=${ROUNDS:-3}
+THREADS=${THREADS:-2}
+SAMPLES=${SAMPLES:-1000}
 VENV=.venv-bench
 
 make -s BUILD="$BUILD" "$BUILD/runner"
@@ -22,46 +28,72 @@ fi
 
 # Same thread count for OpenMP, OpenBLAS and MKL in every process.
 with_threads() { local t=$1; shift; OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t MKL_NUM_THREADS=$t "$@"; }
+torch_threads=$( (echo 1; echo "$THREADS") | sort -nu)
+common=(--steps "$STEPS" --warmup "$WARMUP" --samples "$SAMPLES")
 
-# Rounds interleave the five processes, so a burst of load from elsewhere on the machine hits
-# all of them alike; each figure below is the median over rounds of a process's median.
+# Rounds interleave the processes, so a burst of load from elsewhere on the machine hits all of
+# them alike; each figure below is the median over rounds of a process's median.
+load=$(cut -d' ' -f1-3 /proc/loadavg)
 lines=()
 for ((r = 0; r < ROUNDS; r++)); do
-    lines+=("$(with_threads 2 "$BUILD/runner" bench --threads 2 --steps "$STEPS" --warmup "$WARMUP")")
+    lines+=("$(with_threads "$THREADS" "$BUILD/runner" bench --threads "$THREADS" "${common[@]}")")
     for py in /usr/bin/python3 "$VENV/bin/python"; do
-        for t in 1 2; do
-            lines+=("$(with_threads "$t" "$py" tests/bench/gan_step_torch.py --threads "$t" \
-                       --steps "$STEPS" --warmup "$WARMUP")")
+        for t in $torch_threads; do
+            lines+=("$(with_threads "$t" "$py" tests/bench/gan_torch.py --threads "$t" "${common[@]}")")
         done
     done
 done
 
-# Each line: `<who> <version> threads T median_ms M min_ms M peak_rss_kib K`.
+# Each line: `<train|sample> <who> <version> threads T median_ms M min_ms M peak_rss_kib K count N`.
 printf '%s\n' "${lines[@]}" | awk -v steps="$STEPS" -v warmup="$WARMUP" -v rounds="$ROUNDS" \
-    -v load="$(cut -d' ' -f1-3 /proc/loadavg)" '
+    -v threads="$THREADS" -v load="$load" '
 function median(list,    v, n, i, j, t) {
     n = split(list, v, " ")
     for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
     return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
 }
 {
-    key = $1 " " $2 " " $4
-    if (!(key in meds)) { order[++n] = key; who[n] = $1 " " $2; thr[n] = $4; mn[n] = $8 }
-    meds[key] = meds[key] " " $6
-    k = 0; for (i = 1; i <= n; i++) if (order[i] == key) k = i
-    if ($8 + 0 < mn[k] + 0) mn[k] = $8
-    if ($10 + 0 > rss[k] + 0) rss[k] = $10
+    key = $1 " " $2 " " $3 " " $5
+    if (!(key in row)) {
+        row[key] = ++n; what[n] = $1; who[n] = $2 " " $3; thr[n] = $5; mn[n] = $9; count[n] = $13
+    }
+    k = row[key]
+    meds[k] = meds[k] " " $7
+    if ($9 + 0 < mn[k] + 0) mn[k] = $9
+    if ($11 + 0 > rss[k] + 0) rss[k] = $11
+}
+# The table of one measurement and, per torch build, our rate over its rate at our thread count
+# and at its faster setting.
+function table(w, title, unit, prefix,    i, ours, best, tv, j) {
+    printf "\n%s\n", title
+    printf "%-28s %7s %10s %10s %14s %13s\n", "", "threads", "median_ms", "min_ms", unit, "peak_rss_MiB"
+    ours = 0
+    for (i = 1; i <= n; i++) {
+        if (what[i] != w) continue
+        med[i] = median(meds[i])
+        printf "%-28s %7d %10.2f %10.2f %14.1f %13.1f\n", who[i], thr[i], med[i], mn[i], count[i] * 1000 / med[i], rss[i] / 1024
+        if (who[i] ~ /^runner /) ours = i
+    }
+    if (!ours) return
+    for (i = 1; i <= n; i++) {
+        if (what[i] != w || who[i] ~ /^runner / || (who[i] in done_)) continue
+        done_[who[i]] = 1
+        best = 0; tv = 0
+        for (j = 1; j <= n; j++) {
+            if (what[j] != w || who[j] != who[i]) continue
+            if (!best || med[j] < med[best]) best = j
+            if (thr[j] == thr[ours]) tv = j
+        }
+        printf "%s: %sspeedup_vs_pytorch: %.3f (vs %d threads)  %sspeedup_vs_best: %.3f (vs %d thread%s)\n", who[i],
+               prefix, tv ? med[tv] / med[ours] : 0, thr[ours], prefix, med[best] / med[ours], thr[best],
+               (thr[best] > 1 ? "s" : "")
+    }
+    delete done_
 }
 END {
-    for (i = 1; i <= n; i++) med[i] = median(meds[order[i]])
-    printf "GAN training step, batch 64: median over %d rounds of the median of %d steps after %d warm-up\n", rounds, steps, warmup
+    printf "reference GAN (experiments/gan_mnist.yaml), our CPU backend at %d threads: median over %d rounds of the median of %d calls after %d warm-up\n", threads, rounds, steps, warmup
     printf "load average before the first round: %s\n", load
-    printf "%-28s %7s %10s %10s %13s\n", "", "threads", "median_ms", "min_ms", "peak_rss_MiB"
-    for (i = 1; i <= n; i++)
-        printf "%-28s %7d %10.2f %10.2f %13.1f\n", who[i], thr[i], med[i], mn[i], rss[i] / 1024
-    for (i = 2; i <= n; i += 2) {   # torch comes in pairs: 1 thread, then 2 threads
-        best = med[i] < med[i + 1] ? i : i + 1
-        printf "%s: speedup_vs_pytorch: %.3f (vs 2 threads)  speedup_vs_best: %.3f (vs %d thread%s)\n",
-               who[i], med[i + 1] / med[1], med[best] / med[1], thr[best], (thr[best] > 1 ? "s" : "")
-    }
+    table("train", "training step, batch " count[1] " (speedup = our steps per second / PyTorch'"'"'s)", "steps_per_s", "")
+    for (i = 1; i <= n; i++) if (what[i] == "sample") { c = count[i]; break }
+    if (c) table("sample", "sampling, " c " samples per call, generator in evaluation mode", "samples_per_s", "sampling_")
 }'

@@ -12,6 +12,10 @@ parameter to [-clip, clip] after each critic step; wgan_gp adds
 lambda * mean((||grad_x D(x_hat)||_2 - 1)^2), x_hat = e*real + (1-e)*fake, e ~ U[0,1] per sample,
 with the gradient from torch.autograd.grad(create_graph=True).
 
+gan_reference is the reference experiment's step (experiments/gan_mnist.yaml) over three
+iterations on real MNIST test images ($MNIST_DIR, else ../shared/data/mnist beside the
+repository); the other cases draw uniform [-1, 1] batches.
+
 The reference runs in float64 from float32-representable weights and inputs, so it is the exact
 answer up to float32 rounding of the outputs.
 
@@ -22,6 +26,7 @@ discriminator_first generator step draws noise, iter<k>.eps for wgan_gp, iter<k>
 algorithm's metric order with loss_g the last generator loss, NaN before the first; metadata:
 spec, iterations, batch, lr, rounding_driven).
 """
+import gzip
 import math
 import os
 import sys
@@ -113,13 +118,16 @@ GP_CRITIC = ("""
                  nn.Flatten(), nn.Linear(3136, 512), nn.LayerNorm(512), nn.LeakyReLU(0.2), nn.Linear(512, 1)),
              (1, 28, 28))
 
+UNIFORM, MNIST = "uniform", "mnist"
+
 # Optimizers: (YAML, PyTorch constructor over parameters).
 ADAM_GAN = ("{type: adam, lr: 2.0e-4, betas: [0.5, 0.999]}", lambda p: torch.optim.Adam(p, lr=2e-4, betas=(0.5, 0.999)))
 ADAM_GP = ("{type: adam, lr: 1.0e-4, betas: [0.0, 0.9]}", lambda p: torch.optim.Adam(p, lr=1e-4, betas=(0.0, 0.9)))
 RMSPROP = ("{type: rmsprop, lr: 5.0e-5}", lambda p: torch.optim.RMSprop(p, lr=5e-5))
 
 # name, G, D, loss section, optimizer, batch, iterations, uniform range of D's initial weights
-# (None: PyTorch's default initialisation).
+# (None: PyTorch's default initialisation)[, real batches: MNIST for the MNIST test split, default
+# uniform in [-1, 1]].
 CASES = [
     ("gan_non_saturating", SMALL_G, MLP_D, "{type: gan, variant: non_saturating}", ADAM_GAN, 8, 2, None),
     ("gan_minimax", SMALL_G, MLP_D, "{type: gan, variant: minimax, order: discriminator_first}", ADAM_GAN, 8, 2, None),
@@ -130,7 +138,7 @@ CASES = [
     ("wgan_gp_layer_norm", SMALL_G, LN_D, "{type: wgan_gp, lambda: 10, n_critic: 2, order: discriminator_first}",
      ADAM_GP, 8, 2, None),
     ("wgan_gp_conv", SMALL_G, CONV_D, "{type: wgan_gp, lambda: 10, n_critic: 1}", ADAM_GP, 8, 2, None),
-    ("gan_reference", REF_G, REF_D, "{type: gan}", ADAM_GAN, 64, 2, None),
+    ("gan_reference", REF_G, REF_D, "{type: gan}", ADAM_GAN, 64, 3, None, MNIST),
     ("wgan_gp_reference", REF_G, GP_CRITIC, "{type: wgan_gp, lambda: 10, n_critic: 2, order: discriminator_first}",
      ADAM_GP, 8, 2, None),
 ]
@@ -221,10 +229,26 @@ def generator_step(G, D, opt_g, loss, z):
     return g_loss.item(), fake.detach()
 
 
+def mnist_test_images(n, shape):
+    """The first n images of the MNIST test split in [-1, 1] (data.normalize [-1, 1]), float32."""
+    root = os.environ.get("MNIST_DIR") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
+                                                       "shared", "data", "mnist")
+    path = os.path.join(root, "t10k-images-idx3-ubyte.gz")
+    if not os.path.exists(path):
+        raise SystemExit(f"adversarial_reference.py: {path} not found: set MNIST_DIR to the folder of the MNIST files")
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    count = int.from_bytes(raw[4:8], "big")
+    if count < n:
+        raise SystemExit(f"adversarial_reference.py: {path} holds {count} images, {n} needed")
+    pixels = torch.frombuffer(bytearray(raw[16:16 + n * 784]), dtype=torch.uint8)
+    return (pixels.float() / 127.5 - 1.0).reshape((n,) + shape)
+
+
 def rounding_driven(nets):
     """A bias that feeds a batch norm has an exact gradient of zero, so Adam turns float32 rounding
-    noise into updates of up to lr, and the norm's running mean follows it (see
-    gan_step_reference.py): no two implementations agree on those closer than that."""
+    noise into updates of up to lr, and the norm's running mean follows it: no two
+    implementations agree on those closer than that."""
     out = []
     for name, net in nets:
         mods = list(net.named_children())
@@ -242,7 +266,7 @@ def state(nets):
     return out
 
 
-def run_case(out_dir, name, g, d, loss_text, opt, batch, iterations, d_init):
+def run_case(out_dir, name, g, d, loss_text, opt, batch, iterations, d_init, data=UNIFORM):
     case_dir = os.path.join(out_dir, name)
     os.makedirs(case_dir, exist_ok=True)
     torch.manual_seed(0)
@@ -265,9 +289,10 @@ def run_case(out_dir, name, g, d, loss_text, opt, batch, iterations, d_init):
     n_critic, gen_first = int(loss["n_critic"]), loss["order"] == "generator_first"
     z_shape, x_shape = (batch,) + g[2], (batch,) + d[2]
 
+    reals = mnist_test_images(batch * iterations, d[2]).double().split(batch) if data == MNIST else None
     steps, last_g = OrderedDict(), math.nan
     for k in range(iterations):
-        real = f32(torch.rand(x_shape) * 2 - 1)
+        real = reals[k] if reals is not None else f32(torch.rand(x_shape) * 2 - 1)
         z_critic = f32(torch.randn(z_shape))
         eps = f32(torch.rand(batch)) if loss["type"] == "wgan_gp" else None
         steps[f"iter{k}.real"], steps[f"iter{k}.z_critic"] = real.float(), z_critic.float()
