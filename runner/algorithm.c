@@ -5,7 +5,9 @@
 
 #include <string.h>
 
-static const Algorithm *const algorithms[] = {&algo_gan, &algo_wgan, &algo_wgan_gp};
+extern const Algorithm algo_classifier; /* runner/algo_classifier.c */
+
+static const Algorithm *const algorithms[] = {&algo_gan, &algo_wgan, &algo_wgan_gp, &algo_classifier};
 
 const Algorithm *algorithm_find(const char *loss_type)
 {
