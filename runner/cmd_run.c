@@ -68,14 +68,31 @@ static void resolve_schedule(Spec *spec, const Dataset *ds)
     s->t_max = spec->train.steps > 0 ? spec->train.steps : spec->train.epochs * per_epoch;
 }
 
+/* The split an evaluating algorithm (classifier) is measured on after every epoch: the test split
+ * of a dataset trained on its train split.  None for explicit IDX files or a run on the test split. */
+static int load_eval(const Spec *spec, const Experiment *x, Dataset *eval, bool *have, Error *err)
+{
+    *have = false;
+    if (!x->algo->evaluate || strcmp(spec->data.split, "train") != 0 || !strcmp(spec->data.dataset, "idx")) return 0;
+    SpecData held_out = spec->data;
+    snprintf(held_out.split, sizeof held_out.split, "test");
+    if (dataset_load(&held_out, eval, err)) return err_prefix(err, "evaluation data: ");
+    *have = true;
+    return 0;
+}
+
 static int run(const RunOptions *o, Spec *spec, Error *err)
 {
-    Dataset ds = {0};
+    Dataset ds = {0}, eval = {0};
+    bool have_eval = false;
     Experiment x = {0};
     Results res = {0};
     int rc = -1;
     /* The data first: a missing or damaged file is the commonest problem, and costs nothing yet. */
-    if (dataset_load(&spec->data, &ds, err)) goto done;
+    if (dataset_load(&spec->data, &ds, err)) {
+        err_prefix(err, "data: ");
+        goto done;
+    }
     resolve_schedule(spec, &ds);
 
     const Backend *be;
@@ -87,7 +104,9 @@ static int run(const RunOptions *o, Spec *spec, Error *err)
             ds.w);
 
     Shape data_shape = {.ndim = 3, .dim = {ds.c, ds.h, ds.w}};
-    if (experiment_build(&x, spec, be, spec->data.batch_size, &data_shape, err)) goto done;
+    if (experiment_build(&x, spec, be, spec->data.batch_size, &data_shape, err) ||
+        load_eval(spec, &x, &eval, &have_eval, err))
+        goto done;
 
     char dir[RESULTS_PATH_MAX];
     snprintf(dir, sizeof dir, o->out ? "%s" : "results/%s", o->out ? o->out : spec->name);
@@ -100,10 +119,14 @@ static int run(const RunOptions *o, Spec *spec, Error *err)
     }
     /* From here on the folder holds a real (if interrupted) run: keep it on failure. */
     results_keep(&res);
-    rc = train_loop_run(&x, &ds, &res, err);
+    fprintf(stderr, "%s: writing %s/\n", spec->name, res.dir);
+    rc = train_loop_run(&x, &ds, have_eval ? &eval : NULL, &res, err);
 done:
     experiment_free(&x);
     dataset_free(&ds);
+    dataset_free(&eval);
+    /* Messages from below the command line name no severity; spec errors already say "error:". */
+    if (rc && strncmp(err->msg, "error:", 6) != 0 && !strstr(err->msg, ": error: ")) err_prefix(err, "error: ");
     return rc;
 }
 

@@ -97,6 +97,10 @@ static int sample(const SampleOptions *o, Error *err)
     if (experiment_backend(spec.backend, &be, note, sizeof note, err)) goto done;
     if (o->threads) be->set_threads(o->threads);
     if (experiment_build(&x, &spec, be, spec.data.batch_size, &shape, err)) goto done;
+    if (!x.algo->sample) {
+        err_set(err, "error: %s trains a %s, which generates no samples", o->dir, x.algo->name);
+        goto done;
+    }
     Optimizer *opts[SPEC_MAX_MODELS];
     int n_opts = experiment_optimizers(&x, opts);
     if (checkpoint_load_file(&f, ckpt_path, x.nets, x.n_nets, opts, n_opts, true, err)) goto done;

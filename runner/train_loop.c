@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_COLS (3 + SPEC_MAX_MODELS + ALGO_MAX_METRICS)
+#define MAX_COLS (3 + SPEC_MAX_MODELS + 2 * ALGO_MAX_METRICS)
 
 uint64_t train_grid_seed(const Spec *spec)
 {
@@ -25,6 +25,7 @@ int train_write_grid(const Experiment *x, int count, int nrow, uint64_t seed, fl
                      const char *path, Error *err)
 {
     const Shape *s = &x->ctx.data_shape;
+    if (!x->algo->sample) return err_set(err, "error: algorithm '%s' generates no samples", x->algo->name);
     if (s->ndim != 3 || (s->dim[0] != 1 && s->dim[0] != 3))
         return err_set(err, "error: cannot draw a grid of samples shaped (%lld, ...): grids need C x H x W images with "
                        "1 or 3 channels", (long long)s->dim[0]);
@@ -48,6 +49,15 @@ typedef struct Loop {
     const Spec *spec;
     const Dataset *ds;
     const Results *res;
+    /* Held-out evaluation (algorithms with `evaluate`): the examples as floats, their metrics. */
+    const Dataset *eval;
+    float *eval_images;
+    const char *eval_names[ALGO_MAX_METRICS];
+    int n_eval;
+    double eval_metrics[ALGO_MAX_METRICS];
+    double *eval_xs, *eval_ys[ALGO_MAX_METRICS];
+    int n_eval_rows;
+    int64_t last_eval;         /* step of the last evaluation, -1: none */
     BatchIter it;
     int64_t per_epoch, total;
     float *images;
@@ -61,7 +71,7 @@ typedef struct Loop {
     bool seen[ALGO_MAX_METRICS], tail_seen[ALGO_MAX_METRICS]; /* a finite value came from that state */
     /* Logged rows, for the loss plot. */
     double *xs, *ys[ALGO_MAX_METRICS];
-    int n_rows, cap_rows;
+    int n_rows, cap_rows, cap_eval_rows;
     int64_t examples;          /* training examples seen */
     int64_t last_checkpoint;   /* step of the last checkpoint written, -1: none */
     double t0;
@@ -98,6 +108,7 @@ static int open_log(Loop *l, Error *err)
         cols[n++] = lr_names[i];
     }
     for (int m = 0; m < l->x->n_metrics; m++) cols[n++] = l->x->metrics[m];
+    for (int m = 0; m < l->n_eval; m++) cols[n++] = l->eval_names[m];
     char path[RESULTS_PATH_MAX + 64];
     if (path_of(l, path, sizeof path, err, "metrics.csv") || metrics_log_open(&l->log, path, cols, n, false, err))
         return -1;
@@ -105,23 +116,25 @@ static int open_log(Loop *l, Error *err)
     return 0;
 }
 
-static int remember_row(Loop *l, int64_t step, Error *err)
+/* Appends (step, values) to a history of n_ys series; *cap grows in powers of two. */
+static int remember(double **xs, double **ys, int n_ys, int *n, int *cap, int64_t step, const double *values,
+                    Error *err)
 {
-    if (l->n_rows == l->cap_rows) {
-        int cap = l->cap_rows ? 2 * l->cap_rows : 256;
-        double *xs = realloc(l->xs, (size_t)cap * sizeof *xs);
-        if (!xs) return err_set(err, "out of memory");
-        l->xs = xs;
-        for (int m = 0; m < l->x->n_metrics; m++) {
-            double *ys = realloc(l->ys[m], (size_t)cap * sizeof *ys);
-            if (!ys) return err_set(err, "out of memory");
-            l->ys[m] = ys;
+    if (*n == *cap) {
+        int c = *cap ? 2 * *cap : 256;
+        double *x = realloc(*xs, (size_t)c * sizeof *x);
+        if (!x) return err_set(err, "out of memory");
+        *xs = x;
+        for (int m = 0; m < n_ys; m++) {
+            double *y = realloc(ys[m], (size_t)c * sizeof *y);
+            if (!y) return err_set(err, "out of memory");
+            ys[m] = y;
         }
-        l->cap_rows = cap;
+        *cap = c;
     }
-    l->xs[l->n_rows] = (double)step;
-    for (int m = 0; m < l->x->n_metrics; m++) l->ys[m][l->n_rows] = l->metrics[m];
-    l->n_rows++;
+    (*xs)[*n] = (double)step;
+    for (int m = 0; m < n_ys; m++) ys[m][*n] = values[m];
+    (*n)++;
     return 0;
 }
 
@@ -141,6 +154,7 @@ static Cell metric_cell(double v)
     return isnan(v) ? cell_empty() : cell_float((float)v);
 }
 
+/* One metrics.csv row; the evaluation's columns are filled on the row of the step it followed. */
 static int log_row(Loop *l, int64_t step, int64_t epoch, Error *err)
 {
     Cell cells[MAX_COLS];
@@ -153,24 +167,29 @@ static int log_row(Loop *l, int64_t step, int64_t epoch, Error *err)
     for (int i = 0; i < l->x->n_nets; i++, t++)
         if (l->x->optims[i]) cells[n++] = short_number(text[t], sizeof text[t], current_lr(l, l->x->optims[i]));
     for (int m = 0; m < l->x->n_metrics; m++) cells[n++] = metric_cell(l->metrics[m]);
+    for (int m = 0; m < l->n_eval; m++) cells[n++] = l->last_eval == step ? metric_cell(l->eval_metrics[m]) : cell_empty();
     if (metrics_log_row(&l->log, cells, n, err)) return -1;
-    return remember_row(l, step, err);
+    return remember(&l->xs, l->ys, l->x->n_metrics, &l->n_rows, &l->cap_rows, step, l->metrics, err);
 }
 
 static int write_plot(const Loop *l, Error *err)
 {
     if (l->n_rows == 0) return 0;
-    PlotSeries series[ALGO_MAX_METRICS];
+    PlotSeries series[2 * ALGO_MAX_METRICS];
+    int n = 0;
     for (int m = 0; m < l->x->n_metrics; m++)
-        series[m] = (PlotSeries){.name = l->x->metrics[m], .xs = l->xs, .ys = l->ys[m], .n = l->n_rows};
+        series[n++] = (PlotSeries){.name = l->x->metrics[m], .xs = l->xs, .ys = l->ys[m], .n = l->n_rows};
+    for (int m = 0; m < l->n_eval; m++)
+        series[n++] = (PlotSeries){.name = l->eval_names[m], .xs = l->eval_xs, .ys = l->eval_ys[m], .n = l->n_eval_rows};
     char path[RESULTS_PATH_MAX + 64], title[160];
     snprintf(title, sizeof title, "%s (%s)", l->spec->name, l->spec->loss.type);
     if (path_of(l, path, sizeof path, err, "plots/losses.png")) return -1;
-    return plot_lines(path, title, "step", "value", series, l->x->n_metrics, err);
+    return plot_lines(path, title, "step", "value", series, n, err);
 }
 
 static int write_grid(const Loop *l, const char *rel, Error *err)
 {
+    if (!l->x->algo->sample) return 0; /* a classifier draws nothing */
     char path[RESULTS_PATH_MAX + 64];
     if (path_of(l, path, sizeof path, err, "samples/%s", rel)) return -1;
     const SpecSamples *s = &l->spec->samples;
@@ -202,9 +221,9 @@ static int write_checkpoint(Loop *l, int64_t step, Error *err)
 
 static int write_summary(const Loop *l, int64_t steps, double wall, Error *err)
 {
-    const char *cols[MAX_COLS + SPEC_MAX_MODELS + 8];
-    Cell cells[MAX_COLS + SPEC_MAX_MODELS + 8];
-    char names[SPEC_MAX_MODELS + ALGO_MAX_METRICS][NET_NAME_MAX + 16];
+    const char *cols[MAX_COLS + 2 * SPEC_MAX_MODELS + 8];
+    Cell cells[MAX_COLS + 2 * SPEC_MAX_MODELS + 8];
+    char names[SPEC_MAX_MODELS + 2 * ALGO_MAX_METRICS][NET_NAME_MAX + 16];
     int n = 0, k = 0;
     cols[n] = "name", cells[n++] = cell_text(l->spec->name);
     cols[n] = "algorithm", cells[n++] = cell_text(l->spec->loss.type);
@@ -218,6 +237,10 @@ static int write_summary(const Loop *l, int64_t steps, double wall, Error *err)
     for (int m = 0; m < l->x->n_metrics; m++, k++) {
         snprintf(names[k], sizeof names[k], "final_%s", l->x->metrics[m]);
         cols[n] = names[k], cells[n++] = metric_cell(l->metrics[m]);
+    }
+    for (int m = 0; m < l->n_eval; m++, k++) {
+        snprintf(names[k], sizeof names[k], "final_%s", l->eval_names[m]);
+        cols[n] = names[k], cells[n++] = metric_cell(l->eval_metrics[m]);
     }
     double per_s = wall > 0 ? (double)steps / wall : 0;
     char text[3][32];
@@ -278,6 +301,21 @@ static int check_finite(Loop *l, void *state, int64_t step, Error *err)
     return 0;
 }
 
+/* The held-out evaluation after `step` steps (once per epoch and at the end). */
+static int evaluate(Loop *l, int64_t step, Error *err)
+{
+    if (!l->eval || l->last_eval == step) return 0;
+    const Dataset *e = l->eval;
+    if (l->x->algo->evaluate(l->x->state, l->eval_images, e->labels, e->n, l->eval_metrics, err))
+        return err_prefix(err, "evaluating on %s %s after step %lld: ", e->name, e->split, (long long)step);
+    l->last_eval = step;
+    progress_break(&l->progress);
+    fprintf(stderr, "step %lld, %s %s:", (long long)step, e->name, e->split);
+    for (int m = 0; m < l->n_eval; m++) fprintf(stderr, "  %s %.4g", l->eval_names[m], l->eval_metrics[m]);
+    fputc('\n', stderr);
+    return remember(&l->eval_xs, l->eval_ys, l->n_eval, &l->n_eval_rows, &l->cap_eval_rows, step, l->eval_metrics, err);
+}
+
 /* After the last batch of epoch `done` (1-based): its grid when due, and a fresh plot. */
 static int end_epoch(Loop *l, int64_t done, Error *err)
 {
@@ -316,10 +354,13 @@ static int train(Loop *l, Error *err)
         l->examples += n;
         if (check_finite(l, state, step, err)) return -1;
         int64_t epoch = l->it.epoch + 1;
+        bool epoch_done = l->it.batch == l->per_epoch;
         progress_update(&l->progress, step, l->it.epoch, x->metrics, l->metrics, x->n_metrics);
-        if ((step % every_log == 0 || step == l->total) && log_row(l, step, epoch, err)) return -1;
+        if ((epoch_done || step == l->total) && evaluate(l, step, err)) return -1;
+        if ((step % every_log == 0 || step == l->total || l->last_eval == step) && log_row(l, step, epoch, err))
+            return -1;
         if (every_ckpt > 0 && step % every_ckpt == 0 && step < l->total && write_checkpoint(l, step, err)) return -1;
-        if (l->it.batch == l->per_epoch && end_epoch(l, epoch, err)) return -1;
+        if (epoch_done && end_epoch(l, epoch, err)) return -1;
     }
     double wall = progress_now() - l->t0;
     progress_break(&l->progress);
@@ -331,10 +372,25 @@ static int train(Loop *l, Error *err)
     return 0;
 }
 
-int train_loop_run(Experiment *x, const Dataset *ds, const Results *res, Error *err)
+/* The evaluation set as floats once, and its metric names. */
+static int prepare_eval(Loop *l, const Dataset *eval, Error *err)
+{
+    if (!eval || !l->x->algo->evaluate) return 0;
+    l->eval = eval;
+    l->n_eval = l->x->algo->eval_metric_names(l->x->state, l->eval_names, ALGO_MAX_METRICS);
+    if (l->n_eval < 0 || l->n_eval > ALGO_MAX_METRICS)
+        return err_set(err, "internal error: algorithm '%s' reports %d evaluation metrics", l->x->algo->name, l->n_eval);
+    size_t per = (size_t)eval->c * (size_t)eval->h * (size_t)eval->w;
+    if (!(l->eval_images = malloc((size_t)eval->n * per * sizeof *l->eval_images)))
+        return err_set(err, "out of memory for %d evaluation images", eval->n);
+    dataset_slice(eval, 0, eval->n, l->eval_images, NULL);
+    return 0;
+}
+
+int train_loop_run(Experiment *x, const Dataset *ds, const Dataset *eval, const Results *res, Error *err)
 {
     const Spec *spec = x->spec;
-    Loop l = {.x = x, .spec = spec, .ds = ds, .res = res, .last_checkpoint = -1};
+    Loop l = {.x = x, .spec = spec, .ds = ds, .res = res, .last_checkpoint = -1, .last_eval = -1};
     int batch = x->ctx.batch;
     if (batch_iter_init(&l.it, ds, batch, spec->data.shuffle, spec->data.drop_last, spec->seed, err)) return -1;
     l.per_epoch = batch_iter_per_epoch(&l.it);
@@ -342,7 +398,8 @@ int train_loop_run(Experiment *x, const Dataset *ds, const Results *res, Error *
     size_t per = (size_t)ds->c * (size_t)ds->h * (size_t)ds->w;
     l.images = malloc((size_t)batch * per * sizeof *l.images);
     l.labels = malloc((size_t)batch * sizeof *l.labels);
-    int rc = l.images && l.labels ? train(&l, err) : err_set(err, "out of memory for a batch of %d", batch);
+    int rc = l.images && l.labels ? prepare_eval(&l, eval, err) : err_set(err, "out of memory for a batch of %d", batch);
+    if (rc == 0) rc = train(&l, err);
     if (l.log_open) {
         Error close_err = {{0}};
         if (metrics_log_close(&l.log, &close_err) && rc == 0) {
@@ -355,6 +412,8 @@ int train_loop_run(Experiment *x, const Dataset *ds, const Results *res, Error *
     free(l.images);
     free(l.labels);
     free(l.xs);
-    for (int m = 0; m < ALGO_MAX_METRICS; m++) free(l.ys[m]);
+    free(l.eval_images);
+    free(l.eval_xs);
+    for (int m = 0; m < ALGO_MAX_METRICS; m++) free(l.ys[m]), free(l.eval_ys[m]);
     return rc;
 }

@@ -1,6 +1,7 @@
 /* The run loop: batches from the dataset into the algorithm, and everything a run leaves in its
- * results folder (metrics.csv, sample grids, the loss plot, checkpoints, summary.csv).  It knows
- * nothing of losses: the algorithm names its metrics. */
+ * results folder (metrics.csv, sample grids, the loss plot, checkpoints, summary.csv, and the
+ * held-out evaluation of algorithms that have one).  It knows nothing of losses: the algorithm
+ * names its metrics. */
 #ifndef RUNNER_TRAIN_LOOP_H
 #define RUNNER_TRAIN_LOOP_H
 
@@ -16,8 +17,10 @@ uint64_t train_grid_seed(const Spec *spec);
 int train_write_grid(const Experiment *x, int count, int nrow, uint64_t seed, float lo, float hi,
                      const char *path, Error *err);
 
-/* Trains for train.steps (when > 0) or train.epochs over `ds`, writing into `res`.  A loss that is
- * not finite stops the run with an error naming the step; the last good checkpoint stays. */
-int train_loop_run(Experiment *x, const Dataset *ds, const Results *res, Error *err);
+/* Trains for train.steps (when > 0) or train.epochs over `ds`, writing into `res`.  With `eval`
+ * (may be NULL) and an algorithm that evaluates, evaluates on it after every epoch and at the end.
+ * A loss that is not finite stops the run with an error naming the step; the last good checkpoint
+ * stays. */
+int train_loop_run(Experiment *x, const Dataset *ds, const Dataset *eval, const Results *res, Error *err);
 
 #endif
