@@ -35,6 +35,27 @@ typedef enum UnaryKind {
     UNARY_COUNT
 } UnaryKind;
 
+/* Geometry of 2-D pooling: x (N, C, H, W) -> y (N, C, OH, OW), a kh x kw window (taps dil
+ * apart) moved by stride over x padded by pad on each side, as PyTorch's max_pool2d/avg_pool2d.
+ * Average pools divide by the window's size clipped to the padded input (count_include_pad)
+ * or by the number of its taps inside x (count_include_pad false). */
+typedef struct PoolGeom {
+    int N, C, H, W, OH, OW;
+    int kh, kw, stride_h, stride_w, pad_h, pad_w, dil_h, dil_w;
+    bool count_include_pad;
+} PoolGeom;
+
+/* Resampling of (N, C, H, W) to (N, C, OH, OW) as PyTorch's F.interpolate without antialias.
+ * scale_h/scale_w are PyTorch's source step per output pixel: in/out for a given size,
+ * 1/scale_factor for a given factor, (in-1)/(out-1) with align_corners (bilinear only). */
+typedef enum ResizeMode { RESIZE_NEAREST, RESIZE_BILINEAR } ResizeMode;
+typedef struct ResizeGeom {
+    int N, C, H, W, OH, OW;
+    ResizeMode mode;
+    bool align_corners;
+    float scale_h, scale_w;
+} ResizeGeom;
+
 typedef struct Backend {
     const char *name;
 
@@ -113,6 +134,39 @@ typedef struct Backend {
     void (*pixel_shuffle)(const float *x, float *y, int N, int C, int H, int W, int r);
     void (*pixel_unshuffle)(const float *y, float *x, int N, int C, int H, int W, int r);
     void (*copy_block)(float *dst, int dst_ld, const float *src, int src_ld, int rows, int cols);
+
+    /* Pooling (see PoolGeom); every plane of N*C is independent.  max_pool2d_forward stores in
+     * indices (when not NULL) each window's argmax as h*W + w within its plane: the first
+     * maximum in window order, a NaN winning, as PyTorch's CPU kernel.  The backward
+     * primitives overwrite dx with the adjoint of the forward map. */
+    void (*max_pool2d_forward)(const PoolGeom *g, const float *x, float *y, int32_t *indices);
+    void (*max_pool2d_backward)(const PoolGeom *g, const float *dy, const int32_t *indices, float *dx);
+    void (*avg_pool2d_forward)(const PoolGeom *g, const float *x, float *y);
+    void (*avg_pool2d_backward)(const PoolGeom *g, const float *dy, float *dx);
+    /* Adaptive average pooling of `planes` H x W planes to OH x OW: output row i averages input
+     * rows floor(i*H/OH) .. ceil((i+1)*H/OH) - 1 (columns likewise). */
+    void (*adaptive_avg_pool2d_forward)(const float *x, float *y, int planes, int H, int W, int OH, int OW);
+    void (*adaptive_avg_pool2d_backward)(const float *dy, float *dx, int planes, int H, int W, int OH, int OW);
+    /* Resampling (see ResizeGeom); backward overwrites dx with the adjoint. */
+    void (*resize_forward)(const ResizeGeom *g, const float *x, float *y);
+    void (*resize_backward)(const ResizeGeom *g, const float *dy, float *dx);
+
+    /* Softmax over the middle axis of an (outer, D, inner) layout, stably (the maximum is
+     * subtracted first): y = softmax(x), or log_softmax(x) with take_log.  backward overwrites dx
+     * from the forward's output y and dy: dx = y (dy - sum_d dy y), or with take_log
+     * dx = dy - exp(y) sum_d dy. */
+    void (*softmax_forward)(const float *x, float *y, int outer, int D, int inner, bool take_log);
+    void (*softmax_backward)(const float *y, const float *dy, float *dx, int outer, int D, int inner,
+                             bool take_log);
+    /* Mean cross-entropy of logits (N, K) against class indices `target` (N floats), with label
+     * smoothing s as PyTorch's F.cross_entropy: loss[0] = mean_n [-(1 - s) logp[n, t_n]
+     * - (s / K) sum_k logp[n, k]], a device scalar; NaN when a target is not a class index.
+     * backward overwrites dx with dloss[0] / N * (softmax(x) - (1 - s) onehot(t) - s / K), where
+     * dloss is a device scalar. */
+    void (*cross_entropy_forward)(const float *logits, const float *target, float *loss, int N, int K,
+                                  float smoothing);
+    void (*cross_entropy_backward)(const float *logits, const float *target, const float *dloss,
+                                   float *dx, int N, int K, float smoothing);
 
     /* Random numbers: counter-based (Philox4x32-10), so every backend draws the same stream for
      * the same (seed, offset); element i uses counter offset + i. */

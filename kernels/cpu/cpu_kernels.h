@@ -61,6 +61,26 @@ void cpu_pixel_shuffle(const float *x, float *y, int N, int C, int H, int W, int
 void cpu_pixel_unshuffle(const float *y, float *x, int N, int C, int H, int W, int r);
 void cpu_copy_block(float *dst, int dst_ld, const float *src, int src_ld, int rows, int cols);
 
+/* cpu_pool.c */
+void cpu_max_pool2d_forward(const PoolGeom *g, const float *x, float *y, int32_t *indices);
+void cpu_max_pool2d_backward(const PoolGeom *g, const float *dy, const int32_t *indices, float *dx);
+void cpu_avg_pool2d_forward(const PoolGeom *g, const float *x, float *y);
+void cpu_avg_pool2d_backward(const PoolGeom *g, const float *dy, float *dx);
+void cpu_adaptive_avg_pool2d_forward(const float *x, float *y, int planes, int H, int W, int OH, int OW);
+void cpu_adaptive_avg_pool2d_backward(const float *dy, float *dx, int planes, int H, int W, int OH, int OW);
+
+/* cpu_resize.c */
+void cpu_resize_forward(const ResizeGeom *g, const float *x, float *y);
+void cpu_resize_backward(const ResizeGeom *g, const float *dy, float *dx);
+
+/* cpu_softmax.c */
+void cpu_softmax_forward(const float *x, float *y, int outer, int D, int inner, bool take_log);
+void cpu_softmax_backward(const float *y, const float *dy, float *dx, int outer, int D, int inner, bool take_log);
+void cpu_cross_entropy_forward(const float *logits, const float *target, float *loss, int N, int K,
+                               float smoothing);
+void cpu_cross_entropy_backward(const float *logits, const float *target, const float *dloss, float *dx,
+                                int N, int K, float smoothing);
+
 /* cpu_rng.c */
 void cpu_rng_uniform(float *y, size_t n, float lo, float hi, uint64_t seed, uint64_t offset);
 void cpu_rng_normal(float *y, size_t n, float mean, float std, uint64_t seed, uint64_t offset);

@@ -115,6 +115,24 @@ void cuda_pixel_shuffle(const float *x, float *y, int N, int C, int H, int W, in
 void cuda_pixel_unshuffle(const float *y, float *x, int N, int C, int H, int W, int r);
 void cuda_copy_block(float *dst, int dst_ld, const float *src, int src_ld, int rows, int cols);
 
+/* cuda_softmax.cu: softmax and cross-entropy */
+void cuda_softmax_forward(const float *x, float *y, int outer, int D, int inner, bool take_log);
+void cuda_softmax_backward(const float *y, const float *dy, float *dx, int outer, int D, int inner, bool take_log);
+void cuda_cross_entropy_forward(const float *logits, const float *target, float *loss, int N, int K,
+                                float smoothing);
+void cuda_cross_entropy_backward(const float *logits, const float *target, const float *dloss, float *dx,
+                                 int N, int K, float smoothing);
+
+/* cuda_pool.cu: pooling and resampling */
+void cuda_max_pool2d_forward(const PoolGeom *g, const float *x, float *y, int32_t *indices);
+void cuda_max_pool2d_backward(const PoolGeom *g, const float *dy, const int32_t *indices, float *dx);
+void cuda_avg_pool2d_forward(const PoolGeom *g, const float *x, float *y);
+void cuda_avg_pool2d_backward(const PoolGeom *g, const float *dy, float *dx);
+void cuda_adaptive_avg_pool2d_forward(const float *x, float *y, int planes, int H, int W, int OH, int OW);
+void cuda_adaptive_avg_pool2d_backward(const float *dy, float *dx, int planes, int H, int W, int OH, int OW);
+void cuda_resize_forward(const ResizeGeom *g, const float *x, float *y);
+void cuda_resize_backward(const ResizeGeom *g, const float *dy, float *dx);
+
 /* cuda_optim.cu */
 void cuda_adam_update(float *p, const float *g, float *m, float *v, size_t n, float lr,
                       float beta1, float beta2, float eps, float weight_decay, bool decoupled,
