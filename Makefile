@@ -5,7 +5,7 @@ CC       ?= cc
 OPT      ?= -O3 -march=x86-64-v3 -mtune=native
 # -fno-math-errno lets sqrtf/expf vectorise; nothing reads errno after math calls.
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -fopenmp -fno-math-errno -I. $(OPT) -g
-LDLIBS   += -lyaml -lcsv -lpng -lz -lopenblas -llapacke -lcjson -lm -fopenmp
+LDLIBS   += -lyaml -lcsv -lpng -lz -lopenblas -llapacke -lcjson -ldnnl -lm -fopenmp
 PYTHON   ?= /usr/bin/python3
 NVCC     ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
 
@@ -34,7 +34,7 @@ endif
 # Keep test objects: they are intermediates, but rebuilding them every run wastes time.
 .SECONDARY:
 
-.PHONY: all setup run test asan bench fixtures clean check-specs
+.PHONY: all setup run test asan bench conv-bench fixtures clean check-specs demo
 all: $(BUILD)/runner
 
 $(BUILD)/obj/%.o: %.c
@@ -77,6 +77,27 @@ asan:
 
 bench: $(BUILD)/runner
 	bash tools/bench.sh
+
+# Convolution micro-benchmark: im2col + OpenBLAS, oneDNN and PyTorch per geometry and pass.
+$(BUILD)/conv_bench: $(BUILD)/obj/tests/bench/conv_bench.o $(BUILD)/librunner.a
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+conv-bench: $(BUILD)/conv_bench
+	BUILD=$(BUILD) bash tools/conv_bench.sh
+
+# The classifier distance end to end: a LeNet on Fashion-MNIST (DEMO_LENET_EPOCHS epochs; the spec's
+# 6 reach 90%), then the default GAN (experiments/gan_fashion.yaml, 3 epochs; DEMO_GAN_ARGS, e.g.
+# "--set train.steps=500", shortens it) with fd_lenet against Fashion-MNIST's test split at the end
+# of training.  Prints "fd_lenet: X".  Not part of `make test`.
+DEMO_DIR ?= results/demo
+DEMO_LENET_EPOCHS ?= 2
+DEMO_GAN_ARGS ?=
+demo: $(BUILD)/runner
+	$(BUILD)/runner run experiments/lenet_fashion.yaml --set train.epochs=$(DEMO_LENET_EPOCHS) --out $(DEMO_DIR)/lenet_fashion --force
+	$(BUILD)/runner run experiments/gan_fashion.yaml --set fid.features=$(DEMO_DIR)/lenet_fashion --set fid.samples=10000 \
+	    --set fid.reference.split=test $(DEMO_GAN_ARGS) --out $(DEMO_DIR)/gan_fashion --force
+	@awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($$i == "fd_lenet") c = i } NR == 2 && c { printf "fd_lenet: %.4f\n", $$c }' \
+	    $(DEMO_DIR)/gan_fashion/summary.csv
 
 run: $(BUILD)/runner
 	$(BUILD)/runner run experiments/$(or $(EXP),gan_fashion).yaml $(ARGS)

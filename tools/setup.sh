@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 DEBIAN_PACKAGES=(
     gcc make pkg-config
     libyaml-dev libcsv-dev libpng-dev libopenblas-dev liblapacke-dev zlib1g-dev libcmocka-dev libcjson-dev
+    libdnnl-dev
     dataset-fashion-mnist
     python3-torch python3-torchvision python3-scipy python3-numpy python3-venv python3-pil
 )

@@ -1,5 +1,7 @@
 /* The CPU matrix-product and convolution kernels against naive loops in double precision, over
- * odd sizes, groups, dilation, stride, padding, non-square kernels and images, 1 and 2 threads. */
+ * odd sizes, groups, dilation, stride, padding, non-square kernels and images, 1 and 2 threads:
+ * the backend's convolution and each implementation behind it (im2col + OpenBLAS, oneDNN). */
+#include "kernels/cpu/cpu_conv_impl.h"
 #include "kernels/cpu/cpu_kernels.h"
 
 #include <math.h>
@@ -9,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -105,39 +108,115 @@ typedef struct Case {
     int N, C, H, W, K, R, S, sh, sw, ph, pw, dh, dw, groups;
 } Case;
 
-static void check_case(const Case *c, int threads)
+/* A convolution implementation under test; run functions return false when it declines. */
+typedef struct Impl {
+    const char *name;
+    bool (*forward)(const ConvGeom *g, const float *x, const float *w, const float *bias, float *y, void *ws,
+                    size_t bytes);
+    bool (*data)(const ConvGeom *g, const float *dy, const float *w, float *dx, void *ws, size_t bytes);
+    bool (*filter)(const ConvGeom *g, const float *x, const float *dy, float *dw, void *ws, size_t bytes);
+} Impl;
+
+static bool backend_forward(const ConvGeom *g, const float *x, const float *w, const float *bias, float *y,
+                            void *ws, size_t bytes)
+{
+    (void)bytes;
+    cpu_conv2d_forward(g, x, w, bias, y, ws);
+    return true;
+}
+
+static bool backend_data(const ConvGeom *g, const float *dy, const float *w, float *dx, void *ws, size_t bytes)
+{
+    (void)bytes;
+    cpu_conv2d_backward_data(g, dy, w, dx, ws);
+    return true;
+}
+
+static bool backend_filter(const ConvGeom *g, const float *x, const float *dy, float *dw, void *ws, size_t bytes)
+{
+    (void)bytes;
+    cpu_conv2d_backward_filter(g, x, dy, dw, ws);
+    return true;
+}
+
+static bool im2col_forward(const ConvGeom *g, const float *x, const float *w, const float *bias, float *y,
+                           void *ws, size_t bytes)
+{
+    (void)bytes;
+    conv_im2col_forward(g, x, w, bias, y, ws);
+    return true;
+}
+
+static bool im2col_data(const ConvGeom *g, const float *dy, const float *w, float *dx, void *ws, size_t bytes)
+{
+    (void)bytes;
+    conv_im2col_backward_data(g, dy, w, dx, ws);
+    return true;
+}
+
+static bool im2col_filter(const ConvGeom *g, const float *x, const float *dy, float *dw, void *ws, size_t bytes)
+{
+    (void)bytes;
+    conv_im2col_backward_filter(g, x, dy, dw, ws);
+    return true;
+}
+
+static const Impl impls[] = {
+    {"backend", backend_forward, backend_data, backend_filter},
+    {"im2col", im2col_forward, im2col_data, im2col_filter},
+    {"onednn", conv_dnnl_forward, conv_dnnl_backward_data, conv_dnnl_backward_filter},
+};
+
+static ConvGeom geom_of(const Case *c)
 {
     ConvGeom g = {.N = c->N, .C = c->C, .H = c->H, .W = c->W, .K = c->K, .R = c->R, .S = c->S,
                   .stride_h = c->sh, .stride_w = c->sw, .pad_h = c->ph, .pad_w = c->pw,
                   .dil_h = c->dh, .dil_w = c->dw, .groups = c->groups};
     g.OH = out_size(c->H, c->R, c->sh, c->ph, c->dh);
     g.OW = out_size(c->W, c->S, c->sw, c->pw, c->dw);
+    return g;
+}
+
+/* Every pass of `im` against the naive loops, with and without bias; the workspace is sized
+ * before the thread count changes, as a planned graph's is. */
+static void check_case(const Case *c, const Impl *im, int threads)
+{
+    ConvGeom g = geom_of(c);
+    size_t bytes = cpu_conv2d_workspace_bytes(&g);
     cpu_set_threads(threads);
+    /* oneDNN on its own, also where the backend would not choose it, gets what it needs. */
+    for (ConvPass p = 0; p < CONV_PASS_COUNT && im->forward == conv_dnnl_forward; p++)
+        for (int b = 0; b <= (p == CONV_FORWARD); b++) {
+            size_t need = conv_dnnl_workspace_bytes(&g, p, b);
+            if (need > bytes) bytes = need;
+        }
     size_t nx = (size_t)g.N * g.C * g.H * g.W, ny = (size_t)g.N * g.K * g.OH * g.OW;
     size_t nw = (size_t)g.K * (g.C / g.groups) * g.R * g.S;
     float *x = random_buf(nx), *w = random_buf(nw), *dy = random_buf(ny), *bias = random_buf(g.K);
     float *y = random_buf(ny), *dx = random_buf(nx), *dw = random_buf(nw);
-    void *ws = cpu_alloc(cpu_conv2d_workspace_bytes(&g));
+    void *ws = cpu_alloc(bytes);
     double *ref = calloc(nx + ny + nw, sizeof *ref);
-    char what[160];
-    snprintf(what, sizeof what, "N%d C%d %dx%d K%d k%dx%d s%d,%d p%d,%d d%d,%d g%d threads %d", c->N,
-             c->C, c->H, c->W, c->K, c->R, c->S, c->sh, c->sw, c->ph, c->pw, c->dh, c->dw, c->groups,
+    char what[200];
+    snprintf(what, sizeof what, "%s: N%d C%d %dx%d K%d k%dx%d s%d,%d p%d,%d d%d,%d g%d threads %d", im->name,
+             c->N, c->C, c->H, c->W, c->K, c->R, c->S, c->sh, c->sw, c->ph, c->pw, c->dh, c->dw, c->groups,
              threads);
 
     Bufs b = {x, w, dy, ref};
     for_each_tap(&g, visit_forward, &b);
+    if (!im->forward(&g, x, w, NULL, y, ws, bytes)) fail_msg("%s: forward declined", what);
+    assert_close(y, ref, ny, what);
     for (size_t i = 0; i < ny; i++) ref[i] += bias[(i / ((size_t)g.OH * g.OW)) % g.K];
-    cpu_conv2d_forward(&g, x, w, bias, y, ws);
+    if (!im->forward(&g, x, w, bias, y, ws, bytes)) fail_msg("%s: forward with bias declined", what);
     assert_close(y, ref, ny, what);
 
     for (size_t i = 0; i < nx; i++) ref[i] = 0.0;
     for_each_tap(&g, visit_data, &b);
-    cpu_conv2d_backward_data(&g, dy, w, dx, ws);
+    if (!im->data(&g, dy, w, dx, ws, bytes)) fail_msg("%s: backward_data declined", what);
     assert_close(dx, ref, nx, what);
 
     for (size_t i = 0; i < nw; i++) ref[i] = 0.0;
     for_each_tap(&g, visit_filter, &b);
-    cpu_conv2d_backward_filter(&g, x, dy, dw, ws);
+    if (!im->filter(&g, x, dy, dw, ws, bytes)) fail_msg("%s: backward_filter declined", what);
     assert_close(dw, ref, nw, what);
 
     free(ref);
@@ -164,10 +243,64 @@ static const Case cases[] = {
 static void test_conv_against_naive(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        check_case(&cases[i], 1);
-        check_case(&cases[i], 2);
+    for (size_t m = 0; m < sizeof impls / sizeof impls[0]; m++)
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            check_case(&cases[i], &impls[m], 1);
+            check_case(&cases[i], &impls[m], 2);
+        }
+}
+
+/* Two runs at the same thread count give the same bits (oneDNN's and im2col's reductions run in
+ * a fixed order), for every implementation and pass. */
+static void test_conv_deterministic(void **state)
+{
+    (void)state;
+    static const Case c = {9, 32, 14, 14, 64, 4, 4, 2, 2, 1, 1, 1, 1, 1};
+    ConvGeom g = geom_of(&c);
+    size_t nx = (size_t)g.N * g.C * g.H * g.W, ny = (size_t)g.N * g.K * g.OH * g.OW;
+    size_t nw = (size_t)g.K * g.C * g.R * g.S, bytes = cpu_conv2d_workspace_bytes(&g);
+    float *x = random_buf(nx), *w = random_buf(nw), *dy = random_buf(ny), *bias = random_buf(g.K);
+    float *out[2] = {random_buf(nx + ny + nw), random_buf(nx + ny + nw)};
+    void *ws = cpu_alloc(bytes);
+    for (int threads = 1; threads <= 2; threads++) {
+        cpu_set_threads(threads);
+        for (size_t m = 0; m < sizeof impls / sizeof impls[0]; m++) {
+            const Impl *im = &impls[m];
+            for (int run = 0; run < 2; run++) {
+                float *o = out[run];
+                assert_true(im->forward(&g, x, w, bias, o, ws, bytes));
+                assert_true(im->data(&g, dy, w, o + ny, ws, bytes));
+                assert_true(im->filter(&g, x, dy, o + ny + nx, ws, bytes));
+            }
+            if (memcmp(out[0], out[1], (nx + ny + nw) * sizeof(float)) != 0)
+                fail_msg("%s with %d threads: two runs differ", im->name, threads);
+        }
     }
+    cpu_free(ws);
+    free(x), free(w), free(dy), free(bias), free(out[0]), free(out[1]);
+}
+
+/* oneDNN declines a workspace smaller than it needs (the backend then runs im2col), and the
+ * backend's workspace covers oneDNN's need for every pass. */
+static void test_onednn_workspace_contract(void **state)
+{
+    (void)state;
+    static const Case c = {4, 16, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1};
+    ConvGeom g = geom_of(&c);
+    cpu_set_threads(2);
+    size_t nx = (size_t)g.N * g.C * g.H * g.W, ny = (size_t)g.N * g.K * g.OH * g.OW;
+    size_t nw = (size_t)g.K * g.C * g.R * g.S, total = cpu_conv2d_workspace_bytes(&g);
+    size_t need = conv_dnnl_workspace_bytes(&g, CONV_FORWARD, false);
+    assert_true(need > 0);
+    assert_true(need <= total);
+    assert_true(conv_dnnl_workspace_bytes(&g, CONV_BACKWARD_DATA, false) <= total);
+    assert_true(conv_dnnl_workspace_bytes(&g, CONV_BACKWARD_FILTER, false) <= total);
+    float *x = random_buf(nx), *w = random_buf(nw), *y = random_buf(ny);
+    void *ws = cpu_alloc(total);
+    assert_false(conv_dnnl_forward(&g, x, w, NULL, y, ws, need - 1));
+    assert_true(conv_dnnl_forward(&g, x, w, NULL, y, ws, need));
+    cpu_free(ws);
+    free(x), free(w), free(y);
 }
 
 /* Small products run as one BLAS call; large ones are split by rows or by columns over threads. */
@@ -222,6 +355,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_against_naive),
+        cmocka_unit_test(test_conv_deterministic),
+        cmocka_unit_test(test_onednn_workspace_contract),
         cmocka_unit_test(test_gemm_transposes),
         cmocka_unit_test(test_bias_add_and_grad),
     };
