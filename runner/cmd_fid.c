@@ -7,6 +7,7 @@
 #include "runner/experiment.h"
 #include "runner/features.h"
 #include "runner/fid_cache.h"
+#include "runner/fid_run.h"
 #include "runner/frechet.h"
 #include "runner/image_set.h"
 #include "runner/kid_is.h"
@@ -19,9 +20,11 @@
 
 #define USAGE                                                                                           \
     "usage: runner fid A B [--features inception|RESULTS_DIR] [--weights FILE] [--samples N] [--kid] [--is]\n" \
-    "                      [--batch N] [--threads N] [--seed N] [--backend cpu|cuda|auto] [--cache DIR] [--no-cache]\n" \
+    "                      [--node NAME] [--batch N] [--threads N] [--seed N] [--backend cpu|cuda|auto] [--cache DIR] [--no-cache]\n" \
     "       runner fid --bench [--weights FILE] [--images N] [--batch N] [--threads N] [--backend ...]\n"     \
-    "  A, B: a results folder, a folder of PNG images, or a dataset split such as mnist:test"
+    "  A, B: a results folder, a folder of PNG images, or a dataset split DATASET:SPLIT[:FIRST-END][@ROOT]\n" \
+    "        such as mnist:test or mnist:test:0-5000@data/mnist (images 0..4999 from the files in data/mnist)\n" \
+    "  --features RESULTS_DIR: a trained classifier's features (node --node, default features): fd_<its name up to _>"
 
 typedef struct FidOptions {
     const char *side[2];
@@ -91,34 +94,6 @@ static int parse_options(int argc, char **argv, FidOptions *o, Error *err)
     return 0;
 }
 
-/* The feature network --features names: the FID Inception, or a trained classifier's results
- * folder (its spec.yaml and last checkpoint; features are node --node, metric fd_<model>). */
-static int feature_config(const FidOptions *o, FeatureConfig *cfg, Error *err)
-{
-    if (!strcmp(o->features, "inception")) {
-        features_inception_config(cfg, o->weights);
-    } else {
-        Spec spec;
-        char path[FEATURES_PATH_MAX];
-        snprintf(path, sizeof path, "%s/spec.yaml", o->features);
-        if (spec_load(path, NULL, 0, &spec, err))
-            return err_prefix(err, "error: --features '%s' is neither 'inception' nor a results folder: ", o->features);
-        memset(cfg, 0, sizeof *cfg);
-        const char *model = spec.loss.model[0] ? spec.loss.model : spec.models[0].name;
-        snprintf(cfg->metric, sizeof cfg->metric, "fd_%.40s", model);
-        snprintf(cfg->net_path, sizeof cfg->net_path, "%s", path);
-        snprintf(cfg->model, sizeof cfg->model, "%s", model);
-        snprintf(cfg->weights, sizeof cfg->weights, "%s/checkpoints/last.safetensors", o->features);
-        snprintf(cfg->features_node, sizeof cfg->features_node, "%s", o->node);
-        cfg->lo = (float)spec.data.normalize[0];
-        cfg->hi = (float)spec.data.normalize[1];
-        cfg->resize = true;
-        spec_free(&spec);
-    }
-    cfg->batch = o->batch;
-    return 0;
-}
-
 static double now_s(void)
 {
     struct timespec t;
@@ -160,7 +135,9 @@ static int fid(const FidOptions *o, Error *err)
     memset(sets, 0, sizeof sets);
     memset(st, 0, sizeof st);
     int rc = -1;
-    if (experiment_backend(o->backend, &be, note, sizeof note, err) || feature_config(o, &cfg, err)) return -1;
+    if (experiment_backend(o->backend, &be, note, sizeof note, err) ||
+        fid_feature_config(o->features, o->weights, o->node, o->is, o->batch, &cfg, err))
+        return -1;
     if (o->threads) be->set_threads(o->threads);
     if (o->cache)
         snprintf(cache, sizeof cache, "%s", o->cache);

@@ -34,27 +34,60 @@ static int count_check(const char *what, int have, int want, Error *err)
     return err_set(err, "error: %s has %d images; --samples %d asks for more", what, have, want);
 }
 
+/* A dataset side: DATASET:SPLIT[:FIRST-END][@ROOT], e.g. mnist:test:0-5000@../data/mnist (images
+ * FIRST..END-1; ROOT: the folder of its files, default the dataset's own). */
+static int parse_dataset(const char *what, SpecData *cfg, int *first, int *end, Error *err)
+{
+    char text[512];
+    snprintf(text, sizeof text, "%s", what);
+    char *at = strchr(text, '@');
+    if (at) {
+        *at = '\0';
+        snprintf(cfg->root, sizeof cfg->root, "%s", at + 1);
+    }
+    char *split = strchr(text, ':');
+    char *range = strchr(split + 1, ':');
+    if (range) *range++ = '\0';
+    snprintf(cfg->dataset, sizeof cfg->dataset, "%.*s", (int)(split - text), text);
+    snprintf(cfg->split, sizeof cfg->split, "%s", split + 1);
+    if (strcmp(cfg->split, "train") != 0 && strcmp(cfg->split, "test") != 0)
+        return err_set(err, "error: '%s': the split after ':' must be train or test", what);
+    *first = 0, *end = -1;
+    int used = 0;
+    if (range && (sscanf(range, "%d-%d%n", first, end, &used) != 2 || range[used] || *first < 0 || *end <= *first))
+        return err_set(err, "error: '%s': the range after the split must be FIRST-END with 0 <= FIRST < END "
+                            "(images FIRST..END-1), e.g. mnist:test:0-5000", what);
+    return 0;
+}
+
 static int open_dataset(ImageSet *s, const char *what, const ImageSetOptions *o, Error *err)
 {
-    const char *colon = strchr(what, ':');
     SpecData cfg = {.normalize = {0, 1}};
-    snprintf(cfg.dataset, sizeof cfg.dataset, "%.*s", (int)(colon - what), what);
-    snprintf(cfg.split, sizeof cfg.split, "%s", colon + 1);
-    if (strcmp(cfg.split, "train") != 0 && strcmp(cfg.split, "test") != 0)
-        return err_set(err, "error: '%s': the split after ':' must be train or test", what);
+    int first, end;
+    if (parse_dataset(what, &cfg, &first, &end, err)) return -1;
     Dataset ds;
     if (dataset_load(&cfg, &ds, err)) return err_prefix(err, "error: %s: ", what);
-    int rc = count_check(what, ds.n, o->samples, err);
+    int rc = 0;
+    if (end > ds.n) rc = err_set(err, "error: '%s': %s %s has only %d images", what, cfg.dataset, cfg.split, ds.n);
+    int have = (end < 0 ? ds.n : end) - first;
+    if (rc == 0) rc = count_check(what, have, o->samples, err);
     if (rc == 0) {
         s->kind = IMAGES_DATASET;
         snprintf(s->dataset, sizeof s->dataset, "%s", cfg.dataset);
-        snprintf(s->split, sizeof s->split, "%s", cfg.split);
-        snprintf(s->label, sizeof s->label, "%s-%s", cfg.dataset, cfg.split);
-        s->n = o->samples ? o->samples : ds.n;
+        /* The range is part of the split's name: cache entries of different ranges never meet. */
+        char split[64];
+        if (end < 0)
+            snprintf(split, sizeof split, "%s", cfg.split);
+        else
+            snprintf(split, sizeof split, "%s:%d-%d", cfg.split, first, end);
+        snprintf(s->split, sizeof s->split, "%.31s", split);
+        snprintf(s->label, sizeof s->label, "%s-%s", cfg.dataset, s->split);
+        s->n = o->samples ? o->samples : have;
         s->c = ds.c, s->h = ds.h, s->w = ds.w;
         rc = alloc_pixels(s, err);
     }
-    if (rc == 0) memcpy(s->pixels, ds.pixels, (size_t)s->n * s->c * s->h * s->w);
+    size_t per = (size_t)s->c * s->h * s->w;
+    if (rc == 0) memcpy(s->pixels, ds.pixels + (size_t)first * per, (size_t)s->n * per);
     dataset_free(&ds);
     return rc;
 }
@@ -112,6 +145,24 @@ static int open_png_folder(ImageSet *s, const char *dir, const ImageSetOptions *
     return rc;
 }
 
+void image_set_quantise(ImageSet *s, const float *samples, float lo, float hi)
+{
+    /* save_image: the data range to [0, 1], then clamp(x * 255 + 0.5, 0, 255) truncated. */
+    for (size_t i = 0; i < (size_t)s->n * s->c * s->h * s->w; i++) {
+        float v = (samples[i] - lo) / (hi - lo) * 255.0f + 0.5f;
+        s->pixels[i] = (uint8_t)(v > 255.0f ? 255.0f : v > 0.0f ? v : 0.0f);
+    }
+}
+
+int image_set_alloc(ImageSet *s, ImageSetKind kind, const char *label, int n, int c, int h, int w, Error *err)
+{
+    memset(s, 0, sizeof *s);
+    s->kind = kind;
+    snprintf(s->label, sizeof s->label, "%s", label);
+    s->n = n, s->c = c, s->h = h, s->w = w;
+    return alloc_pixels(s, err);
+}
+
 static int open_generator(ImageSet *s, const char *dir, const ImageSetOptions *o, Error *err)
 {
     char spec_path[4096], ckpt_path[4096], note[384];
@@ -150,12 +201,7 @@ static int open_generator(ImageSet *s, const char *dir, const ImageSetOptions *o
         goto done;
     }
     if (x.algo->sample(x.state, s->n, o->seed, samples, err) || alloc_pixels(s, err)) goto done;
-    /* save_image: the data range to [0, 1], then clamp(x * 255 + 0.5, 0, 255) truncated. */
-    float lo = (float)spec.data.normalize[0], hi = (float)spec.data.normalize[1];
-    for (size_t i = 0; i < (size_t)s->n * per; i++) {
-        float v = (samples[i] - lo) / (hi - lo) * 255.0f + 0.5f;
-        s->pixels[i] = (uint8_t)(v > 255.0f ? 255.0f : v > 0.0f ? v : 0.0f);
-    }
+    image_set_quantise(s, samples, (float)spec.data.normalize[0], (float)spec.data.normalize[1]);
     rc = 0;
 done:
     free(samples);

@@ -1,5 +1,6 @@
 /* The images one side of a distance is computed on, as 8-bit CHW bytes of one size: a dataset
- * split (`mnist:test`, `fashion_mnist:train`, `cifar10:test`, ...), a folder of PNG files (gray or
+ * split (`mnist:test`, `fashion_mnist:train`, `cifar10:test`, ...; `mnist:test:0-5000` takes images
+ * 0..4999, `mnist:test@DIR` reads the files from DIR), a folder of PNG files (gray or
  * RGB, any one size; taken in file-name order, as pytorch-fid does), or a results folder, whose
  * generator (rebuilt from spec.yaml and checkpoints/last.safetensors) draws the samples, which are
  * quantised as torchvision's save_image writes them (the data range to 0..255, x*255 + 0.5
@@ -32,5 +33,10 @@ typedef struct ImageSetOptions {
 /* Opens what `what` names (see above); messages say what was expected. */
 int image_set_open(ImageSet *s, const char *what, const ImageSetOptions *o, Error *err);
 void image_set_free(ImageSet *s);
+
+/* An empty set of n images of c x h x w bytes (generated samples to be quantised). */
+int image_set_alloc(ImageSet *s, ImageSetKind kind, const char *label, int n, int c, int h, int w, Error *err);
+/* Samples in the data range lo..hi (s->n x c x h x w floats) to bytes, as save_image writes them. */
+void image_set_quantise(ImageSet *s, const float *samples, float lo, float hi);
 
 #endif

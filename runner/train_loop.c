@@ -2,6 +2,7 @@
 #include "runner/train_loop.h"
 
 #include "runner/checkpoint.h"
+#include "runner/fid_run.h"
 #include "runner/metrics_csv.h"
 #include "runner/plot.h"
 #include "runner/progress.h"
@@ -76,6 +77,7 @@ typedef struct Loop {
     int64_t last_checkpoint;   /* step of the last checkpoint written, -1: none */
     double t0;
     Progress progress;
+    FidRun *fid;               /* the spec's `fid:` distances; NULL without one */
 } Loop;
 
 static int path_of(const Loop *l, char *buf, size_t len, Error *err, const char *fmt, ...)
@@ -221,8 +223,8 @@ static int write_checkpoint(Loop *l, int64_t step, Error *err)
 
 static int write_summary(const Loop *l, int64_t steps, double wall, Error *err)
 {
-    const char *cols[MAX_COLS + 2 * SPEC_MAX_MODELS + 8];
-    Cell cells[MAX_COLS + 2 * SPEC_MAX_MODELS + 8];
+    const char *cols[MAX_COLS + 2 * SPEC_MAX_MODELS + 8 + FID_RUN_MAX_METRICS];
+    Cell cells[MAX_COLS + 2 * SPEC_MAX_MODELS + 8 + FID_RUN_MAX_METRICS];
     char names[SPEC_MAX_MODELS + 2 * ALGO_MAX_METRICS][NET_NAME_MAX + 16];
     int n = 0, k = 0;
     cols[n] = "name", cells[n++] = cell_text(l->spec->name);
@@ -242,6 +244,8 @@ static int write_summary(const Loop *l, int64_t steps, double wall, Error *err)
         snprintf(names[k], sizeof names[k], "final_%s", l->eval_names[m]);
         cols[n] = names[k], cells[n++] = metric_cell(l->eval_metrics[m]);
     }
+    for (int m = 0; l->fid && m < l->fid->n_metrics; m++)
+        cols[n] = l->fid->names[m], cells[n++] = isnan(l->fid->values[m]) ? cell_empty() : cell_double(l->fid->values[m]);
     double per_s = wall > 0 ? (double)steps / wall : 0;
     char text[3][32];
     snprintf(text[0], sizeof text[0], "%.3f", wall);
@@ -328,6 +332,14 @@ static int end_epoch(Loop *l, int64_t done, Error *err)
     return write_plot(l, err);
 }
 
+/* The spec's `fid:` distances of the generator as it is after `step` steps. */
+static int measure_fid(Loop *l, int64_t epoch, int64_t step, Error *err)
+{
+    if (!l->fid) return 0;
+    progress_break(&l->progress);
+    return fid_run_eval(l->fid, l->x, l->ds->lo, l->ds->hi, l->res, epoch, step, err);
+}
+
 static int train(Loop *l, Error *err)
 {
     const Spec *spec = l->spec;
@@ -361,9 +373,13 @@ static int train(Loop *l, Error *err)
             return -1;
         if (every_ckpt > 0 && step % every_ckpt == 0 && step < l->total && write_checkpoint(l, step, err)) return -1;
         if (epoch_done && end_epoch(l, epoch, err)) return -1;
+        if (epoch_done && spec->fid.every_epochs > 0 && epoch % spec->fid.every_epochs == 0 &&
+            measure_fid(l, epoch, step, err))
+            return -1;
     }
     double wall = progress_now() - l->t0;
     progress_break(&l->progress);
+    if (spec->fid.at_end && measure_fid(l, l->it.epoch + 1, step, err)) return -1;
     if (write_checkpoint(l, step, err) || write_grid(l, "final.png", err) || write_plot(l, err) ||
         write_summary(l, step, wall, err))
         return -1;
@@ -399,7 +415,19 @@ int train_loop_run(Experiment *x, const Dataset *ds, const Dataset *eval, const 
     l.images = malloc((size_t)batch * per * sizeof *l.images);
     l.labels = malloc((size_t)batch * sizeof *l.labels);
     int rc = l.images && l.labels ? prepare_eval(&l, eval, err) : err_set(err, "out of memory for a batch of %d", batch);
+    /* The feature network and reference statistics before the first step: missing weights end
+     * the run before any training time is spent.  With no evaluation scheduled nothing is loaded. */
+    FidRun fid;
+    bool fid_wanted = spec->fid.enabled && (spec->fid.at_end || spec->fid.every_epochs > 0);
+    if (rc == 0 && fid_wanted && (rc = fid_run_open(&fid, spec, x->be, err)) == 0) l.fid = &fid;
     if (rc == 0) rc = train(&l, err);
+    if (l.fid) {
+        Error close_err = {{0}};
+        if (fid_run_close(l.fid, &close_err) && rc == 0) {
+            *err = close_err;
+            rc = -1;
+        }
+    }
     if (l.log_open) {
         Error close_err = {{0}};
         if (metrics_log_close(&l.log, &close_err) && rc == 0) {
