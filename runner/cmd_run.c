@@ -87,6 +87,8 @@ static int run(const RunOptions *o, Spec *spec, Error *err)
     bool have_eval = false;
     Experiment x = {0};
     Results res = {0};
+    FidRun fid;
+    bool have_fid = false;
     int rc = -1;
     /* The data first: a missing or damaged file is the commonest problem, and costs nothing yet. */
     if (dataset_load(&spec->data, &ds, err)) {
@@ -107,6 +109,12 @@ static int run(const RunOptions *o, Spec *spec, Error *err)
     if (experiment_build(&x, spec, be, spec->data.batch_size, &data_shape, err) ||
         load_eval(spec, &x, &eval, &have_eval, err))
         goto done;
+    /* The feature network and reference statistics before the results folder: missing Inception
+     * weights end the run before anything is written.  With no evaluation scheduled nothing loads. */
+    if (spec->fid.enabled && (spec->fid.at_end || spec->fid.every_epochs > 0)) {
+        if (fid_run_open(&fid, spec, be, err)) goto done;
+        have_fid = true;
+    }
 
     char dir[RESULTS_PATH_MAX];
     snprintf(dir, sizeof dir, o->out ? "%s" : "results/%s", o->out ? o->out : spec->name);
@@ -120,8 +128,15 @@ static int run(const RunOptions *o, Spec *spec, Error *err)
     /* From here on the folder holds a real (if interrupted) run: keep it on failure. */
     results_keep(&res);
     fprintf(stderr, "%s: writing %s/\n", spec->name, res.dir);
-    rc = train_loop_run(&x, &ds, have_eval ? &eval : NULL, &res, err);
+    rc = train_loop_run(&x, &ds, have_eval ? &eval : NULL, have_fid ? &fid : NULL, &res, err);
 done:
+    if (have_fid) {
+        Error close_err = {{0}};
+        if (fid_run_close(&fid, &close_err) && rc == 0) {
+            *err = close_err;
+            rc = -1;
+        }
+    }
     experiment_free(&x);
     dataset_free(&ds);
     dataset_free(&eval);

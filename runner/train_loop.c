@@ -403,10 +403,11 @@ static int prepare_eval(Loop *l, const Dataset *eval, Error *err)
     return 0;
 }
 
-int train_loop_run(Experiment *x, const Dataset *ds, const Dataset *eval, const Results *res, Error *err)
+int train_loop_run(Experiment *x, const Dataset *ds, const Dataset *eval, FidRun *fid, const Results *res,
+                   Error *err)
 {
     const Spec *spec = x->spec;
-    Loop l = {.x = x, .spec = spec, .ds = ds, .res = res, .last_checkpoint = -1, .last_eval = -1};
+    Loop l = {.x = x, .spec = spec, .ds = ds, .res = res, .fid = fid, .last_checkpoint = -1, .last_eval = -1};
     int batch = x->ctx.batch;
     if (batch_iter_init(&l.it, ds, batch, spec->data.shuffle, spec->data.drop_last, spec->seed, err)) return -1;
     l.per_epoch = batch_iter_per_epoch(&l.it);
@@ -415,19 +416,7 @@ int train_loop_run(Experiment *x, const Dataset *ds, const Dataset *eval, const 
     l.images = malloc((size_t)batch * per * sizeof *l.images);
     l.labels = malloc((size_t)batch * sizeof *l.labels);
     int rc = l.images && l.labels ? prepare_eval(&l, eval, err) : err_set(err, "out of memory for a batch of %d", batch);
-    /* The feature network and reference statistics before the first step: missing weights end
-     * the run before any training time is spent.  With no evaluation scheduled nothing is loaded. */
-    FidRun fid;
-    bool fid_wanted = spec->fid.enabled && (spec->fid.at_end || spec->fid.every_epochs > 0);
-    if (rc == 0 && fid_wanted && (rc = fid_run_open(&fid, spec, x->be, err)) == 0) l.fid = &fid;
     if (rc == 0) rc = train(&l, err);
-    if (l.fid) {
-        Error close_err = {{0}};
-        if (fid_run_close(l.fid, &close_err) && rc == 0) {
-            *err = close_err;
-            rc = -1;
-        }
-    }
     if (l.log_open) {
         Error close_err = {{0}};
         if (metrics_log_close(&l.log, &close_err) && rc == 0) {

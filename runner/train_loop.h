@@ -7,6 +7,7 @@
 
 #include "runner/dataset.h"
 #include "runner/experiment.h"
+#include "runner/fid_run.h"
 #include "runner/results.h"
 
 /* The noise of every sample grid of a run: the same seed each time, so grids are comparable. */
@@ -20,7 +21,8 @@ int train_write_grid(const Experiment *x, int count, int nrow, uint64_t seed, fl
 /* Trains for train.steps (when > 0) or train.epochs over `ds`, writing into `res`.  With `eval`
  * (may be NULL) and an algorithm that evaluates, evaluates on it after every epoch and at the end.
  * A loss that is not finite stops the run with an error naming the step; the last good checkpoint
- * stays. */
-int train_loop_run(Experiment *x, const Dataset *ds, const Dataset *eval, const Results *res, Error *err);
+ * stays.  `fid` (may be NULL), opened by the caller, measures the spec's distances. */
+int train_loop_run(Experiment *x, const Dataset *ds, const Dataset *eval, FidRun *fid, const Results *res,
+                   Error *err);
 
 #endif
