@@ -4,6 +4,7 @@
  * sides come from the statistics cache when their inputs are unchanged (runner/fid_cache.h).
  * `runner fid --bench` times feature extraction and the Frechet distance instead. */
 #include "runner/commands.h"
+#include "runner/cmd_args.h"
 #include "runner/experiment.h"
 #include "runner/features.h"
 #include "runner/fid_cache.h"
@@ -33,16 +34,6 @@ typedef struct FidOptions {
     long long seed;
     bool kid, is, no_cache, bench;
 } FidOptions;
-
-static int parse_int(const char *flag, const char *v, long long min, long long max, long long *out, Error *err)
-{
-    char *end;
-    long long x = v ? strtoll(v, &end, 10) : 0;
-    if (!v || *end || x < min || x > max)
-        return err_set(err, "error: %s expects an integer in %lld..%lld, got '%s'", flag, min, max, v ? v : "");
-    *out = x;
-    return 0;
-}
 
 static int parse_options(int argc, char **argv, FidOptions *o, Error *err)
 {
@@ -76,10 +67,10 @@ static int parse_options(int argc, char **argv, FidOptions *o, Error *err)
             if (!v) return err_set(err, "error: %s needs a value\n" USAGE, a);
             *text = v;
         } else if (num) {
-            if (parse_int(a, v, 1, 100000000, &x, err)) return -1;
+            if (cmd_parse_int(a, v, 1, 100000000, &x, err)) return -1;
             *num = (int)x;
         } else if (!strcmp(a, "--seed")) {
-            if (parse_int(a, v, 0, 2147483647, &x, err)) return -1;
+            if (cmd_parse_int(a, v, 0, 2147483647, &x, err)) return -1;
             o->seed = x;
         } else if (a[0] == '-' && a[1] == '-') {
             return err_set(err, "error: unknown option '%s'\n" USAGE, a);

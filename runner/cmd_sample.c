@@ -2,6 +2,7 @@
  * rebuilds the networks of a run from its resolved spec, loads its last checkpoint (a finished
  * run's or a running one's: checkpoints are replaced atomically) and draws a fresh grid. */
 #include "runner/commands.h"
+#include "runner/cmd_args.h"
 #include "runner/checkpoint.h"
 #include "runner/train_loop.h"
 
@@ -17,16 +18,6 @@ typedef struct SampleOptions {
     long long seed;
 } SampleOptions;
 
-static int parse_int(const char *flag, const char *v, long long min, long long max, long long *out, Error *err)
-{
-    char *end;
-    long long x = v ? strtoll(v, &end, 10) : 0;
-    if (!v || *end || x < min || x > max)
-        return err_set(err, "error: %s expects an integer in %lld..%lld, got '%s'", flag, min, max, v ? v : "");
-    *out = x;
-    return 0;
-}
-
 static int parse_options(int argc, char **argv, SampleOptions *o, Error *err)
 {
     *o = (SampleOptions){.count = 64, .nrow = 8, .seed = 1, .out = "samples.png"};
@@ -37,16 +28,16 @@ static int parse_options(int argc, char **argv, SampleOptions *o, Error *err)
             if (!v) return err_set(err, "error: --out needs a file name; " USAGE);
             o->out = v;
         } else if (!strcmp(a, "--count")) {
-            if (parse_int(a, v, 1, 10000, &x, err)) return -1;
+            if (cmd_parse_int(a, v, 1, 10000, &x, err)) return -1;
             o->count = (int)x;
         } else if (!strcmp(a, "--nrow")) {
-            if (parse_int(a, v, 1, 1000, &x, err)) return -1;
+            if (cmd_parse_int(a, v, 1, 1000, &x, err)) return -1;
             o->nrow = (int)x;
         } else if (!strcmp(a, "--threads")) {
-            if (parse_int(a, v, 1, 1024, &x, err)) return -1;
+            if (cmd_parse_int(a, v, 1, 1024, &x, err)) return -1;
             o->threads = (int)x;
         } else if (!strcmp(a, "--seed")) {
-            if (parse_int(a, v, 0, 2147483647, &x, err)) return -1;
+            if (cmd_parse_int(a, v, 0, 2147483647, &x, err)) return -1;
             o->seed = x;
         } else if (a[0] == '-' && a[1] != '\0') {
             return err_set(err, "error: unknown option '%s'; " USAGE, a);

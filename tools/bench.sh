@@ -4,7 +4,8 @@
 # use).  Two measurements per process, each beside PyTorch's with ratios:
 #   train:  one training iteration (forward and backward of both networks, both Adam updates,
 #           batch 64): medians, training steps per second and peak RSS;
-#   sample: the trained generator in evaluation mode drawing 1000 samples: samples per second.
+#   sample: the trained generator in evaluation mode drawing 1000 samples: samples per second;
+# then FID's Inception feature extraction and Frechet distance against pytorch-fid (end of file).
 # Ours runs with THREADS threads (default 2); PyTorch with 1 and THREADS (on 2 cores PyTorch is
 # often faster with 1).  STEPS, WARMUP, ROUNDS, THREADS, SAMPLES and BUILD may be set in the
 # environment.
@@ -97,3 +98,20 @@ END {
     for (i = 1; i <= n; i++) if (what[i] == "sample") { c = count[i]; break }
     if (c) table("sample", "sampling, " c " samples per call, generator in evaluation mode", "samples_per_s", "sampling_")
 }'
+
+# FID: Inception feature extraction (images per second) and the Frechet distance of 2048-d
+# statistics, ours against pytorch-fid (Debian's torch, in the .venv of tools/setup.sh) on the
+# same threads.  FID_IMAGES (default 32) images per measurement.
+FID_IMAGES=${FID_IMAGES:-32}
+if .venv/bin/python -c 'import pytorch_fid' 2>/dev/null; then
+    ours=$(with_threads "$THREADS" "$BUILD/runner" fid --bench --threads "$THREADS" --images "$FID_IMAGES" --batch 16)
+    theirs=$(with_threads "$THREADS" .venv/bin/python tests/bench/fid_bench_torch.py --threads "$THREADS" \
+        --images "$FID_IMAGES" --batch 16)
+    printf '\nFID, %d threads, %d images (ours, then pytorch-fid)\n%s\n%s\n' "$THREADS" "$FID_IMAGES" "$ours" "$theirs"
+    value() { awk -v k="$1:" '$1 == k { print $2 }'; }
+    awk -v a="$(value inception_images_per_s <<<"$ours")" -v b="$(value inception_images_per_s <<<"$theirs")" \
+        -v fa="$(value frechet_2048d_ms <<<"$ours")" -v fb="$(value frechet_2048d_ms <<<"$theirs")" \
+        'BEGIN { printf "inception_speedup_vs_pytorch: %.3f\nfrechet_speedup_vs_pytorch_fid: %.3f\n", a / b, fb / fa }'
+else
+    echo "bench: FID comparison skipped: pytorch-fid is not installed in .venv (run make setup)" >&2
+fi

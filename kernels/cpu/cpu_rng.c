@@ -1,40 +1,9 @@
-/* Counter-based random numbers: Philox4x32-10 (Salmon et al. 2011, as in Random123 and
- * cuRAND).  Element i of a draw uses counter block offset + i/4, lane i%4, with the 64-bit seed
- * as the key, so any backend, thread count or chunking draws the same numbers.  A draw of n
- * numbers consumes ceil(n/4) counter blocks.  Transforms are written so that a CUDA port gets
- * identical floats: uniforms from the top 24 bits with an explicit fma, normals by Box-Muller
- * in double precision (rounded once to float). */
+/* Counter-based random numbers on the CPU: Philox4x32-10 from kernels/philox.h (shared with
+ * the CUDA backend).  Element i of a draw uses counter block offset + i/4, lane i%4, so any
+ * backend, thread count or chunking draws the same numbers; a draw of n numbers consumes
+ * ceil(n/4) counter blocks. */
 #include "kernels/cpu/cpu_kernels.h"
-
-#include <math.h>
-
-#define PHILOX_M0 0xD2511F53u
-#define PHILOX_M1 0xCD9E8D57u
-#define PHILOX_W0 0x9E3779B9u
-#define PHILOX_W1 0xBB67AE85u
-
-static void philox4x32_10(uint64_t counter, uint64_t seed, uint32_t out[4])
-{
-    uint32_t c0 = (uint32_t)counter, c1 = (uint32_t)(counter >> 32), c2 = 0, c3 = 0;
-    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
-    for (int round = 0; round < 10; round++) {
-        uint64_t p0 = (uint64_t)PHILOX_M0 * c0, p1 = (uint64_t)PHILOX_M1 * c2;
-        uint32_t hi0 = (uint32_t)(p0 >> 32), lo0 = (uint32_t)p0;
-        uint32_t hi1 = (uint32_t)(p1 >> 32), lo1 = (uint32_t)p1;
-        c0 = hi1 ^ c1 ^ k0;
-        c1 = lo1;
-        c2 = hi0 ^ c3 ^ k1;
-        c3 = lo0;
-        k0 += PHILOX_W0;
-        k1 += PHILOX_W1;
-    }
-    out[0] = c0, out[1] = c1, out[2] = c2, out[3] = c3;
-}
-
-/* [0, 1) with 24 random bits: every value is exact in float. */
-static inline float uniform01(uint32_t bits) { return (float)(bits >> 8) * 0x1p-24f; }
-/* (0, 1]: safe under log. */
-static inline double uniform01_open(uint32_t bits) { return ((bits >> 8) + 1.0) * 0x1p-24; }
+#include "kernels/philox.h"
 
 #define PAR_BLOCKS 4096
 
@@ -46,26 +15,19 @@ void cpu_rng_uniform(float *y, size_t n, float lo, float hi, uint64_t seed, uint
     for (size_t b = 0; b < blocks; b++) {
         uint32_t r[4];
         philox4x32_10(offset + b, seed, r);
-        for (size_t l = 0; l < 4 && 4 * b + l < n; l++) y[4 * b + l] = fmaf(span, uniform01(r[l]), lo);
+        for (size_t l = 0; l < 4 && 4 * b + l < n; l++) y[4 * b + l] = fmaf(span, philox_uniform01(r[l]), lo);
     }
 }
 
 void cpu_rng_normal(float *y, size_t n, float mean, float std, uint64_t seed, uint64_t offset)
 {
     const size_t blocks = (n + 3) / 4;
-    const double two_pi = 6.283185307179586476925286766559;
 #pragma omp parallel for schedule(static) if (blocks > PAR_BLOCKS / 4)
     for (size_t b = 0; b < blocks; b++) {
         uint32_t r[4];
         double z[4];
         philox4x32_10(offset + b, seed, r);
-        /* Lanes (0, 1) and (2, 3) each make one Box-Muller pair. */
-        for (int p = 0; p < 2; p++) {
-            double radius = sqrt(-2.0 * log(uniform01_open(r[2 * p])));
-            double angle = two_pi * uniform01(r[2 * p + 1]);
-            z[2 * p] = radius * cos(angle);
-            z[2 * p + 1] = radius * sin(angle);
-        }
+        philox_box_muller(r, z);
         for (size_t l = 0; l < 4 && 4 * b + l < n; l++) y[4 * b + l] = (float)(mean + std * z[l]);
     }
 }

@@ -183,19 +183,7 @@ static void test_case_matches_pytorch(void **state)
 static void test_every_fixture_case_is_tested(void **state)
 {
     (void)state;
-    char path[512], line[128];
-    FILE *f = fopen(tu_fixture_path(path, sizeof path, "classifier/cases.txt"), "r");
-    if (!f) fail_msg("cannot open %s: run make fixtures", path);
-    int n = 0;
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = 0;
-        bool known = false;
-        for (int i = 0; i < N_CASES; i++) known |= !strcmp(cases[i], line);
-        if (!known) fail_msg("fixture case '%s' has no test here", line);
-        n++;
-    }
-    fclose(f);
-    assert_int_equal(n, N_CASES);
+    tu_expect_fixture_cases("classifier/cases.txt", cases, N_CASES);
 }
 
 static const char small_spec[] =

@@ -16,21 +16,10 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "tests/unit/testutil.h"
+
 static char tmpdir[64], lenet_dir[128], env[256];
 static int lenet_rc = -1;
-
-static const char *runner(void)
-{
-    const char *r = getenv("RUNNER");
-    return r && *r ? r : "build/runner";
-}
-
-/* $MNIST_DIR, else the shared copy beside the repository (the test split only). */
-static const char *mnist_dir(void)
-{
-    const char *d = getenv("MNIST_DIR");
-    return d && *d ? d : "../shared/data/mnist";
-}
 
 static bool exists(const char *path)
 {
@@ -40,17 +29,7 @@ static bool exists(const char *path)
 
 /* Runs RUNNER args (two threads, the cache in the temporary folder) with stdout and stderr into
  * out; returns the exit status. */
-static int run(const char *args, char *out, size_t len)
-{
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s OMP_NUM_THREADS=2 '%s' %s 2>&1", env, runner(), args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, len - 1, p);
-    out[n] = '\0';
-    int status = pclose(p);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
+static int run(const char *args, char *out, size_t len) { return tu_run_runner(env, args, out, len); }
 
 /* The value of the line "name: value" in out; NAN when absent. */
 static double value_of(const char *out, const char *name)
@@ -74,15 +53,14 @@ static double fd_lenet(const char *a, const char *b, char *out, size_t len)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/test_fid_classifier.XXXXXX");
-    if (!mkdtemp(tmpdir)) return -1;
-    snprintf(env, sizeof env, "XDG_CACHE_HOME='%s/cache'", tmpdir);
+    if (tu_make_tmpdir(tmpdir, sizeof tmpdir, "test_fid_classifier") != 0) return -1;
+    snprintf(env, sizeof env, "XDG_CACHE_HOME='%s/cache' OMP_NUM_THREADS=2", tmpdir);
     snprintf(lenet_dir, sizeof lenet_dir, "%s/lenet", tmpdir);
     char args[2048], out[16384];
     /* One epoch (157 steps) on the test split: about 99% train accuracy, a few seconds. */
     snprintf(args, sizeof args,
              "run experiments/lenet_mnist.yaml --set data.split=test --set data.root=%s --set train.epochs=1 "
-             "--threads 2 --out '%s'", mnist_dir(), lenet_dir);
+             "--threads 2 --out '%s'", tu_mnist_dir(), lenet_dir);
     if ((lenet_rc = run(args, out, sizeof out)) != 0) fprintf(stderr, "lenet run failed:\n%s\n", out);
     return 0;
 }
@@ -90,9 +68,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_remove_tree(tmpdir);
 }
 
 /* Two halves of MNIST's test split are the same distribution: fd_lenet 14.25 with this LeNet
@@ -104,10 +80,10 @@ static void test_halves_small_fashion_large(void **state)
     (void)state;
     assert_int_equal(lenet_rc, 0);
     char a[512], b[512], out[16384];
-    snprintf(a, sizeof a, "mnist:test:0-5000@%s", mnist_dir());
-    snprintf(b, sizeof b, "mnist:test:5000-10000@%s", mnist_dir());
+    snprintf(a, sizeof a, "mnist:test:0-5000@%s", tu_mnist_dir());
+    snprintf(b, sizeof b, "mnist:test:5000-10000@%s", tu_mnist_dir());
     double halves = fd_lenet(a, b, out, sizeof out);
-    snprintf(a, sizeof a, "mnist:test@%s", mnist_dir());
+    snprintf(a, sizeof a, "mnist:test@%s", tu_mnist_dir());
     double domains = fd_lenet(a, "fashion_mnist:test", out, sizeof out);
     fprintf(stderr, "fd_lenet: MNIST halves %.4f, MNIST vs Fashion-MNIST %.4f\n", halves, domains);
     assert_true(halves > 0 && halves < 30);
@@ -121,8 +97,8 @@ static void test_cache_hit_and_invalidation(void **state)
     (void)state;
     assert_int_equal(lenet_rc, 0);
     char a[512], b[512], out[16384], copy[256], cmd[2048];
-    snprintf(a, sizeof a, "mnist:test:0-1000@%s", mnist_dir());
-    snprintf(b, sizeof b, "mnist:test:1000-2000@%s", mnist_dir());
+    snprintf(a, sizeof a, "mnist:test:0-1000@%s", tu_mnist_dir());
+    snprintf(b, sizeof b, "mnist:test:1000-2000@%s", tu_mnist_dir());
     double first = fd_lenet(a, b, out, sizeof out);
     assert_null(strstr(out, "from the cache"));
     double second = fd_lenet(a, b, out, sizeof out);
@@ -135,7 +111,7 @@ static void test_cache_hit_and_invalidation(void **state)
              "mkdir -p '%s' && cp '%s/t10k-labels-idx1-ubyte.gz' '%s/' && zcat '%s/t10k-images-idx3-ubyte.gz' > '%s/raw' "
              "&& printf '\\377' | dd of='%s/raw' bs=1 seek=1000 conv=notrunc status=none "
              "&& gzip -c '%s/raw' > '%s/t10k-images-idx3-ubyte.gz'",
-             copy, mnist_dir(), copy, mnist_dir(), copy, copy, copy, copy);
+             copy, tu_mnist_dir(), copy, tu_mnist_dir(), copy, copy, copy, copy);
     assert_int_equal(system(cmd), 0);
     snprintf(a, sizeof a, "mnist:test:0-1000@%s", copy);
     double changed = fd_lenet(a, b, out, sizeof out);
@@ -164,7 +140,7 @@ static void test_fid_during_training(void **state)
              "run experiments/gan_mnist.yaml --set data.split=test --set data.root=%s --set train.steps=160 "
              "--set fid.features='%s' --set fid.samples=500 --set fid.every_epochs=1 --set 'fid.also=[kid]' "
              "--set log.every_steps=80 --set samples.every_epochs=0 --threads 2 --out '%s/gan'",
-             mnist_dir(), lenet_dir, tmpdir);
+             tu_mnist_dir(), lenet_dir, tmpdir);
     int rc = run(args, out, sizeof out);
     if (rc != 0) fprintf(stderr, "%s\n", out);
     assert_int_equal(rc, 0);
@@ -197,7 +173,7 @@ static void test_missing_inception_fails_before_training(void **state)
     snprintf(args, sizeof args,
              "run experiments/gan_mnist.yaml --set data.split=test --set data.root=%s --set train.steps=20 "
              "--set fid.features=inception --set fid.weights='%s/absent.safetensors' --threads 2 --out '%s/nofid'",
-             mnist_dir(), tmpdir, tmpdir);
+             tu_mnist_dir(), tmpdir, tmpdir);
     assert_int_not_equal(run(args, out, sizeof out), 0);
     assert_non_null(strstr(out, "FID Inception weights not found at"));
     assert_non_null(strstr(out, "tools/convert_fid_inception.py"));

@@ -23,29 +23,13 @@
 #include "runner/metrics_csv.h"
 #include "runner/png_image.h"
 #include "runner/results.h"
+#include "tests/unit/testutil.h"
 
 static char tmpdir[64];
 static char gan_dir[128], wgan_dir[128];
 static int gan_rc = -1, wgan_rc = -1;
 
-static const char *runner(void)
-{
-    const char *r = getenv("RUNNER");
-    return r && *r ? r : "build/runner";
-}
-
-/* $MNIST_DIR, else the shared copy beside the repository (the test split only). */
-static const char *mnist_dir(void)
-{
-    const char *d = getenv("MNIST_DIR");
-    return d && *d ? d : "../shared/data/mnist";
-}
-
-static char *tmp_path(char *buf, size_t len, const char *name)
-{
-    snprintf(buf, len, "%s/%s", tmpdir, name);
-    return buf;
-}
+static char *tmp_path(char *buf, size_t len, const char *name) { return tu_join(buf, len, tmpdir, name); }
 
 static bool exists(const char *path)
 {
@@ -53,20 +37,7 @@ static bool exists(const char *path)
     return lstat(path, &st) == 0;
 }
 
-/* Runs `prefix RUNNER args` with stdout and stderr into out; returns the exit status. */
-static int run_as(const char *prefix, const char *args, char *out, size_t len)
-{
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s '%s' %s 2>&1", prefix, runner(), args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, len - 1, p);
-    out[n] = '\0';
-    int status = pclose(p);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-}
-
-static int run(const char *args, char *out, size_t len) { return run_as("", args, out, len); }
+static int run(const char *args, char *out, size_t len) { return tu_run_runner("", args, out, len); }
 
 /* The spec's FID needs Inception weights these machines lack (tests/unit/test_fid_classifier.c
  * covers it): no evaluation scheduled, nothing loaded. */
@@ -77,7 +48,7 @@ static void mnist_args(char *buf, size_t len, const char *spec, const char *extr
 {
     snprintf(buf, len,
              "run experiments/%s.yaml --set data.split=test --set data.root=%s --threads 2 " NO_FID " --out '%s' %s",
-             spec, mnist_dir(), out_dir, extra);
+             spec, tu_mnist_dir(), out_dir, extra);
 }
 
 #define SHORT_RUN "--set train.steps=30 --set log.every_steps=10 --set train.checkpoint_every=20"
@@ -85,8 +56,7 @@ static void mnist_args(char *buf, size_t len, const char *spec, const char *extr
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/test_run.XXXXXX");
-    if (!mkdtemp(tmpdir)) return -1;
+    if (tu_make_tmpdir(tmpdir, sizeof tmpdir, "test_run") != 0) return -1;
     char args[2048], out[16384];
     tmp_path(gan_dir, sizeof gan_dir, "gan");
     tmp_path(wgan_dir, sizeof wgan_dir, "wgan");
@@ -100,9 +70,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "chmod -R u+w '%s' && rm -rf '%s'", tmpdir, tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_remove_tree(tmpdir);
 }
 
 static void expect_png(const char *dir, const char *rel, int width, int height)
@@ -271,7 +239,7 @@ static void test_resolved_spec(void **state)
     assert_int_equal(spec.train.steps, 30);
     assert_int_equal(spec.train.checkpoint_every, 20);
     assert_string_equal(spec.data.split, "test");
-    assert_string_equal(spec.data.root, mnist_dir());
+    assert_string_equal(spec.data.root, tu_mnist_dir());
     assert_int_equal(spec.log.every_steps, 10);
     spec_free(&spec);
     FILE *f = fopen(path, "r");
@@ -291,7 +259,7 @@ static void test_epochs_and_last_batch(void **state)
     (void)state;
     Dataset ds;
     Error err = {{0}};
-    if (dataset_load_mnist_like("mnist", mnist_dir(), "test", &ds, &err)) fail_msg("%s", err.msg);
+    if (dataset_load_mnist_like("mnist", tu_mnist_dir(), "test", &ds, &err)) fail_msg("%s", err.msg);
     char images[512], dir[512], args[2048], out[16384];
     tmp_path(images, sizeof images, "hundred-images-idx3-ubyte");
     FILE *f = fopen(images, "wb");
@@ -411,7 +379,7 @@ static void expect_clean_failure(const char *prefix, const char *extra, const ch
 {
     char args[2048], out[16384];
     mnist_args(args, sizeof args, "gan_mnist", extra, out_dir);
-    int rc = run_as(prefix, args, out, sizeof out);
+    int rc = tu_run_runner(prefix, args, out, sizeof out);
     assert_int_not_equal(rc, 0);
     if (!strstr(out, want) || (want2 && !strstr(out, want2)))
         fail_msg("expected '%s'%s%s in:\n%s", want, want2 ? " and " : "", want2 ? want2 : "", out);

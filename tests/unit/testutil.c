@@ -1,9 +1,15 @@
 /* Shared test support (see testutil.h). */
 #include "tests/unit/testutil.h"
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <cmocka.h>
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
 
 const char *tu_fixtures_dir(void)
 {
@@ -15,6 +21,66 @@ char *tu_fixture_path(char *buf, size_t len, const char *rel)
 {
     snprintf(buf, len, "%s/%s", tu_fixtures_dir(), rel);
     return buf;
+}
+
+int tu_make_tmpdir(char *dir, size_t len, const char *name)
+{
+    snprintf(dir, len, "/tmp/%s.XXXXXX", name);
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+int tu_remove_tree(const char *dir)
+{
+    char cmd[1100];
+    snprintf(cmd, sizeof cmd, "chmod -R u+w '%s' && rm -rf '%s'", dir, dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+char *tu_join(char *buf, size_t len, const char *dir, const char *name)
+{
+    snprintf(buf, len, "%s/%s", dir, name);
+    return buf;
+}
+
+const char *tu_runner(void)
+{
+    const char *r = getenv("RUNNER");
+    return r && *r ? r : "build/runner";
+}
+
+const char *tu_mnist_dir(void)
+{
+    const char *d = getenv("MNIST_DIR");
+    return d && *d ? d : "../shared/data/mnist";
+}
+
+int tu_run_runner(const char *prefix, const char *args, char *out, size_t len)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s '%s' %s 2>&1", prefix, tu_runner(), args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, len - 1, p);
+    out[n] = '\0';
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+void tu_expect_fixture_cases(const char *rel, const char *const *cases, int n_cases)
+{
+    char path[512], line[128];
+    FILE *f = fopen(tu_fixture_path(path, sizeof path, rel), "r");
+    if (!f) fail_msg("cannot open %s: run make fixtures", path);
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        bool known = false;
+        for (int i = 0; i < n_cases; i++) known |= !strcmp(cases[i], line);
+        if (!known) fail_msg("fixture case '%s' has no test here", line);
+        n++;
+    }
+    fclose(f);
+    assert_int_equal(n, n_cases);
 }
 
 double tu_max_abs(const float *x, size_t n)

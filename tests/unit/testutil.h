@@ -22,6 +22,25 @@ bool tu_allclose(const char *what, const float *got, const float *want, size_t n
 /* max_i |x_i| (0 for n = 0). */
 double tu_max_abs(const float *x, size_t n);
 
+/* Creates a fresh folder /tmp/<name>.XXXXXX into dir; 0, or -1 on failure. */
+int tu_make_tmpdir(char *dir, size_t len, const char *name);
+/* Removes dir and everything below it, read-only parts included; 0, or -1 on failure. */
+int tu_remove_tree(const char *dir);
+/* Writes "<dir>/<name>" into buf; returns buf. */
+char *tu_join(char *buf, size_t len, const char *dir, const char *name);
+
+/* The built program: $RUNNER, else build/runner. */
+const char *tu_runner(void);
+/* $MNIST_DIR, else the shared copy beside the repository (the test split only). */
+const char *tu_mnist_dir(void);
+/* Runs `prefix RUNNER args` with stdout and stderr into out (NUL-terminated, cut at len - 1);
+ * returns the exit status, 128 when killed by a signal. */
+int tu_run_runner(const char *prefix, const char *args, char *out, size_t len);
+
+/* Fails unless the fixture list <fixtures dir>/<rel> (one case a line) names exactly the n
+ * cases given. */
+void tu_expect_fixture_cases(const char *rel, const char *const *cases, int n);
+
 /* Reproducible uniform numbers in [lo, hi) from a 64-bit state (splitmix64). */
 void tu_fill_uniform(float *x, size_t n, float lo, float hi, uint64_t *state);
 
