@@ -65,14 +65,15 @@ function median(list,    v, n, i, j, t) {
 }
 # The table of one measurement and, per torch build, our rate over its rate at our thread count
 # and at its faster setting.
-function table(w, title, unit, prefix,    i, ours, best, tv, j) {
+# per_item: the rate counts items (samples) per second rather than calls (steps) per second.
+function table(w, title, unit, prefix, per_item,    i, ours, best, tv, j) {
     printf "\n%s\n", title
     printf "%-28s %7s %10s %10s %14s %13s\n", "", "threads", "median_ms", "min_ms", unit, "peak_rss_MiB"
     ours = 0
     for (i = 1; i <= n; i++) {
         if (what[i] != w) continue
         med[i] = median(meds[i])
-        printf "%-28s %7d %10.2f %10.2f %14.1f %13.1f\n", who[i], thr[i], med[i], mn[i], count[i] * 1000 / med[i], rss[i] / 1024
+        printf "%-28s %7d %10.2f %10.2f %14.1f %13.1f\n", who[i], thr[i], med[i], mn[i], (per_item ? count[i] : 1) * 1000 / med[i], rss[i] / 1024
         if (who[i] ~ /^runner /) ours = i
     }
     if (!ours) return
@@ -94,9 +95,9 @@ function table(w, title, unit, prefix,    i, ours, best, tv, j) {
 END {
     printf "reference GAN (experiments/gan_mnist.yaml), our CPU backend at %d threads: median over %d rounds of the median of %d calls after %d warm-up\n", threads, rounds, steps, warmup
     printf "load average before the first round: %s\n", load
-    table("train", "training step, batch " count[1] " (speedup = our steps per second / PyTorch'"'"'s)", "steps_per_s", "")
+    table("train", "training step, batch " count[1] " (speedup = our steps per second / PyTorch'"'"'s)", "steps_per_s", "", 0)
     for (i = 1; i <= n; i++) if (what[i] == "sample") { c = count[i]; break }
-    if (c) table("sample", "sampling, " c " samples per call, generator in evaluation mode", "samples_per_s", "sampling_")
+    if (c) table("sample", "sampling, " c " samples per call, generator in evaluation mode", "samples_per_s", "sampling_", 1)
 }'
 
 # FID: Inception feature extraction (images per second) and the Frechet distance of 2048-d
