@@ -38,6 +38,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import st  # noqa: E402
+from case_list import write_cases  # noqa: E402
 
 # ---- networks: (YAML of the model, PyTorch constructor, input shape without the batch) ----
 
@@ -319,12 +320,7 @@ def run_case(out_dir, name, g, d, loss_text, opt, batch, iterations, d_init, dat
 
 
 def make(out_dir):
-    out_dir = os.path.join(out_dir, "adversarial")
-    os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "cases.txt"), "w") as f:
-        for case in CASES:
-            run_case(out_dir, *case)
-            f.write(case[0] + "\n")
+    write_cases(out_dir, "adversarial", CASES, run_case)
 
 
 if __name__ == "__main__":
