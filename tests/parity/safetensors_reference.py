@@ -11,7 +11,8 @@ identically.
 
 `safetensors_reference.py verify PATH` checks a file written by the C side (the tensors
 test_safetensors.c writes) with st.py and, when available, safetensors.torch.load_file; exit
-status 0 when it matches, 1 when not, 77 when torch is missing (the test is skipped).
+status 0 when it matches, 1 when not (or when torch or safetensors is missing: make setup installs
+them).
 """
 import os
 import subprocess
@@ -19,8 +20,8 @@ import sys
 
 try:
     import torch
-except ImportError:  # verify mode only: the C test skips
-    sys.exit(77)
+except ImportError:
+    sys.exit("safetensors_reference.py: torch is not installed: run make setup")
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import st  # noqa: E402
@@ -83,7 +84,10 @@ def make(out_dir):
     if official is None:
         if os.path.exists(theirs):
             os.remove(theirs)
-        if os.access(VENV_PYTHON, os.X_OK) and not in_venv("official", out_dir):
+        if not os.access(VENV_PYTHON, os.X_OK):
+            raise SystemExit(f"safetensors_reference.py: the safetensors package is not installed ({VENV_PYTHON} "
+                             "is missing): run make setup")
+        if not in_venv("official", out_dir):
             raise SystemExit("the safetensors interop check failed")
         return
     official.save_file(tensors, theirs, metadata={"format": "pt", "source": "safetensors"})
@@ -108,6 +112,9 @@ def verify(path):
         ok = ok and same(official.load_file(path), want)
     elif os.access(VENV_PYTHON, os.X_OK):
         ok = ok and in_venv("verify", path)
+    else:
+        sys.exit(f"safetensors_reference.py: the safetensors package is not installed ({VENV_PYTHON} is missing): "
+                 "run make setup")
     print(f"{path}: {'matches' if ok else 'differs from'} the expected tensors"
           f"{' (st.py and safetensors)' if official else ' (st.py)'}")
     return 0 if ok else 1

@@ -33,13 +33,6 @@ static int remove_tmpdir(void **state)
 
 static char *tmp_path(char *buf, size_t len, const char *name) { return tu_join(buf, len, tmpdir, name); }
 
-/* $MNIST_DIR, else the shared copy of the four files beside the repository. */
-static const char *mnist_dir(void)
-{
-    const char *d = getenv("MNIST_DIR");
-    return d && *d ? d : "../shared/data/mnist";
-}
-
 static void write_raw(const char *path, const void *data, size_t n)
 {
     FILE *f = fopen(path, "wb");
@@ -81,7 +74,7 @@ static void test_mnist_test_split(void **state)
     (void)state;
     Dataset ds;
     Error err = {{0}};
-    int rc = dataset_load_mnist_like("mnist", mnist_dir(), "test", &ds, &err);
+    int rc = dataset_load_mnist_like("mnist", tu_mnist_dir(), "test", &ds, &err);
     if (rc) fail_msg("%s (set MNIST_DIR to the folder of the MNIST files)", err.msg);
     assert_int_equal(ds.n, 10000);
     assert_int_equal(ds.c, 1);
@@ -125,7 +118,7 @@ static void test_normalisation(void **state)
     (void)state;
     Dataset ds;
     Error err = {{0}};
-    if (dataset_load_mnist_like("mnist", mnist_dir(), "test", &ds, &err)) fail_msg("%s", err.msg);
+    if (dataset_load_mnist_like("mnist", tu_mnist_dir(), "test", &ds, &err)) fail_msg("%s", err.msg);
     float img[784];
     int32_t label;
     dataset_slice(&ds, 0, 1, img, &label);

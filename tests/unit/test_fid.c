@@ -23,19 +23,15 @@
 #include "runner/safetensors.h"
 #include "tests/unit/testutil.h"
 
-/* Opens fixtures/fid/<name>; skips the test, saying why, when the references were not made. */
-static bool open_fixture(const char *name, StFile *f)
+/* Opens fixtures/fid/<name>; fails, saying why, when the references were not made. */
+static void open_fixture(const char *name, StFile *f)
 {
     char rel[128], path[1024];
     snprintf(rel, sizeof rel, "fid/%s", name);
     tu_fixture_path(path, sizeof path, rel);
-    if (access(path, R_OK) != 0) {
-        print_message("%s missing: pytorch-fid/torch-fidelity are not installed (make setup), skipping\n", path);
-        return false;
-    }
+    if (access(path, R_OK) != 0) fail_msg("%s missing: run make fixtures (make setup installs pytorch-fid)", path);
     Error err = {{0}};
     if (st_read(path, f, &err)) fail_msg("%s", err.msg);
-    return true;
 }
 
 static const StTensor *need(const StFile *f, const char *name)
@@ -98,7 +94,7 @@ static void test_frechet_random(void **state)
 {
     (void)state;
     StFile f;
-    if (!open_fixture("frechet.safetensors", &f)) skip();
+    open_fixture("frechet.safetensors", &f);
     GaussStats want[2], got[2];
     Error err = {{0}};
     for (int i = 0; i < 2; i++) {
@@ -129,7 +125,7 @@ static void test_frechet_ill_conditioned(void **state)
 {
     (void)state;
     StFile f;
-    if (!open_fixture("frechet.safetensors", &f)) skip();
+    open_fixture("frechet.safetensors", &f);
     const char *cases[] = {"few_samples", "commuting"};
     for (int c = 0; c < 2; c++) {
         GaussStats a, b;
@@ -153,7 +149,7 @@ static void test_frechet_self_and_symmetry(void **state)
 {
     (void)state;
     StFile f;
-    if (!open_fixture("frechet.safetensors", &f)) skip();
+    open_fixture("frechet.safetensors", &f);
     const char *cases[] = {"random", "few_samples"};
     for (int c = 0; c < 2; c++) {
         GaussStats a, b;
@@ -216,7 +212,7 @@ static void test_kid_matches_torch_fidelity(void **state)
 {
     (void)state;
     StFile f;
-    if (!open_fixture("kid_is.safetensors", &f)) skip();
+    open_fixture("kid_is.safetensors", &f);
     size_t n1, n2;
     float *f1 = floats(&f, "kid.features1", &n1), *f2 = floats(&f, "kid.features2", &n2);
     int d = (int)need(&f, "kid.features1")->shape.dim[1];
@@ -242,7 +238,7 @@ static void test_inception_score_matches_torch_fidelity(void **state)
 {
     (void)state;
     StFile f;
-    if (!open_fixture("kid_is.safetensors", &f)) skip();
+    open_fixture("kid_is.safetensors", &f);
     size_t n;
     float *logits = floats(&f, "is.logits", &n);
     int classes = (int)need(&f, "is.logits")->shape.dim[1];
@@ -346,7 +342,7 @@ static void test_inception_parity(void **state)
 {
     (void)state;
     StFile f;
-    if (!open_fixture("inception.safetensors", &f)) skip();
+    open_fixture("inception.safetensors", &f);
     char weights[1024];
     tu_fixture_path(weights, sizeof weights, "fid/inception.safetensors");
     FeatureConfig cfg;

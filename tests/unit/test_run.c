@@ -477,10 +477,8 @@ static void test_classifier_evaluates(void **state)
     (void)state;
     Dataset probe;
     Error err = {{0}};
-    if (dataset_load_mnist_like("fashion_mnist", DATASET_FASHION_MNIST_ROOT, "test", &probe, &err)) {
-        print_message("skipped: %s (install dataset-fashion-mnist)\n", err.msg);
-        skip();
-    }
+    if (dataset_load_mnist_like("fashion_mnist", DATASET_FASHION_MNIST_ROOT, "test", &probe, &err))
+        fail_msg("%s (make setup installs dataset-fashion-mnist)", err.msg);
     dataset_free(&probe);
     char dir[512], args[2048], out[16384];
     tmp_path(dir, sizeof dir, "classifier");
@@ -549,10 +547,8 @@ static void test_learns_fashion(void **state)
 #endif
     Dataset ds;
     Error err = {{0}};
-    if (dataset_load_mnist_like("fashion_mnist", DATASET_FASHION_MNIST_ROOT, "train", &ds, &err)) {
-        print_message("skipped: %s (install dataset-fashion-mnist)\n", err.msg);
-        skip();
-    }
+    if (dataset_load_mnist_like("fashion_mnist", DATASET_FASHION_MNIST_ROOT, "train", &ds, &err))
+        fail_msg("%s (make setup installs dataset-fashion-mnist)", err.msg);
     double data_mean[28 * 28] = {0};
     for (int i = 0; i < ds.n; i++)
         for (int k = 0; k < 28 * 28; k++) data_mean[k] += ds.pixels[(size_t)i * 28 * 28 + (size_t)k];

@@ -51,7 +51,7 @@ const char *tu_runner(void)
 const char *tu_mnist_dir(void)
 {
     const char *d = getenv("MNIST_DIR");
-    return d && *d ? d : "../shared/data/mnist";
+    return d && *d ? d : "tests/data/mnist";
 }
 
 int tu_run_runner(const char *prefix, const char *args, char *out, size_t len)

@@ -31,7 +31,7 @@ char *tu_join(char *buf, size_t len, const char *dir, const char *name);
 
 /* The built program: $RUNNER, else build/runner. */
 const char *tu_runner(void);
-/* $MNIST_DIR, else the shared copy beside the repository (the test split only). */
+/* $MNIST_DIR, else the MNIST test split committed in tests/data/mnist. */
 const char *tu_mnist_dir(void);
 /* Runs `prefix RUNNER args` with stdout and stderr into out (NUL-terminated, cut at len - 1);
  * returns the exit status, 128 when killed by a signal. */
