@@ -14,7 +14,8 @@ typedef struct Image {
 
 /* Writes atomically (temporary file, then rename). */
 int png_write(const char *path, const Image *img, Error *err);
-/* Reads any PNG as 8-bit gray or RGB (palette, 16-bit and alpha are converted; alpha dropped). */
+/* Reads any PNG to the 8-bit values of PIL's convert('RGB') (see png_image.c): gray kinds as one
+ * channel, palette and colour kinds as RGB; the message names the path and what is wrong. */
 int png_read(const char *path, Image *img, Error *err);
 void image_free(Image *img);
 
