@@ -12,9 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Headers above this are refused before allocating (the reference uses 100 MB). */
 #define ST_MAX_HEADER ((uint64_t)100 * 1000 * 1000)
+/* Elements of one tensor: times 8 bytes still far below 2^64, so byte counts cannot wrap. */
+#define ST_MAX_ELEMENTS ((uint64_t)1 << 50)
 
 static const struct {
     const char *name;
@@ -38,29 +41,36 @@ static int dtype_parse(const char *s, StDtype *out)
 
 /* ---- reading ---- */
 
+/* The whole file; a directory, an empty file or one that cannot be read is named as such. */
 static int read_all(const char *path, unsigned char **data, size_t *size, Error *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return err_set(err, "%s: cannot open: %s", path, strerror(errno));
-    if (fseek(f, 0, SEEK_END) != 0) goto io;
-    long len = ftell(f);
-    if (len < 0 || fseek(f, 0, SEEK_SET) != 0) goto io;
-    *size = (size_t)len;
-    *data = malloc(*size ? *size : 1);
-    if (!*data) {
-        fclose(f);
-        return err_set(err, "%s: out of memory reading %zu bytes", path, *size);
-    }
-    if (fread(*data, 1, *size, f) != *size) {
+    struct stat st;
+    int rc = -1;
+    *data = NULL;
+    if (fstat(fileno(f), &st) != 0)
+        err_set(err, "%s: cannot read: %s", path, strerror(errno));
+    else if (S_ISDIR(st.st_mode))
+        err_set(err, "%s: is a directory, not a safetensors file", path);
+    else if (!S_ISREG(st.st_mode))
+        err_set(err, "%s: is not a regular file", path);
+    else if (st.st_size == 0)
+        err_set(err, "%s: is empty, not a safetensors file", path);
+    else if (!(*data = malloc((size_t)st.st_size)))
+        err_set(err, "%s: out of memory reading %lld bytes", path, (long long)st.st_size);
+    else if (fread(*data, 1, (size_t)st.st_size, f) != (size_t)st.st_size)
+        err_set(err, "%s: cannot read: %s", path, ferror(f) ? strerror(errno) : "the file shrank while being read");
+    else
+        rc = 0;
+    fclose(f);
+    if (rc) {
         free(*data);
         *data = NULL;
-        goto io;
+        return -1;
     }
-    fclose(f);
+    *size = (size_t)st.st_size;
     return 0;
-io:
-    fclose(f);
-    return err_set(err, "%s: cannot read: %s", path, strerror(errno ? errno : EIO));
 }
 
 /* A JSON number that is a non-negative integer below 2^53 (exact in a double). */
@@ -101,12 +111,14 @@ static int parse_tensor(const char *path, const cJSON *e, StTensor *t, uint64_t 
     uint64_t numel = 1;
     for (int d = 0; d < nd; d++) {
         uint64_t v;
-        if (json_uint(cJSON_GetArrayItem(sh, d), &v) || v > ((uint64_t)1 << 40))
+        if (json_uint(cJSON_GetArrayItem(sh, d), &v) || v > ST_MAX_ELEMENTS)
             return err_set(err, "%s: tensor '%s': shape[%d] is not a valid size", path, name, d);
         t->shape.dim[d] = (int64_t)v;
+        /* Checked before multiplying, in shape order, as the reference's checked_mul: a product
+         * that would pass 2^50 is refused even when a later size is 0. */
+        if (v && numel > ST_MAX_ELEMENTS / v)
+            return err_set(err, "%s: tensor '%s': shape has more than 2^50 elements", path, name);
         numel *= v;
-        if (numel > ((uint64_t)1 << 50))
-            return err_set(err, "%s: tensor '%s': too many elements", path, name);
     }
     if (!cJSON_IsArray(of) || cJSON_GetArraySize(of) != 2 ||
         json_uint(cJSON_GetArrayItem(of, 0), &offs[0]) ||

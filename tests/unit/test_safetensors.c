@@ -259,6 +259,62 @@ static void test_corrupt_files(void **state)
     expect_error(st_read(path, &f, &err), &err, "does_not_exist: cannot open");
 }
 
+/* Sizes read from a file never wrap around: each product is checked before it is taken. */
+static void test_sizes_that_would_overflow(void **state)
+{
+    (void)state;
+    const uint64_t H = UINT64_MAX;
+    expect_corrupt("numel_2_64", H, "{\"x\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,0]}}",
+                   0, "tensor 'x': shape has more than 2^50 elements");
+    expect_corrupt("numel_2_51", H, "{\"x\":{\"dtype\":\"U8\",\"shape\":[67108864,33554432],\"data_offsets\":[0,0]}}", 0,
+                   "shape has more than 2^50 elements");
+    /* As the reference: the running product is checked, even when a later size is 0. */
+    expect_corrupt("numel_then_zero", H,
+                   "{\"x\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,0],\"data_offsets\":[0,0]}}", 0,
+                   "shape has more than 2^50 elements");
+    expect_corrupt("dim_2_51", H, "{\"x\":{\"dtype\":\"F32\",\"shape\":[2251799813685248],\"data_offsets\":[0,0]}}", 0,
+                   "shape[0] is not a valid size");
+    expect_corrupt("bytes_2_53", H,
+                   "{\"x\":{\"dtype\":\"F64\",\"shape\":[1125899906842624],\"data_offsets\":[0,8]}}", 8,
+                   "needs 9007199254740992 bytes but data_offsets [0, 8] hold 8");
+    expect_corrupt("offsets_past_2_53", H,
+                   "{\"x\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[18446744073709551615,0]}}", 1,
+                   "data_offsets must be [begin, end]");
+    expect_corrupt("end_past_data", H,
+                   "{\"x\":{\"dtype\":\"U8\",\"shape\":[8],\"data_offsets\":[9007199254740984,9007199254740992]}}", 8,
+                   "leave a gap after byte 0");
+    expect_corrupt("header_length_2_64", UINT64_MAX - 1, "{}", 0, "does not fit");
+
+    /* A zero-size tensor with large sizes is valid, and holds nothing. */
+    char path[512];
+    tmp_path(path, sizeof path, "zero_numel");
+    write_raw(path, strlen("{\"x\":{\"dtype\":\"F32\",\"shape\":[0,1099511627776],\"data_offsets\":[0,0]}}"),
+              "{\"x\":{\"dtype\":\"F32\",\"shape\":[0,1099511627776],\"data_offsets\":[0,0]}}", 0);
+    StFile f;
+    Error err = {{0}};
+    if (st_read(path, &f, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(f.tensors[0].nbytes, 0);
+    st_free(&f);
+}
+
+/* Paths that are no file to read say so, for plain files and for checkpoints. */
+static void test_directory_and_empty_paths(void **state)
+{
+    (void)state;
+    StFile f;
+    Error err = {{0}};
+    char path[512];
+    expect_error(st_read(tmpdir, &f, &err), &err, "is a directory, not a safetensors file");
+    assert_null(strstr(err.msg, "out of memory"));
+    expect_error(checkpoint_load(tmpdir, NULL, 0, NULL, 0, true, &err), &err, "is a directory");
+    tmp_path(path, sizeof path, "empty.safetensors");
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    fclose(fp);
+    expect_error(st_read(path, &f, &err), &err, "empty.safetensors: is empty, not a safetensors file");
+    expect_error(st_read("/dev/null", &f, &err), &err, "/dev/null: is not a regular file");
+}
+
 /* ---- checkpoints ---- */
 
 static Network *make_net(const char *name, int in, int out)
@@ -458,6 +514,8 @@ int main(void)
         cmocka_unit_test(test_reads_pytorch_files),
         cmocka_unit_test(test_python_reads_ours),
         cmocka_unit_test(test_corrupt_files),
+        cmocka_unit_test(test_sizes_that_would_overflow),
+        cmocka_unit_test(test_directory_and_empty_paths),
         cmocka_unit_test(test_checkpoint_round_trip),
         cmocka_unit_test(test_checkpoint_mismatches),
         cmocka_unit_test(test_checkpoint_loads_pytorch_state_dict),
