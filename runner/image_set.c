@@ -7,6 +7,8 @@
 #include "runner/png_image.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,30 +36,76 @@ static int count_check(const char *what, int have, int want, Error *err)
     return err_set(err, "error: %s has %d images; --samples %d asks for more", what, have, want);
 }
 
+#define DATASET_FORM "DATASET:SPLIT[:FIRST-END][@ROOT], e.g. mnist:test:0-5000@data/mnist"
+
+/* A whole decimal number in [0, INT_MAX] spanning text[0..len): no sign, space or other byte. */
+static bool parse_count(const char *text, size_t len, int *out)
+{
+    if (len == 0 || len > 10) return false;
+    long long v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] < '0' || text[i] > '9') return false;
+        v = v * 10 + (text[i] - '0');
+    }
+    if (v > INT_MAX) return false;
+    *out = (int)v;
+    return true;
+}
+
+/* FIRST-END (images FIRST..END-1, 0 <= FIRST < END). */
+static int parse_range(const char *what, const char *range, int *first, int *end, Error *err)
+{
+    const char *dash = strchr(range, '-');
+    if (!dash || !parse_count(range, (size_t)(dash - range), first) || !parse_count(dash + 1, strlen(dash + 1), end))
+        return err_set(err, "error: '%.200s': the range '%s' after the split must be FIRST-END, two whole numbers "
+                            "below 2^31 (images FIRST..END-1); expected " DATASET_FORM, what, range);
+    if (*end <= *first)
+        return err_set(err, "error: '%.200s': the range %d-%d is empty; FIRST-END needs FIRST < END (images "
+                            "FIRST..END-1); expected " DATASET_FORM, what, *first, *end);
+    return 0;
+}
+
+/* Copies len bytes of text into a field of size cap, refusing what would not fit. */
+static int copy_part(const char *what, const char *part_name, const char *text, size_t len, char *field, size_t cap,
+                     Error *err)
+{
+    if (len == 0)
+        return err_set(err, "error: '%.200s': the %s is empty; expected " DATASET_FORM, what, part_name);
+    if (len >= cap)
+        return err_set(err, "error: '%.200s': the %s is longer than %zu characters; expected " DATASET_FORM, what,
+                       part_name, cap - 1);
+    memcpy(field, text, len);
+    field[len] = '\0';
+    return 0;
+}
+
 /* A dataset side: DATASET:SPLIT[:FIRST-END][@ROOT], e.g. mnist:test:0-5000@../data/mnist (images
- * FIRST..END-1; ROOT: the folder of its files, default the dataset's own). */
+ * FIRST..END-1; ROOT: the folder of its files, default the dataset's own).  The first '@' starts
+ * ROOT, so a root may hold ':' and '@'. */
 static int parse_dataset(const char *what, SpecData *cfg, int *first, int *end, Error *err)
 {
-    char text[512];
-    snprintf(text, sizeof text, "%s", what);
-    char *at = strchr(text, '@');
-    if (at) {
-        *at = '\0';
-        snprintf(cfg->root, sizeof cfg->root, "%s", at + 1);
-    }
-    char *split = strchr(text, ':');
-    char *range = strchr(split + 1, ':');
-    if (range) *range++ = '\0';
-    snprintf(cfg->dataset, sizeof cfg->dataset, "%.*s", (int)(split - text), text);
-    snprintf(cfg->split, sizeof cfg->split, "%s", split + 1);
-    if (strcmp(cfg->split, "train") != 0 && strcmp(cfg->split, "test") != 0)
-        return err_set(err, "error: '%s': the split after ':' must be train or test", what);
     *first = 0, *end = -1;
-    int used = 0;
-    if (range && (sscanf(range, "%d-%d%n", first, end, &used) != 2 || range[used] || *first < 0 || *end <= *first))
-        return err_set(err, "error: '%s': the range after the split must be FIRST-END with 0 <= FIRST < END "
-                            "(images FIRST..END-1), e.g. mnist:test:0-5000", what);
-    return 0;
+    const char *at = strchr(what, '@');
+    size_t name_len = at ? (size_t)(at - what) : strlen(what);
+    if (at && copy_part(what, "root after '@'", at + 1, strlen(at + 1), cfg->root, sizeof cfg->root, err)) return -1;
+    const char *colon = memchr(what, ':', name_len);
+    if (!colon)
+        return err_set(err, "error: '%.200s': no ':SPLIT' after the dataset name; expected " DATASET_FORM, what);
+    if (copy_part(what, "dataset name before ':'", what, (size_t)(colon - what), cfg->dataset, sizeof cfg->dataset,
+                  err))
+        return -1;
+    const char *split = colon + 1, *stop = what + name_len;
+    const char *range = memchr(split, ':', (size_t)(stop - split));
+    if (copy_part(what, "split after ':'", split, (size_t)((range ? range : stop) - split), cfg->split,
+                  sizeof cfg->split, err))
+        return -1;
+    if (strcmp(cfg->split, "train") != 0 && strcmp(cfg->split, "test") != 0)
+        return err_set(err, "error: '%.200s': the split after ':' must be train or test; expected " DATASET_FORM, what);
+    if (!range) return 0;
+    char text[32];
+    if (copy_part(what, "range after the split", range + 1, (size_t)(stop - range - 1), text, sizeof text, err))
+        return -1;
+    return parse_range(what, text, first, end, err);
 }
 
 static int open_dataset(ImageSet *s, const char *what, const ImageSetOptions *o, Error *err)
@@ -102,7 +150,7 @@ static int open_png_folder(ImageSet *s, const char *dir, const ImageSetOptions *
 {
     struct dirent **names = NULL;
     int found = scandir(dir, &names, png_name, alphasort);
-    if (found < 0) return err_set(err, "error: cannot list %s", dir);
+    if (found < 0) return err_set(err, "error: cannot list %s: %s", dir, strerror(errno));
     int rc = 0;
     if (found == 0) rc = err_set(err, "error: %s holds no .png files (nor spec.yaml: not a results folder)", dir);
     if (rc == 0) rc = count_check(dir, found, o->samples, err);
@@ -163,6 +211,18 @@ int image_set_alloc(ImageSet *s, ImageSetKind kind, const char *label, int n, in
     return alloc_pixels(s, err);
 }
 
+/* Generated images larger than this are refused (a checkpoint's metadata is outside input). */
+#define IMAGE_MAX_PIXELS (1 << 26)
+
+/* "C,H,W" with C 1 or 3 and H x W at most IMAGE_MAX_PIXELS. */
+static bool parse_image_shape(const char *text, int *c, int *h, int *w)
+{
+    const char *comma1 = strchr(text, ','), *comma2 = comma1 ? strchr(comma1 + 1, ',') : NULL;
+    return comma2 && parse_count(text, (size_t)(comma1 - text), c) &&
+           parse_count(comma1 + 1, (size_t)(comma2 - comma1 - 1), h) && parse_count(comma2 + 1, strlen(comma2 + 1), w) &&
+           (*c == 1 || *c == 3) && *h >= 1 && *w >= 1 && (int64_t)*h * *w <= IMAGE_MAX_PIXELS;
+}
+
 static int open_generator(ImageSet *s, const char *dir, const ImageSetOptions *o, Error *err)
 {
     char spec_path[4096], ckpt_path[4096], note[384];
@@ -178,9 +238,9 @@ static int open_generator(ImageSet *s, const char *dir, const ImageSetOptions *o
     if (st_read(ckpt_path, &f, err)) goto done;
     const char *shape_text = st_meta(&f, "data_shape");
     int c = 0, h = 0, w = 0;
-    if (!shape_text || sscanf(shape_text, "%d,%d,%d", &c, &h, &w) != 3 || (c != 1 && c != 3) || h < 1 || w < 1) {
-        err_set(err, "error: %s: metadata data_shape '%s' is not an image shape C,H,W with 1 or 3 channels",
-                ckpt_path, shape_text ? shape_text : "(none)");
+    if (!shape_text || !parse_image_shape(shape_text, &c, &h, &w)) {
+        err_set(err, "error: %s: metadata data_shape '%.100s' is not an image shape C,H,W with 1 or 3 channels "
+                     "and at most %d pixels", ckpt_path, shape_text ? shape_text : "(none)", IMAGE_MAX_PIXELS);
         goto done;
     }
     Shape shape = shape_of(3, (int64_t)c, (int64_t)h, (int64_t)w);
@@ -220,7 +280,7 @@ int image_set_open(ImageSet *s, const char *what, const ImageSetOptions *o, Erro
     struct stat st;
     if (is_dir(what))
         rc = stat(spec_path, &st) == 0 ? open_generator(s, what, o, err) : open_png_folder(s, what, o, err);
-    else if (strchr(what, ':'))
+    else if (strpbrk(what, ":@"))
         rc = open_dataset(s, what, o, err);
     else
         rc = err_set(err, "error: '%s' is neither a folder (results or PNG images) nor a dataset split such as "
