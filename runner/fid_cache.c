@@ -4,6 +4,7 @@
 #include "runner/safetensors.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,7 @@ static uint64_t key_hash(const char *key)
     return h;
 }
 
-void fid_cache_path(const char *dir, const char *label, const char *key, char *buf, size_t len)
+int fid_cache_path(const char *dir, const char *label, const char *key, char *buf, size_t len, Error *err)
 {
     char safe[128];
     size_t i = 0;
@@ -37,69 +38,104 @@ void fid_cache_path(const char *dir, const char *label, const char *key, char *b
         safe[i] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ? c : '_';
     }
     safe[i] = '\0';
-    snprintf(buf, len, "%s/%s-%016llx.safetensors", dir, safe, (unsigned long long)key_hash(key));
+    if (!dir[0]) return err_set(err, "the statistics cache folder name is empty");
+    int n = snprintf(buf, len, "%s/%s-%016llx.safetensors", dir, safe, (unsigned long long)key_hash(key));
+    if (n < 0 || (size_t)n >= len)
+        return err_set(err, "the statistics cache folder name %.80s... is too long", dir);
+    return 0;
 }
 
 static int mkdirs(const char *dir, Error *err)
 {
     char path[FID_CACHE_PATH_MAX];
-    snprintf(path, sizeof path, "%s", dir);
+    snprintf(path, sizeof path, "%s", dir); /* fits: fid_cache_path checked the longer entry path */
     for (char *p = path + 1;; p++) {
         if (*p != '/' && *p != '\0') continue;
         char c = *p;
         *p = '\0';
         if (mkdir(path, 0777) != 0 && errno != EEXIST)
-            return err_set(err, "cannot create cache folder %s: %s", path, strerror(errno));
+            return err_set(err, "cannot create the statistics cache folder %s: %s", path, strerror(errno));
         *p = c;
         if (c == '\0') return 0;
     }
 }
 
-int fid_cache_load(const char *dir, const char *label, const char *key, GaussStats *out, bool *hit, Error *err)
+/* CRC32 of everything an entry states: the key, the sample count and the bytes of mu and sigma. */
+static unsigned long payload_crc(const char *key, const char *samples, const StTensor *mu, const StTensor *sigma)
+{
+    uLong crc = crc32(0L, Z_NULL, 0);
+    crc = crc32_z(crc, (const Bytef *)key, strlen(key) + 1);
+    crc = crc32_z(crc, (const Bytef *)samples, strlen(samples) + 1);
+    crc = crc32_z(crc, mu->data, mu->nbytes);
+    return crc32_z(crc, sigma->data, sigma->nbytes);
+}
+
+/* The statistics of a read entry, or why they cannot be used. */
+static int entry_stats(const StFile *f, const char *path, const char *key, GaussStats *out, Error *err)
+{
+    const char *version = st_meta(f, "version"), *stored = st_meta(f, "key"), *n_text = st_meta(f, "samples");
+    const char *checksum = st_meta(f, "checksum");
+    const StTensor *mu = st_find(f, "mu"), *sigma = st_find(f, "sigma");
+    if (!version || strcmp(version, FID_CACHE_VERSION) != 0)
+        return err_set(err, "%s was written by another version of the runner (cache format %s, this one uses %s)",
+                       path, version ? version : "1", FID_CACHE_VERSION);
+    if (!stored || !n_text || !checksum || !mu || !sigma || mu->dtype != ST_F64 || sigma->dtype != ST_F64)
+        return err_set(err, "%s lacks parts of a statistics entry (key, samples, checksum, mu and sigma in F64)", path);
+    char want[32];
+    snprintf(want, sizeof want, "crc32:%08lx", payload_crc(stored, n_text, mu, sigma));
+    if (strcmp(checksum, want) != 0)
+        return err_set(err, "%s is damaged: its checksum is %s but its contents give %s", path, checksum, want);
+    if (strcmp(stored, key) != 0) return err_set(err, "%s holds the statistics of another key", path);
+    char *end;
+    errno = 0;
+    long long n = strtoll(n_text, &end, 10);
+    int64_t d = mu->shape.ndim == 1 ? mu->shape.dim[0] : -1;
+    if (errno || end == n_text || *end || n < 2 || d < 1 || d > INT_MAX || sigma->shape.ndim != 2 ||
+        sigma->shape.dim[0] != d || sigma->shape.dim[1] != d)
+        return err_set(err, "%s: samples '%s', mu and sigma do not form statistics of d features", path, n_text);
+    if (gauss_stats_alloc(out, (int)d, err) || st_to_f64(mu, out->mu, (size_t)d, err) ||
+        st_to_f64(sigma, out->sigma, (size_t)d * (size_t)d, err)) {
+        gauss_stats_free(out);
+        return err_prefix(err, "%s: ", path);
+    }
+    out->n = n;
+    return 0;
+}
+
+FidCacheLookup fid_cache_load(const char *dir, const char *label, const char *key, GaussStats *out, Error *err)
 {
     char path[FID_CACHE_PATH_MAX];
-    fid_cache_path(dir, label, key, path, sizeof path);
-    *hit = false;
+    if (fid_cache_path(dir, label, key, path, sizeof path, err)) return FID_CACHE_BAD;
     struct stat st;
-    if (stat(path, &st) != 0) return 0;
+    if (stat(path, &st) != 0 && errno == ENOENT) return FID_CACHE_MISS;
     StFile f;
-    if (st_read(path, &f, err)) return err_prefix(err, "reading the statistics cache: ");
-    const char *stored = st_meta(&f, "key");
-    const StTensor *mu = st_find(&f, "mu"), *sigma = st_find(&f, "sigma");
-    const char *n_text = st_meta(&f, "samples");
-    int rc = 0;
-    if (stored && !strcmp(stored, key) && mu && sigma && n_text && mu->shape.ndim == 1 && sigma->shape.ndim == 2 &&
-        sigma->shape.dim[0] == mu->shape.dim[0] && sigma->shape.dim[1] == mu->shape.dim[0]) {
-        int d = (int)mu->shape.dim[0];
-        if (gauss_stats_alloc(out, d, err) || st_to_f64(mu, out->mu, (size_t)d, err) ||
-            st_to_f64(sigma, out->sigma, (size_t)d * d, err)) {
-            gauss_stats_free(out);
-            rc = err_prefix(err, "%s: ", path);
-        } else {
-            out->n = strtoll(n_text, NULL, 10);
-            *hit = true;
-        }
-    }
+    if (st_read(path, &f, err)) return FID_CACHE_BAD;
+    int rc = entry_stats(&f, path, key, out, err);
     st_free(&f);
-    return rc;
+    return rc ? FID_CACHE_BAD : FID_CACHE_HIT;
 }
 
 int fid_cache_store(const char *dir, const char *label, const char *key, const GaussStats *s, Error *err)
 {
-    if (mkdirs(dir, err)) return -1;
     char path[FID_CACHE_PATH_MAX], n_text[32];
-    fid_cache_path(dir, label, key, path, sizeof path);
+    if (fid_cache_path(dir, label, key, path, sizeof path, err) || mkdirs(dir, err)) return -1;
     snprintf(n_text, sizeof n_text, "%lld", (long long)s->n);
     Shape sm = shape_of(1, (int64_t)s->d), ss = shape_of(2, (int64_t)s->d, (int64_t)s->d);
+    StTensor mu = {.data = (const unsigned char *)s->mu, .nbytes = (size_t)s->d * sizeof *s->mu};
+    StTensor sigma = {.data = (const unsigned char *)s->sigma, .nbytes = (size_t)s->d * s->d * sizeof *s->sigma};
+    char checksum[32];
+    snprintf(checksum, sizeof checksum, "crc32:%08lx", payload_crc(key, n_text, &mu, &sigma));
     StWriter *w = st_writer_new();
     if (!w) return err_set(err, "out of memory");
     int rc = st_writer_add_f64(w, "mu", &sm, s->mu, err) || st_writer_add_f64(w, "sigma", &ss, s->sigma, err) ||
              st_writer_meta(w, "key", key, err) || st_writer_meta(w, "samples", n_text, err) ||
-             st_writer_meta(w, "format", "runner fid statistics", err) || st_writer_save(w, path, err)
+             st_writer_meta(w, "format", "runner fid statistics", err) ||
+             st_writer_meta(w, "version", FID_CACHE_VERSION, err) || st_writer_meta(w, "checksum", checksum, err) ||
+             st_writer_save(w, path, err) /* a temporary file renamed into place */
                  ? -1
                  : 0;
     st_writer_free(w);
-    return rc ? err_prefix(err, "writing the statistics cache %s: ", path) : 0;
+    return rc ? err_prefix(err, "writing the statistics cache: ") : 0;
 }
 
 void fid_cache_key(const FeatureNet *fn, const ImageSet *s, char *key, size_t len)
@@ -146,8 +182,14 @@ int fid_set_stats(FeatureNet *fn, const ImageSet *s, const char *cache_dir, bool
     fid_cache_key(fn, s, key, sizeof key);
     snprintf(label, sizeof label, "%s-%s-%d-%s", s->dataset, s->split, s->n, fn->cfg.metric);
     if (cached && !want_features && !want_logits) {
-        if (fid_cache_load(cache_dir, label, key, &out->stats, &out->from_cache, err)) return -1;
-        if (out->from_cache) return 0;
+        /* The cache only saves time: any problem with it is a warning, and the entry is rewritten. */
+        Error why = {{0}};
+        FidCacheLookup found = fid_cache_load(cache_dir, label, key, &out->stats, &why);
+        if (found == FID_CACHE_HIT) {
+            out->from_cache = true;
+            return 0;
+        }
+        if (found == FID_CACHE_BAD) fprintf(stderr, "warning: %s; computing the statistics again\n", why.msg);
     }
     if (want_logits && !fn->logits_dim)
         return err_set(err, "error: feature network '%s' gives no logits", fn->cfg.metric);
@@ -158,7 +200,10 @@ int fid_set_stats(FeatureNet *fn, const ImageSet *s, const char *cache_dir, bool
         err_set(err, "out of memory for the features of %d images", s->n);
     else if (extract_all(fn, s, feats, logits, progress, err) == 0 &&
              gauss_stats_compute(feats, s->n, fn->feature_dim, &out->stats, err) == 0)
-        rc = cached ? fid_cache_store(cache_dir, label, key, &out->stats, err) : 0;
+        rc = 0;
+    Error why = {{0}};
+    if (rc == 0 && cached && fid_cache_store(cache_dir, label, key, &out->stats, &why))
+        fprintf(stderr, "warning: %s; the statistics are used but not cached\n", why.msg);
     if (rc == 0 && want_features) out->features = feats, feats = NULL;
     if (rc == 0 && want_logits) out->logits = logits, logits = NULL;
     free(feats);

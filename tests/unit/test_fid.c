@@ -2,7 +2,8 @@
  * pytorch-fid's FID Inception with random weights (pool features and logits within 1e-4 relative),
  * the Frechet distance against pytorch-fid's scipy formula and exact values on ill-conditioned
  * covariances, KID and Inception Score against torch-fidelity, numpy's RandomState draws, and the
- * statistics cache (a hit on the second call, a miss when the data change). */
+ * statistics cache (a hit on the second call, a miss when the data change; truncated, damaged and
+ * old entries and unwritable folders are warnings, never errors or silently used). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +13,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <glob.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "runner/features.h"
@@ -336,6 +339,140 @@ static void test_cache_hit_and_invalidation(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* run_stats with stderr into out (the cache's warnings). */
+static bool run_stats_warned(const FeatureConfig *cfg, const ImageSet *set, const char *cache, GaussStats *copy,
+                             char *out, size_t len)
+{
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *tmp = tmpfile();
+    assert_true(saved >= 0 && tmp);
+    assert_int_equal(dup2(fileno(tmp), 2), 2);
+    bool hit = run_stats(cfg, set, cache, copy);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    rewind(tmp);
+    size_t n = fread(out, 1, len - 1, tmp);
+    out[n] = '\0';
+    fclose(tmp);
+    return hit;
+}
+
+/* The one entry in the cache folder. */
+static void entry_path(const char *cache, char *path, size_t len)
+{
+    char pattern[700];
+    snprintf(pattern, sizeof pattern, "%s/*.safetensors", cache);
+    glob_t g;
+    assert_int_equal(glob(pattern, 0, NULL, &g), 0);
+    assert_int_equal(g.gl_pathc, 1);
+    snprintf(path, len, "%s", g.gl_pathv[0]);
+    globfree(&g);
+}
+
+static void expect_same_stats(const GaussStats *a, const GaussStats *b)
+{
+    assert_int_equal(a->d, b->d);
+    assert_memory_equal(a->mu, b->mu, (size_t)a->d * sizeof *a->mu);
+    assert_memory_equal(a->sigma, b->sigma, (size_t)a->d * a->d * sizeof *a->sigma);
+}
+
+/* A damaged entry: warned about, recomputed (the same statistics), rewritten (a hit next time). */
+static void expect_recovered(const FeatureConfig *cfg, const ImageSet *set, const char *cache, const GaussStats *want,
+                             const char *warning)
+{
+    char out[4096];
+    GaussStats got, again;
+    assert_false(run_stats_warned(cfg, set, cache, &got, out, sizeof out));
+    if (!strstr(out, "warning: ") || !strstr(out, warning) || !strstr(out, "computing the statistics again"))
+        fail_msg("stderr '%s' lacks the warning '%s'", out, warning);
+    expect_same_stats(&got, want);
+    assert_true(run_stats_warned(cfg, set, cache, &again, out, sizeof out));
+    assert_string_equal(out, "");
+    expect_same_stats(&again, want);
+    gauss_stats_free(&got), gauss_stats_free(&again);
+}
+
+static void rewrite_file(const char *path, const unsigned char *data, size_t size)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, size, f), size);
+    fclose(f);
+}
+
+static void test_cache_faults_are_warnings(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_fid.XXXXXX", cache[600], entry[800], out[4096];
+    assert_non_null(mkdtemp(dir));
+    snprintf(cache, sizeof cache, "%s/cache", dir);
+    FeatureConfig cfg;
+    write_tiny_net(dir, 3, &cfg);
+    ImageSet set = {.kind = IMAGES_DATASET, .dataset = "toy", .split = "test", .n = 9, .c = 1, .h = 6, .w = 6};
+    set.pixels = malloc(9 * 36);
+    assert_non_null(set.pixels);
+    for (int i = 0; i < 9 * 36; i++) set.pixels[i] = (uint8_t)(i * 53 % 241);
+    GaussStats first;
+    assert_false(run_stats(&cfg, &set, cache, &first));
+    entry_path(cache, entry, sizeof entry);
+    StFile f;
+    Error err = {{0}};
+    if (st_read(entry, &f, &err)) fail_msg("%s", err.msg);
+
+    rewrite_file(entry, f.data, f.size - 20); /* cut short, as by a full disk */
+    expect_recovered(&cfg, &set, cache, &first, "truncated");
+    rewrite_file(entry, f.data, 5);
+    expect_recovered(&cfg, &set, cache, &first, "too short for a safetensors file");
+    f.data[f.size - 3] ^= 0x10; /* one bit of sigma */
+    rewrite_file(entry, f.data, f.size);
+    expect_recovered(&cfg, &set, cache, &first, "is damaged: its checksum is crc32:");
+    f.data[f.size - 3] ^= 0x10;
+
+    /* An entry of the format before checksums. */
+    StWriter *w = st_writer_new();
+    Shape sm = shape_of(1, (int64_t)3), ss = shape_of(2, (int64_t)3, (int64_t)3);
+    if (st_writer_add_f64(w, "mu", &sm, first.mu, &err) || st_writer_add_f64(w, "sigma", &ss, first.sigma, &err) ||
+        st_writer_meta(w, "key", st_meta(&f, "key"), &err) || st_writer_meta(w, "samples", "9", &err) ||
+        st_writer_save(w, entry, &err))
+        fail_msg("%s", err.msg);
+    st_writer_free(w);
+    expect_recovered(&cfg, &set, cache, &first, "was written by another version of the runner (cache format 1");
+    st_free(&f);
+
+    /* A cache folder that cannot be made: the result is kept, with a warning, every time. */
+    char blocked[700];
+    snprintf(blocked, sizeof blocked, "%s/a_file", dir);
+    rewrite_file(blocked, (const unsigned char *)"x", 1);
+    snprintf(blocked, sizeof blocked, "%s/a_file/cache", dir);
+    for (int i = 0; i < 2; i++) {
+        GaussStats got;
+        assert_false(run_stats_warned(&cfg, &set, blocked, &got, out, sizeof out));
+        if (!strstr(out, "warning: ") || !strstr(out, "cannot create the statistics cache folder") ||
+            !strstr(out, "the statistics are used but not cached"))
+            fail_msg("stderr '%s' lacks the warning", out);
+        expect_same_stats(&got, &first);
+        gauss_stats_free(&got);
+    }
+    if (geteuid() != 0) { /* a folder without write permission (root writes anyway) */
+        assert_int_equal(remove(entry), 0);
+        assert_int_equal(chmod(cache, 0555), 0);
+        GaussStats got;
+        assert_false(run_stats_warned(&cfg, &set, cache, &got, out, sizeof out));
+        if (!strstr(out, "cannot write") || !strstr(out, "the statistics are used but not cached"))
+            fail_msg("stderr '%s' lacks the warning", out);
+        expect_same_stats(&got, &first);
+        gauss_stats_free(&got);
+        chmod(cache, 0755);
+    }
+    gauss_stats_free(&first);
+    free(set.pixels);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* ---- the FID Inception ---- */
 
 static void test_inception_parity(void **state)
@@ -394,6 +531,7 @@ int main(void)
         cmocka_unit_test(test_kid_matches_torch_fidelity),
         cmocka_unit_test(test_inception_score_matches_torch_fidelity),
         cmocka_unit_test(test_cache_hit_and_invalidation),
+        cmocka_unit_test(test_cache_faults_are_warnings),
         cmocka_unit_test(test_inception_parity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
