@@ -192,6 +192,7 @@ int optim_step(Optimizer *o, float *const *grads, double lr, Error *err)
         return err_set(err, "%s: learning rate must be finite and >= 0, got %g at step %lld",
                        o->name, lr, (long long)o->steps);
     if (c->clip_grad_norm > 0) clip_grad_norm(o, grads);
+    o->last_grads = grads;
     const Backend *be = o->be;
     for (int i = 0; i < o->n; i++) {
         if (!grads[i]) continue;

@@ -53,6 +53,8 @@ typedef struct Optimizer {
     int64_t *param_steps;     /* updates applied to each parameter (PyTorch's per-param "step") */
     int64_t steps;            /* calls to optim_step */
     double last_grad_norm;    /* global gradient norm before clipping (when clip_grad_norm > 0) */
+    float *const *last_grads; /* the gradients the last optim_step applied (backend memory, after
+                                 clipping; valid until the graph that computed them runs again) */
 } Optimizer;
 
 /* An optimizer for `params` (all trainable, all on one backend); state starts at zero. */

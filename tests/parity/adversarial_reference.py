@@ -13,14 +13,15 @@ lambda * mean((||grad_x D(x_hat)||_2 - 1)^2), x_hat = e*real + (1-e)*fake, e ~ U
 with the gradient from torch.autograd.grad(create_graph=True).
 
 gan_reference is the reference experiment's step (experiments/gan_mnist.yaml) over three
-iterations on real MNIST test images ($MNIST_DIR, else ../shared/data/mnist beside the
-repository); the other cases draw uniform [-1, 1] batches.
+iterations on real MNIST test images ($MNIST_DIR, else the test split committed in
+tests/data/mnist); the other cases draw uniform [-1, 1] batches.
 
 The reference runs in float64 from float32-representable weights and inputs, so it is the exact
 answer up to float32 rounding of the outputs.
 
 make(out_dir) writes out_dir/adversarial/<case>/: init.safetensors (initial weights and buffers,
-named as our checkpoints), after.safetensors (the same after the last iteration) and
+named as our checkpoints), after.safetensors (the same after the last iteration), grads.safetensors
+(the gradients of the first iteration's updates, float64 results rounded to float32) and
 steps.safetensors (per iteration k: iter<k>.real, iter<k>.z_critic, iter<k>.z_gen when a
 discriminator_first generator step draws noise, iter<k>.eps for wgan_gp, iter<k>.metrics in the
 algorithm's metric order with loss_g the last generator loss, NaN before the first; metadata:
@@ -232,8 +233,7 @@ def generator_step(G, D, opt_g, loss, z):
 
 def mnist_test_images(n, shape):
     """The first n images of the MNIST test split in [-1, 1] (data.normalize [-1, 1]), float32."""
-    root = os.environ.get("MNIST_DIR") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
-                                                       "shared", "data", "mnist")
+    root = os.environ.get("MNIST_DIR") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "mnist")
     path = os.path.join(root, "t10k-images-idx3-ubyte.gz")
     if not os.path.exists(path):
         raise SystemExit(f"adversarial_reference.py: {path} not found: set MNIST_DIR to the folder of the MNIST files")
@@ -264,6 +264,17 @@ def state(nets):
     for name, net in nets:
         for k, v in net.state_dict().items():
             out[f"{name}.{k}"] = v.detach().float().clone() if v.is_floating_point() else v.detach().clone()
+    return out
+
+
+def gradients(nets):
+    """The gradient each parameter's last update applied: after the first iteration, that
+    iteration's (the critic step's for D, the generator step's for G, if it stepped)."""
+    out = OrderedDict()
+    for name, net in nets:
+        for k, p in net.named_parameters():
+            if p.grad is not None:
+                out[f"{name}.{k}"] = p.grad.detach().float().clone()
     return out
 
 
@@ -311,7 +322,10 @@ def run_case(out_dir, name, g, d, loss_text, opt, batch, iterations, d_init, dat
             steps[f"iter{k}.z_gen"] = z_gen.float()
             last_g, _ = generator_step(G, D, opt_g, loss, z_gen)
         steps[f"iter{k}.metrics"] = torch.tensor([d_loss, last_g] + metrics, dtype=torch.float64)
+        if k == 0:
+            first_grads = gradients(nets)
     st.save(os.path.join(case_dir, "after.safetensors"), state(nets))
+    st.save(os.path.join(case_dir, "grads.safetensors"), first_grads)
     lr = opt_g.param_groups[0]["lr"]
     st.save(os.path.join(case_dir, "steps.safetensors"), steps,
             {"spec": spec_text(name, g, d, loss_text, opt), "iterations": iterations, "batch": batch,

@@ -1,17 +1,30 @@
 /* The adversarial algorithms (runner/algo_adversarial.c) against PyTorch
  * (tests/parity/adversarial_reference.py): for each loss type and variant, whole iterations (for
  * n_critic > 1 at least a generator step's worth) from the same initial weights, batches and noise
- * (injected through adversarial_set_noise) must give PyTorch's metrics and updated weights.
+ * (injected through adversarial_set_noise) must give PyTorch's gradients, metrics and weights.
  *
- * Tolerances (the reference runs in float64, so these bound our float32 error).
- *   Metrics: |ours - torch| <= 1e-4 * |torch| + 1e-7; a NaN loss_g (no generator step yet) must
- *   be NaN on both sides.
- *   Weights and buffers, per tensor: ||ours - torch||_2 <= 1e-4 * ||torch||_2.  Not elementwise:
- *   Adam's first steps move each weight by about lr * sign(gradient), so an element whose
- *   gradient is within rounding of zero may legitimately differ by up to 2 * lr.
- *   Tensors only rounding noise moves (a bias feeding a batch norm has an exact gradient of zero;
- *   the fixture's metadata "rounding_driven" lists them with the norm's running mean):
- *   |ours - torch| <= 2 * lr * generator steps, elementwise.  Counters must be equal. */
+ * The reference runs in float64, so it is the exact answer up to float32 rounding; what differs
+ * between machines is only the summation order of the BLAS and convolution kernels, and each
+ * check is as tight as the mathematics allows under any order:
+ *   Gradients of the first iteration's updates (well conditioned), per tensor:
+ *     ||ours - torch||_2 <= GRAD_RTOL * ||torch||_2 + GRAD_NET_RTOL * ||the network's gradient||_2.
+ *     The second term covers gradients that are sums cancelling to far below their terms (the
+ *     last bias of a GAN discriminator sums sigmoids of about +-0.5 to about 1e-4) or to exactly
+ *     zero (a bias feeding a batch norm: the fixture's "rounding_driven"), where float32 leaves
+ *     rounding noise of the terms' size.
+ *   Metrics of every iteration: |ours - torch| <= METRIC_RTOL * |torch| + METRIC_ATOL; a NaN
+ *     loss_g (no generator step yet) must be NaN on both sides.
+ *   Weights after the last iteration, per element, with `move` = lr * the network's updates (about
+ *     how far its optimizer can have moved an element):
+ *     |ours - torch| <= WEIGHT_RTOL * |torch| + MOVE_RTOL * move.  Adam's and RMSprop's first
+ *     updates are about lr * sign(gradient) (RMSprop's 1/sqrt(1 - alpha) times that), so an
+ *     element whose gradient is within rounding of zero can legitimately go the other way: up to
+ *     FLIP_FRACTION of a tensor's elements (at least one) may be farther apart, but never more
+ *     than FLIP_BOUND * move.  A rounding-driven tensor moves by rounding noise alone: every
+ *     element within 2 * move.
+ *   Buffers (batch-norm running statistics), per tensor: ||ours - torch||_2 <= WEIGHT_RTOL *
+ *     ||torch||_2, or elementwise within 2 * move for a running mean that follows a
+ *     rounding-driven bias.  Counters must be equal. */
 #include "runner/adversarial.h"
 #include "runner/checkpoint.h"
 #include "runner/experiment.h"
@@ -27,9 +40,14 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#define GRAD_RTOL 1e-4
+#define GRAD_NET_RTOL 1e-6
 #define METRIC_RTOL 1e-4
 #define METRIC_ATOL 1e-7
 #define WEIGHT_RTOL 1e-4
+#define MOVE_RTOL 1e-2
+#define FLIP_FRACTION 1e-3 /* seen: 150 of 1.6 million with OpenBLAS's generic kernels */
+#define FLIP_BOUND 20.0    /* RMSprop's first update (alpha 0.99) is 10 * lr, either way */
 
 /* The cases of adversarial_reference.py, in its order. */
 static const char *const cases[] = {
@@ -69,32 +87,97 @@ static bool in_list(const char *name, const char *comma_list)
     return false;
 }
 
+static double l2_diff(const float *a, const float *b, size_t n)
+{
+    double d2 = 0;
+    for (size_t k = 0; k < n; k++) d2 += ((double)a[k] - b[k]) * ((double)a[k] - b[k]);
+    return sqrt(d2);
+}
+
+static double l2(const float *a, size_t n)
+{
+    double s2 = 0;
+    for (size_t k = 0; k < n; k++) s2 += (double)a[k] * a[k];
+    return sqrt(s2);
+}
+
+static float *download(const Param *p, const float *backend_data, size_t n)
+{
+    float *x = malloc(n * sizeof *x);
+    assert_non_null(x);
+    p->be->download(x, backend_data, n);
+    for (size_t k = 0; k < n; k++)
+        if (!isfinite(x[k])) fail_msg("%s[%zu] is %g", p->name, k, x[k]);
+    return x;
+}
+
+/* The gradients the first iteration's update of `o` applied, against PyTorch's. */
+static void compare_gradients(const char *what, const Optimizer *o, const StFile *grads)
+{
+    char name[256];
+    double net_norm2 = 0;
+    for (int i = 0; i < o->n; i++) {
+        snprintf(name, sizeof name, "%s.%s", o->name, o->params[i]->name);
+        const StTensor *t = st_find(grads, name);
+        bool ours = o->last_grads && o->last_grads[i];
+        if (!t != !ours) fail_msg("%s: %s: %s has a first-iteration gradient", what, name, t ? "only PyTorch" : "only ours");
+        if (t) {
+            float *want = load_f32(grads, name, tensor_numel(&o->params[i]->value), true);
+            double w = l2(want, tensor_numel(&o->params[i]->value));
+            net_norm2 += w * w;
+            free(want);
+        }
+    }
+    for (int i = 0; o->last_grads && i < o->n; i++) {
+        const Param *p = o->params[i];
+        if (!o->last_grads[i]) continue;
+        size_t n = tensor_numel(&p->value);
+        snprintf(name, sizeof name, "%s.%s", o->name, p->name);
+        float *got = download(p, o->last_grads[i], n), *want = load_f32(grads, name, n, true);
+        double err = l2_diff(got, want, n), own = l2(want, n), net = sqrt(net_norm2);
+        if (!(err <= GRAD_RTOL * own + GRAD_NET_RTOL * net))
+            fail_msg("%s: gradient of %s: L2 error %.3g > %.0e x its norm %.3g + %.0e x the network's %.3g", what,
+                     name, err, GRAD_RTOL, own, GRAD_NET_RTOL, net);
+        free(got);
+        free(want);
+    }
+}
+
+/* Weights and buffers after the last iteration (see the tolerances above). */
 static void compare_network(const char *what, const Network *net, const StFile *after, const char *noisy,
-                            double noise_tol)
+                            double move)
 {
     for (int i = 0; i < net->params.n; i++) {
         const Param *p = net->params.items[i];
         char name[256], msg[512];
         snprintf(name, sizeof name, "%s.%s", net->def.name, p->name);
         size_t n = tensor_numel(&p->value);
-        float *ours = malloc(n * sizeof *ours), *want = load_f32(after, name, n, true);
-        assert_non_null(ours);
-        p->be->download(ours, p->value.data, n);
+        float *ours = download(p, p->value.data, n), *want = load_f32(after, name, n, true);
         if (p->is_counter) {
             for (size_t k = 0; k < n; k++)
                 if (ours[k] != want[k]) fail_msg("%s: %s: got %g, want %g", what, name, ours[k], want[k]);
         } else if (in_list(name, noisy)) {
-            if (!tu_allclose(name, ours, want, n, 0.0, noise_tol, msg, sizeof msg)) fail_msg("%s: %s", what, msg);
+            if (!tu_allclose(name, ours, want, n, 0.0, 2.0 * move, msg, sizeof msg))
+                fail_msg("%s: %s", what, msg);
+        } else if (p->is_buffer) {
+            if (l2_diff(ours, want, n) > WEIGHT_RTOL * l2(want, n))
+                fail_msg("%s: %s: relative L2 error %.3g > %.0e", what, name,
+                         l2_diff(ours, want, n) / fmax(l2(want, n), 1e-30), WEIGHT_RTOL);
         } else {
-            double d2 = 0, w2 = 0;
+            size_t far = 0, worst = 0;
             for (size_t k = 0; k < n; k++) {
-                if (!isfinite(ours[k])) fail_msg("%s: %s[%zu] is %g", what, name, k, ours[k]);
-                d2 += ((double)ours[k] - want[k]) * ((double)ours[k] - want[k]);
-                w2 += (double)want[k] * want[k];
+                double d = fabs((double)ours[k] - want[k]);
+                if (d > WEIGHT_RTOL * fabs(want[k]) + MOVE_RTOL * move) {
+                    if (far++ == 0 || d > fabs((double)ours[worst] - want[worst])) worst = k;
+                }
             }
-            if (sqrt(d2) > WEIGHT_RTOL * sqrt(w2))
-                fail_msg("%s: %s: relative L2 error %.3g > %.0e (max |torch| %.3g)", what, name,
-                         sqrt(d2 / (w2 > 0 ? w2 : 1)), WEIGHT_RTOL, tu_max_abs(want, n));
+            size_t allowed = (size_t)ceil(FLIP_FRACTION * (double)n);
+            double worst_d = far ? fabs((double)ours[worst] - want[worst]) : 0;
+            if (far > allowed || worst_d > FLIP_BOUND * move)
+                fail_msg("%s: %s: %zu of %zu elements differ by more than %.0e x |torch| + %.0e x lr x updates "
+                         "(at most %zu may, by at most %.0f x lr x updates); the worst, [%zu], %.9g against %.9g",
+                         what, name, far, n, WEIGHT_RTOL, MOVE_RTOL, allowed, FLIP_BOUND, worst, ours[worst],
+                         want[worst]);
         }
         free(ours);
         free(want);
@@ -130,14 +213,15 @@ static void test_case_matches_pytorch(void **state)
     const char *name = *state;
     Error err = {{0}};
     char rel[256], path[512], label[256];
-    StFile steps = {0}, after = {0};
+    StFile steps = {0}, after = {0}, grads = {0};
     snprintf(rel, sizeof rel, "adversarial/%s/steps.safetensors", name);
     must(st_read(tu_fixture_path(path, sizeof path, rel), &steps, &err), &err);
     const char *text = st_meta(&steps, "spec"), *noisy = st_meta(&steps, "rounding_driven");
     assert_non_null(text);
     assert_non_null(noisy);
     int iterations = atoi(st_meta(&steps, "iterations")), batch = atoi(st_meta(&steps, "batch"));
-    double noise_tol = 2.0 * atof(st_meta(&steps, "lr")) * atoi(st_meta(&steps, "generator_steps"));
+    double lr = atof(st_meta(&steps, "lr"));
+    double generator_move = lr * atoi(st_meta(&steps, "generator_steps")), critic_move = lr * iterations;
 
     /* Includes resolve against experiments/, where the reference networks live. */
     snprintf(label, sizeof label, "experiments/adversarial_%s.yaml", name);
@@ -148,6 +232,10 @@ static void test_case_matches_pytorch(void **state)
     must(checkpoint_load(tu_fixture_path(path, sizeof path, rel), x.nets, x.n_nets, NULL, 0, true, &err), &err);
 
     const NetDef *gd = spec_model(&spec, spec.loss.generator), *dd = spec_model(&spec, spec.loss.discriminator);
+    const Network *gen = NULL;
+    for (int i = 0; i < x.n_nets; i++)
+        if (!strcmp(x.nets[i]->def.name, spec.loss.generator)) gen = x.nets[i];
+    assert_non_null(gen);
     size_t nz = (size_t)batch * (size_t)shape_numel(&gd->inputs[0].shape);
     size_t nx = (size_t)batch * (size_t)shape_numel(&dd->inputs[0].shape);
     for (int k = 0; k < iterations; k++) {
@@ -168,10 +256,17 @@ static void test_case_matches_pytorch(void **state)
         must(x.algo->step(x.state, real, NULL, k, metrics, &err), &err);
         check_metrics(name, k, x.metrics, x.n_metrics, metrics, want);
         free(real), free(zc), free(zg), free(eps), free(want);
+        if (k == 0) {
+            snprintf(rel, sizeof rel, "adversarial/%s/grads.safetensors", name);
+            must(st_read(tu_fixture_path(path, sizeof path, rel), &grads, &err), &err);
+            for (int i = 0; i < x.n_nets; i++) compare_gradients(name, x.optims[i], &grads);
+        }
     }
     snprintf(rel, sizeof rel, "adversarial/%s/after.safetensors", name);
     must(st_read(tu_fixture_path(path, sizeof path, rel), &after, &err), &err);
-    for (int i = 0; i < x.n_nets; i++) compare_network(name, x.nets[i], &after, noisy, noise_tol);
+    for (int i = 0; i < x.n_nets; i++)
+        compare_network(name, x.nets[i], &after, noisy, x.nets[i] == gen ? generator_move : critic_move);
+    st_free(&grads);
     st_free(&after);
     st_free(&steps);
     experiment_free(&x);
