@@ -34,7 +34,7 @@ endif
 # Keep test objects: they are intermediates, but rebuilding them every run wastes time.
 .SECONDARY:
 
-.PHONY: all setup run test asan bench conv-bench fixtures clean check-specs demo
+.PHONY: all setup run test test-portability asan bench bench-shared conv-bench fixtures clean check-specs demo
 all: $(BUILD)/runner
 
 $(BUILD)/obj/%.o: %.c
@@ -71,12 +71,20 @@ fixtures: $(FIXTURES)
 test: $(BUILD)/runner $(TEST_BIN) $(FIXTURES)
 	@BUILD=$(BUILD) bash tests/run_tests.sh $(TEST_BIN)
 
+# The numeric tests under each OpenBLAS kernel family and a oneDNN ISA cap (tools/test_portability.sh).
+test-portability: $(BUILD)/runner $(TEST_BIN) $(FIXTURES)
+	@BUILD=$(BUILD) bash tools/test_portability.sh
+
 asan:
 	$(MAKE) test BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	    NVCC=
 
 bench: $(BUILD)/runner
 	bash tools/bench.sh
+
+# The training step on shared cores: OpenMP wait policies, alone, beside a busy loop, two at once.
+bench-shared: $(BUILD)/runner
+	BUILD=$(BUILD) bash tools/bench_shared.sh
 
 # Convolution micro-benchmark: im2col + OpenBLAS, oneDNN and PyTorch per geometry and pass.
 $(BUILD)/conv_bench: $(BUILD)/obj/tests/bench/conv_bench.o $(BUILD)/librunner.a

@@ -72,6 +72,9 @@ typedef struct Backend {
      * recorded since the backend started ("file:line: call failed: reason"), or NULL.  May be
      * NULL for backends whose primitives cannot fail (the CPU). */
     const char *(*last_error)(void);
+    /* What the backend runs on, as "key: value" lines (device, libraries, the kernels they chose);
+     * threads > 0 also measures sgemm on that many threads (a fraction of a second). */
+    void (*describe)(char *buf, size_t len, int threads);
 
     /* Row-major C(M,N) = alpha * op(A)(M,K) * op(B)(K,N) + beta * C. */
     void (*gemm)(bool trans_a, bool trans_b, int M, int N, int K, float alpha,
@@ -188,6 +191,20 @@ typedef struct Backend {
 
 /* The CPU backend (always built). */
 const Backend *backend_cpu(void);
+/* Environment settings that the CPU backend's libraries read only when they load, with the
+ * values this machine wants where the user has set none:
+ *   OPENBLAS_CORETYPE, when the loaded OpenBLAS picked kernels below the CPU's vector
+ *     instructions (a release older than the CPU: kernels/cpu/blas_core.h), with the library's
+ *     own choice in RUNNER_OPENBLAS_DETECTED for `runner version`;
+ *   OMP_WAIT_POLICY=passive (unless GOMP_SPINCOUNT is set): libgomp's default keeps idle threads
+ *     spinning for up to about 0.3 s, which on cores shared with any other process made 2
+ *     threads 5 to 20 times slower than 1 (docs/BENCHMARKS.md, "Shared machines").
+ * Writes at most `max` into out and returns how many; the program applies them by starting
+ * again (runner/main.c). */
+typedef struct EnvSetting {
+    const char *name, *value;
+} EnvSetting;
+int backend_cpu_load_time_env(EnvSetting *out, int max);
 /* The CUDA backend, or NULL with a reason in `why` when not built or no device is present. */
 const Backend *backend_cuda(char *why, size_t why_len);
 

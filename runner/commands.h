@@ -25,7 +25,9 @@
                  "[--is] [--batch N] [--threads N] [--seed N] [--backend B] [--cache DIR] [--no-cache]" \
                  " | fid --bench",                                                                  \
             "Frechet distance (pytorch-fid's FID) between two image sets: results folders, PNG "     \
-            "folders or dataset splits (mnist:test)")
+            "folders or dataset splits (mnist:test)")                                               \
+    COMMAND(version, "version [--threads N]",                                                       \
+            "print the version, the backends' libraries and kernels, and the measured sgemm speed")
 
 #define COMMAND_DECLARE(name, usage, help) int cmd_##name(int argc, char **argv, Error *err);
 RUNNER_COMMANDS(COMMAND_DECLARE)

@@ -3,8 +3,13 @@
 #include "graph/op.h"
 #include "runner/commands.h"
 
+#include "kernels/backend.h"
+
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct Command {
     const char *name, *usage, *help;
@@ -25,8 +30,25 @@ static void usage(FILE *out)
                                                  commands[i].usage);
 }
 
+/* Starts the program again with the settings its libraries read only when they load
+ * (backend_cpu_load_time_env: OpenBLAS's kernels, OpenMP's wait policy), where the user has not
+ * set them.  The restarted program finds them set and goes on. */
+static void apply_load_time_settings(char **argv)
+{
+    EnvSetting set[4];
+    int n = backend_cpu_load_time_env(set, 4);
+    if (n == 0) return;
+    bool all_set = true;
+    for (int i = 0; i < n; i++) all_set = all_set && setenv(set[i].name, set[i].value, 1) == 0;
+    if (all_set) execv("/proc/self/exe", argv);
+    /* Not restarted (no memory, no /proc): go on as loaded; `runner version` shows what runs. */
+    for (int i = 0; i < n; i++) unsetenv(set[i].name);
+}
+
 int main(int argc, char **argv)
 {
+    apply_load_time_settings(argv);
+    if (argc >= 2 && !strcmp(argv[1], "--version")) argv[1] = "version";
     if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

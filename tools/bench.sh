@@ -27,6 +27,11 @@ if ! "$VENV/bin/python" -c 'import torch' 2>/dev/null; then
     "$VENV/bin/pip" install --quiet --upgrade pip torch numpy >&2
 fi
 
+# What our side runs on (BLAS kernels and who chose them, measured sgemm): a slow configuration shows.
+"$BUILD/runner" version --threads "$THREADS"
+torch_blas() { "$1" -c 'import torch; print(torch.__version__, torch.__config__.show().split("BLAS_INFO=")[-1].split(",")[0])'; }
+for py in /usr/bin/python3 "$VENV/bin/python"; do echo "pytorch ($py): $(torch_blas "$py")"; done
+
 # Same thread count for OpenMP, OpenBLAS and MKL in every process.
 with_threads() { local t=$1; shift; OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t MKL_NUM_THREADS=$t "$@"; }
 torch_threads=$( (echo 1; echo "$THREADS") | sort -nu)

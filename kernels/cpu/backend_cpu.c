@@ -10,6 +10,7 @@ static const Backend cpu_backend = {
     .fill = cpu_fill,
     .synchronize = cpu_synchronize,
     .set_threads = cpu_set_threads,
+    .describe = cpu_describe,
     .gemm = cpu_gemm,
     .conv2d_workspace_bytes = cpu_conv2d_workspace_bytes,
     .conv2d_forward = cpu_conv2d_forward,

@@ -14,6 +14,7 @@ void cpu_copy(float *dst, const float *src, size_t n);
 void cpu_fill(float *y, size_t n, float value);
 void cpu_synchronize(void);
 void cpu_set_threads(int threads);
+void cpu_describe(char *buf, size_t len, int threads);
 
 /* cpu_gemm.c */
 void cpu_gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda,

@@ -125,6 +125,23 @@ void cuda_synchronize(void) { CUDA_CHECK(cudaDeviceSynchronize()); }
 /* The device schedules its own threads; the CPU thread count does not apply. */
 void cuda_set_threads(int threads) { (void)threads; }
 
+/* The device and the libraries' versions; sgemm is not measured here (the CPU figure is the one
+ * that can silently be slow). */
+void cuda_describe(char *buf, size_t len, int threads)
+{
+    (void)threads;
+    cudaDeviceProp prop;
+    int device = 0, runtime = 0;
+    if (cudaGetDevice(&device) != cudaSuccess || cudaGetDeviceProperties(&prop, device) != cudaSuccess) {
+        snprintf(buf, len, "cuda: no device");
+        return;
+    }
+    cudaRuntimeGetVersion(&runtime);
+    snprintf(buf, len, "cuda: %s (compute %d.%d, %.0f GiB), runtime %d.%d, cuDNN %zu", prop.name, prop.major,
+             prop.minor, (double)prop.totalGlobalMem / (1u << 30), runtime / 1000, runtime % 1000 / 10,
+             cudnnGetVersion());
+}
+
 static Backend table;
 
 static void fill_table(void)
@@ -139,6 +156,7 @@ static void fill_table(void)
     table.synchronize = cuda_synchronize;
     table.set_threads = cuda_set_threads;
     table.last_error = cuda_last_error;
+    table.describe = cuda_describe;
     table.gemm = cuda_gemm;
     table.conv2d_workspace_bytes = cuda_conv2d_workspace_bytes;
     table.conv2d_forward = cuda_conv2d_forward;

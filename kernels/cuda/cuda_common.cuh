@@ -71,6 +71,7 @@ void cuda_copy(float *dst, const float *src, size_t n);
 void cuda_fill(float *y, size_t n, float value);
 void cuda_synchronize(void);
 void cuda_set_threads(int threads);
+void cuda_describe(char *buf, size_t len, int threads);
 const char *cuda_last_error(void);
 
 /* cuda_dnn.cu: cuBLAS and cuDNN */

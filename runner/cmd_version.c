@@ -1,0 +1,29 @@
+/* `runner version [--threads N]`: the program's version and what its backends run on: the CPU's
+ * vector level, OpenBLAS's kernels and who chose them, sgemm's measured speed on N threads (default:
+ * what OpenMP would use), oneDNN's instruction set, and the CUDA device when there is one. */
+#include "kernels/backend.h"
+#include "runner/cmd_args.h"
+#include "runner/commands.h"
+#include "runner/results.h"
+
+#include <omp.h>
+#include <stdio.h>
+#include <string.h>
+
+int cmd_version(int argc, char **argv, Error *err)
+{
+    long long threads = omp_get_max_threads();
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--threads") != 0)
+            return err_set(err, "error: unknown option '%s'\nusage: runner version [--threads N]", argv[i]);
+        if (cmd_parse_int("--threads", i + 1 < argc ? argv[++i] : NULL, 1, 1024, &threads, err)) return -1;
+    }
+    char buf[1024], why[256];
+    backend_cpu()->describe(buf, sizeof buf, (int)threads);
+    printf("runner %s\n%s\n", RUNNER_VERSION, buf);
+    const Backend *cuda = backend_cuda(why, sizeof why);
+    if (cuda) cuda->describe(buf, sizeof buf, 0);
+    else snprintf(buf, sizeof buf, "cuda: not available (%s)", why);
+    printf("%s\n", buf);
+    return 0;
+}

@@ -1,0 +1,103 @@
+/* The choice of OpenBLAS kernels (kernels/cpu/blas_core.c): the library's core name against the
+ * CPU's vector level, as (name, level) pairs that users' machines give, and the CPU detection
+ * against the kernel's own account in /proc/cpuinfo. */
+#include "kernels/cpu/blas_core.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+typedef struct Pair {
+    const char *machine, *core; /* what OpenBLAS 0.3.21 answers there */
+    CpuIsa isa;
+    const char *want;           /* the OPENBLAS_CORETYPE to restart with, or NULL */
+} Pair;
+
+static const Pair pairs[] = {
+    /* Models newer than the library fall back to SSE3 kernels. */
+    {"Intel Emerald Rapids (model 207)", "Prescott", CPU_ISA_AVX512, "SkylakeX"},
+    {"Intel Granite Rapids", "Prescott", CPU_ISA_AVX512, "SkylakeX"},
+    {"a new AVX2-only model", "Prescott", CPU_ISA_AVX2, "Haswell"},
+    {"a new AVX-only model", "Core2", CPU_ISA_AVX, "Sandybridge"},
+    {"AMD Zen 4 (AVX-512 under the Zen name)", "Zen", CPU_ISA_AVX512, "SkylakeX"},
+    {"an older library on Sandy Bridge's successor", "Sandybridge", CPU_ISA_AVX2, "Haswell"},
+    /* The library already fits. */
+    {"Intel Skylake-SP", "SkylakeX", CPU_ISA_AVX512, NULL},
+    {"Intel Cooper Lake, AMD Zen 5", "Cooperlake", CPU_ISA_AVX512, NULL},
+    {"AMD Zen 2", "Zen", CPU_ISA_AVX2, NULL},
+    {"Intel Haswell", "Haswell", CPU_ISA_AVX2, NULL},
+    {"a CPU without AVX", "Prescott", CPU_ISA_SSE, NULL},
+    {"Intel Nehalem", "Nehalem", CPU_ISA_SSE, NULL},
+    /* A user's forced core above the CPU is the user's business, not an upgrade. */
+    {"SkylakeX forced on an AVX2 CPU", "SkylakeX", CPU_ISA_AVX2, NULL},
+    /* Names are compared without case; a name the table lacks is a newer library's: trusted. */
+    {"upper case", "PRESCOTT", CPU_ISA_AVX512, "SkylakeX"},
+    {"a newer library's name", "Zen5", CPU_ISA_AVX512, NULL},
+    {"no name", "", CPU_ISA_AVX512, NULL},
+};
+
+static void test_upgrade_decisions(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        const Pair *p = &pairs[i];
+        const char *got = blas_core_upgrade(p->core, p->isa);
+        if ((got == NULL) != (p->want == NULL) || (got && strcmp(got, p->want)))
+            fail_msg("%s: core %s on %s: got %s, want %s", p->machine, p->core, cpu_isa_name(p->isa),
+                     got ? got : "no change", p->want ? p->want : "no change");
+    }
+    assert_null(blas_core_upgrade(NULL, CPU_ISA_AVX512));
+}
+
+/* Every core the upgrade picks is one the table places at that level. */
+static void test_upgrades_are_known_cores(void **state)
+{
+    (void)state;
+    for (int isa = CPU_ISA_AVX; isa <= CPU_ISA_AVX512; isa++) {
+        const char *core = blas_core_upgrade("Prescott", (CpuIsa)isa);
+        assert_non_null(core);
+        assert_int_equal(blas_core_isa(core), isa);
+    }
+}
+
+static bool cpuinfo_has(const char *flags, const char *flag)
+{
+    size_t n = strlen(flag);
+    for (const char *p = flags; (p = strstr(p, flag)); p += n)
+        if ((p == flags || p[-1] == ' ' || p[-1] == '\t') && (p[n] == ' ' || p[n] == '\n' || !p[n])) return true;
+    return false;
+}
+
+/* The detected level agrees with the kernel's flags (which also reflect what the OS enables). */
+static void test_detection_matches_cpuinfo(void **state)
+{
+    (void)state;
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) fail_msg("/proc/cpuinfo is not readable");
+    char line[8192] = "";
+    while (fgets(line, sizeof line, f) && strncmp(line, "flags", 5) != 0) {}
+    fclose(f);
+    assert_true(strncmp(line, "flags", 5) == 0);
+    CpuIsa want = CPU_ISA_SSE;
+    if (cpuinfo_has(line, "avx")) want = CPU_ISA_AVX;
+    if (cpuinfo_has(line, "avx2") && cpuinfo_has(line, "fma")) want = CPU_ISA_AVX2;
+    if (cpuinfo_has(line, "avx512f") && cpuinfo_has(line, "avx512cd") && cpuinfo_has(line, "avx512bw") &&
+        cpuinfo_has(line, "avx512dq") && cpuinfo_has(line, "avx512vl"))
+        want = CPU_ISA_AVX512;
+    assert_string_equal(cpu_isa_name(cpu_isa_detect()), cpu_isa_name(want));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_upgrade_decisions),
+        cmocka_unit_test(test_upgrades_are_known_cores),
+        cmocka_unit_test(test_detection_matches_cpuinfo),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
