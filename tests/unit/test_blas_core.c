@@ -1,7 +1,8 @@
 /* The choice of OpenBLAS kernels (kernels/cpu/blas_core.c): the library's core name against the
- * CPU's vector level, as (name, level) pairs that users' machines give, and the CPU detection
- * against the kernel's own account in /proc/cpuinfo. */
+ * CPU's vector level, as (name, level) pairs that users' machines give, the CPU detection
+ * against the kernel's own account in /proc/cpuinfo, and what `runner version` reports. */
 #include "kernels/cpu/blas_core.h"
+#include "tests/unit/testutil.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -92,12 +93,32 @@ static void test_detection_matches_cpuinfo(void **state)
     assert_string_equal(cpu_isa_name(cpu_isa_detect()), cpu_isa_name(want));
 }
 
+/* `runner version` says which kernels run, who chose them, and how fast sgemm is. */
+static void test_version_reports_the_kernels(void **state)
+{
+    (void)state;
+    char out[4096];
+    int rc = tu_run_runner("", "version --threads 1", out, sizeof out);
+    if (rc != 0) fail_msg("runner version failed:\n%s", out);
+    const char *want[] = {"runner ", "\ncpu: ", "wait policy ", "\nblas: OpenBLAS ", "; kernels ", " GFLOP/s on 1 thread",
+                          "\nonednn: ", "\ncuda: "};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        if (!strstr(out, want[i])) fail_msg("'%s' missing from:\n%s", want[i], out);
+    /* A user's OPENBLAS_CORETYPE is kept and named. */
+    rc = tu_run_runner("OPENBLAS_CORETYPE=Haswell", "version --threads 1", out, sizeof out);
+    assert_int_equal(rc, 0);
+    if (!strstr(out, "kernels Haswell (OPENBLAS_CORETYPE=Haswell)")) fail_msg("forced core not reported:\n%s", out);
+    assert_int_not_equal(tu_run_runner("", "version --threads 0", out, sizeof out), 0);
+    assert_non_null(strstr(out, "--threads"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_upgrade_decisions),
         cmocka_unit_test(test_upgrades_are_known_cores),
         cmocka_unit_test(test_detection_matches_cpuinfo),
+        cmocka_unit_test(test_version_reports_the_kernels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
