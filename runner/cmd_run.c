@@ -1,7 +1,7 @@
 /* `runner run SPEC.yaml [--set k=v ...] [--out DIR] [--force] [--threads N]`: trains an experiment
  * and writes its results folder.  Everything that can fail on the user's input (the spec, the
- * dataset, the backend, the networks) is checked before the folder is created, so a failed start
- * leaves nothing behind. */
+ * dataset, the backend, the networks, the batches, FID's weights) is checked before the folder is
+ * created or an old one replaced, so a failed start leaves everything as it was. */
 #include "runner/commands.h"
 #include "runner/train_loop.h"
 
@@ -86,6 +86,7 @@ static int run(const RunOptions *o, Spec *spec, Error *err)
     Dataset ds = {0}, eval = {0};
     bool have_eval = false;
     Experiment x = {0};
+    TrainLoop *loop = NULL;
     Results res = {0};
     FidRun fid;
     bool have_fid = false;
@@ -115,20 +116,20 @@ static int run(const RunOptions *o, Spec *spec, Error *err)
         if (fid_run_open(&fid, spec, be, err)) goto done;
         have_fid = true;
     }
+    /* The batches (drop_last with too few examples), the grids and the buffers, still before. */
+    if (!(loop = train_loop_open(&x, &ds, have_eval ? &eval : NULL, have_fid ? &fid : NULL, err))) goto done;
 
+    /* Only now the folder: an old one given with --force is locked and replaced in one rename by a
+     * new one that already holds spec.yaml; until then nothing at its place changes. */
     char dir[RESULTS_PATH_MAX];
     snprintf(dir, sizeof dir, o->out ? "%s" : "results/%s", o->out ? o->out : spec->name);
-    if (results_create(&res, dir, o->force, err)) goto done;
     char path[RESULTS_PATH_MAX + 16];
-    if (results_path(&res, "spec.yaml", path, sizeof path, err) ||
-        spec_write_resolved(spec, path, RUNNER_VERSION, err)) {
-        results_discard(&res);
+    if (results_open(&res, dir, o->force, err) || results_path(&res, "spec.yaml", path, sizeof path, err) ||
+        spec_write_resolved(spec, path, RUNNER_VERSION, err) || results_publish(&res, err))
         goto done;
-    }
-    /* From here on the folder holds a real (if interrupted) run: keep it on failure. */
-    results_keep(&res);
+    /* From here on the folder holds a real (if interrupted) run: it stays on failure. */
     fprintf(stderr, "%s: writing %s/\n", spec->name, res.dir);
-    rc = train_loop_run(&x, &ds, have_eval ? &eval : NULL, have_fid ? &fid : NULL, &res, err);
+    rc = train_loop_run(loop, &res, err);
 done:
     if (have_fid) {
         Error close_err = {{0}};
@@ -137,6 +138,8 @@ done:
             rc = -1;
         }
     }
+    train_loop_close(loop);
+    results_close(&res);
     experiment_free(&x);
     dataset_free(&ds);
     dataset_free(&eval);

@@ -1,6 +1,8 @@
 /* `runner sample RESULTS_DIR [--count N] [--nrow N] [--seed N] [--out FILE.png] [--threads N]`:
  * rebuilds the networks of a run from its resolved spec, loads its last checkpoint (a finished
- * run's or a running one's: checkpoints are replaced atomically) and draws a fresh grid. */
+ * run's or a running one's: checkpoints are replaced atomically) and draws a fresh grid, by
+ * default into the run's own RESULTS_DIR/samples/sample_seed<N>.png (a name the run never writes,
+ * written atomically, so a running run is not disturbed), and says where. */
 #include "runner/commands.h"
 #include "runner/cmd_args.h"
 #include "runner/checkpoint.h"
@@ -13,14 +15,14 @@
 #define USAGE "usage: runner sample RESULTS_DIR [--count 64] [--nrow 8] [--seed 1] [--out FILE.png] [--threads N]"
 
 typedef struct SampleOptions {
-    const char *dir, *out;
+    const char *dir, *out; /* out NULL: RESULTS_DIR/samples/sample_seed<N>.png */
     int count, nrow, threads;
     long long seed;
 } SampleOptions;
 
 static int parse_options(int argc, char **argv, SampleOptions *o, Error *err)
 {
-    *o = (SampleOptions){.count = 64, .nrow = 8, .seed = 1, .out = "samples.png"};
+    *o = (SampleOptions){.count = 64, .nrow = 8, .seed = 1};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long long x = 0;
@@ -73,9 +75,13 @@ static int data_shape_of(const StFile *f, const char *path, Shape *s, Error *err
 
 static int sample(const SampleOptions *o, Error *err)
 {
-    char spec_path[4096], ckpt_path[4096];
+    char spec_path[4096], ckpt_path[4096], out[4096];
     snprintf(spec_path, sizeof spec_path, "%s/spec.yaml", o->dir);
     snprintf(ckpt_path, sizeof ckpt_path, "%s/checkpoints/last.safetensors", o->dir);
+    if (o->out)
+        snprintf(out, sizeof out, "%s", o->out);
+    else
+        snprintf(out, sizeof out, "%s/samples/sample_seed%lld.png", o->dir, o->seed);
     Spec spec;
     if (spec_load(spec_path, NULL, 0, &spec, err)) return -1;
     StFile f = {0};
@@ -96,10 +102,10 @@ static int sample(const SampleOptions *o, Error *err)
     int n_opts = experiment_optimizers(&x, opts);
     if (checkpoint_load_file(&f, ckpt_path, x.nets, x.n_nets, opts, n_opts, true, err)) goto done;
     if (train_write_grid(&x, o->count, o->nrow, (uint64_t)o->seed, (float)spec.data.normalize[0],
-                         (float)spec.data.normalize[1], o->out, err))
+                         (float)spec.data.normalize[1], out, err))
         goto done;
     const char *step = st_meta(&f, "step");
-    fprintf(stderr, "%s: %d samples of step %s (%s) -> %s\n", spec.name, o->count, step ? step : "?", note, o->out);
+    fprintf(stderr, "%s: %d samples of step %s (%s) written to %s\n", spec.name, o->count, step ? step : "?", note, out);
     rc = 0;
 done:
     experiment_free(&x);

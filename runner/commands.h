@@ -16,7 +16,8 @@
             "train an experiment and write results/<name>/ (metrics, samples, plots, checkpoints)")  \
     COMMAND(sample, "sample RESULTS_DIR [--count 64] [--nrow 8] [--seed 1] [--out FILE.png] "         \
                     "[--threads N]",                                                                \
-            "draw a grid of samples from a run's last checkpoint")                                    \
+            "draw a grid of samples from a run's last checkpoint into --out, by default "           \
+            "RESULTS_DIR/samples/sample_seed<N>.png")                                                 \
     COMMAND(bench, "bench [--spec FILE] [--threads N] [--steps N] [--warmup N] [--batch N] "        \
                    "[--samples N] [--backend cpu|cuda|auto] [--profile]",                           \
             "time a GAN spec's training step and sampling (default: the reference GAN; "            \

@@ -22,30 +22,48 @@ uint64_t train_grid_seed(const Spec *spec)
     return spec->seed ^ 0x9E3779B97F4A7C15ull;
 }
 
+int train_check_grid(const Experiment *x, Error *err)
+{
+    const Shape *s = &x->ctx.data_shape;
+    if (!x->algo->sample) return err_set(err, "algorithm '%s' generates no samples", x->algo->name);
+    if (s->ndim != 3 || (s->dim[0] != 1 && s->dim[0] != 3))
+        return err_set(err, "cannot draw a grid of samples shaped (%lld, ...): grids need C x H x W images with 1 or "
+                       "3 channels", (long long)s->dim[0]);
+    return 0;
+}
+
+/* A sample that is not finite means weights that are not: a grid of it would only look blank. */
+static int check_samples_finite(const float *images, size_t n, int count, Error *err)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) bad += !isfinite(images[i]);
+    if (bad == 0) return 0;
+    return err_set(err, "%zu of the %zu values of %d samples are not finite (NaN or infinite): the generator's "
+                   "weights are not finite; no grid written", bad, n, count);
+}
+
 int train_write_grid(const Experiment *x, int count, int nrow, uint64_t seed, float lo, float hi,
                      const char *path, Error *err)
 {
+    if (train_check_grid(x, err)) return err_prefix(err, "error: samples for %s: ", path);
     const Shape *s = &x->ctx.data_shape;
-    if (!x->algo->sample) return err_set(err, "error: algorithm '%s' generates no samples", x->algo->name);
-    if (s->ndim != 3 || (s->dim[0] != 1 && s->dim[0] != 3))
-        return err_set(err, "error: cannot draw a grid of samples shaped (%lld, ...): grids need C x H x W images with "
-                       "1 or 3 channels", (long long)s->dim[0]);
     size_t per = (size_t)shape_numel(s);
     float *images = malloc((size_t)count * per * sizeof *images);
-    if (!images) return err_set(err, "out of memory for %d samples", count);
+    if (!images) return err_set(err, "error: out of memory for %d samples", count);
     Image img = {0};
     GridStyle style = {.nrow = nrow, .padding = 2, .lo = lo, .hi = hi};
     int rc = x->algo->sample(x->state, count, seed, images, err);
+    if (rc == 0) rc = check_samples_finite(images, (size_t)count * per, count, err);
     if (rc == 0)
         rc = grid_render(images, count, (int)s->dim[0], (int)s->dim[1], (int)s->dim[2], &style, &img, err);
     if (rc == 0) rc = png_write(path, &img, err);
     image_free(&img);
     free(images);
-    return rc ? err_prefix(err, "writing samples %s: ", path) : 0;
+    return rc ? err_prefix(err, "error: samples for %s: ", path) : 0;
 }
 
 /* Everything one run keeps between steps. */
-typedef struct Loop {
+struct TrainLoop {
     Experiment *x;
     const Spec *spec;
     const Dataset *ds;
@@ -78,11 +96,11 @@ typedef struct Loop {
     double t0;
     Progress progress;
     FidRun *fid;               /* the spec's `fid:` distances; NULL without one */
-} Loop;
+};
 
-static int path_of(const Loop *l, char *buf, size_t len, Error *err, const char *fmt, ...)
+static int path_of(const TrainLoop *l, char *buf, size_t len, Error *err, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
-static int path_of(const Loop *l, char *buf, size_t len, Error *err, const char *fmt, ...)
+static int path_of(const TrainLoop *l, char *buf, size_t len, Error *err, const char *fmt, ...)
 {
     char rel[256];
     va_list ap;
@@ -93,12 +111,12 @@ static int path_of(const Loop *l, char *buf, size_t len, Error *err, const char 
 }
 
 /* The learning rate of each optimizer's most recent update. */
-static double current_lr(const Loop *l, const Optimizer *o)
+static double current_lr(const TrainLoop *l, const Optimizer *o)
 {
     return schedule_lr(&l->spec->schedule, o->cfg.lr, o->steps > 0 ? o->steps - 1 : 0);
 }
 
-static int open_log(Loop *l, Error *err)
+static int open_log(TrainLoop *l, Error *err)
 {
     const char *cols[MAX_COLS];
     char lr_names[SPEC_MAX_MODELS][NET_NAME_MAX + 4];
@@ -157,7 +175,7 @@ static Cell metric_cell(double v)
 }
 
 /* One metrics.csv row; the evaluation's columns are filled on the row of the step it followed. */
-static int log_row(Loop *l, int64_t step, int64_t epoch, Error *err)
+static int log_row(TrainLoop *l, int64_t step, int64_t epoch, Error *err)
 {
     Cell cells[MAX_COLS];
     char text[SPEC_MAX_MODELS + 1][32];
@@ -174,7 +192,7 @@ static int log_row(Loop *l, int64_t step, int64_t epoch, Error *err)
     return remember(&l->xs, l->ys, l->x->n_metrics, &l->n_rows, &l->cap_rows, step, l->metrics, err);
 }
 
-static int write_plot(const Loop *l, Error *err)
+static int write_plot(const TrainLoop *l, Error *err)
 {
     if (l->n_rows == 0) return 0;
     PlotSeries series[2 * ALGO_MAX_METRICS];
@@ -189,7 +207,7 @@ static int write_plot(const Loop *l, Error *err)
     return plot_lines(path, title, "step", "value", series, n, err);
 }
 
-static int write_grid(const Loop *l, const char *rel, Error *err)
+static int write_grid(const TrainLoop *l, const char *rel, Error *err)
 {
     if (!l->x->algo->sample) return 0; /* a classifier draws nothing */
     char path[RESULTS_PATH_MAX + 64];
@@ -198,7 +216,7 @@ static int write_grid(const Loop *l, const char *rel, Error *err)
     return train_write_grid(l->x, s->count, s->nrow, train_grid_seed(l->spec), l->ds->lo, l->ds->hi, path, err);
 }
 
-static int write_checkpoint(Loop *l, int64_t step, Error *err)
+static int write_checkpoint(TrainLoop *l, int64_t step, Error *err)
 {
     char path[RESULTS_PATH_MAX + 64];
     if (path_of(l, path, sizeof path, err, "checkpoints/last.safetensors")) return -1;
@@ -221,7 +239,7 @@ static int write_checkpoint(Loop *l, int64_t step, Error *err)
     return 0;
 }
 
-static int write_summary(const Loop *l, int64_t steps, double wall, Error *err)
+static int write_summary(const TrainLoop *l, int64_t steps, double wall, Error *err)
 {
     const char *cols[MAX_COLS + 2 * SPEC_MAX_MODELS + 8 + FID_RUN_MAX_METRICS];
     Cell cells[MAX_COLS + 2 * SPEC_MAX_MODELS + 8 + FID_RUN_MAX_METRICS];
@@ -260,7 +278,7 @@ static int write_summary(const Loop *l, int64_t steps, double wall, Error *err)
 }
 
 /* The algorithm's state for a batch of n (an epoch's last batch may be smaller). */
-static void *state_for(Loop *l, int n, Error *err)
+static void *state_for(TrainLoop *l, int n, Error *err)
 {
     if (n == l->x->ctx.batch) return l->x->state;
     if (l->tail && l->tail_batch == n) return l->tail;
@@ -276,7 +294,7 @@ static void *state_for(Loop *l, int n, Error *err)
  * generator's first turn, when critics step first).  So a NaN is "not yet" until the state that
  * produced it has once reported a finite value for that metric; after that, and for any
  * infinity, the run has diverged. */
-static int check_finite(Loop *l, void *state, int64_t step, Error *err)
+static int check_finite(TrainLoop *l, void *state, int64_t step, Error *err)
 {
     bool tail = state != l->x->state;
     bool *seen = tail ? l->tail_seen : l->seen;
@@ -306,7 +324,7 @@ static int check_finite(Loop *l, void *state, int64_t step, Error *err)
 }
 
 /* The held-out evaluation after `step` steps (once per epoch and at the end). */
-static int evaluate(Loop *l, int64_t step, Error *err)
+static int evaluate(TrainLoop *l, int64_t step, Error *err)
 {
     if (!l->eval || l->last_eval == step) return 0;
     const Dataset *e = l->eval;
@@ -321,7 +339,7 @@ static int evaluate(Loop *l, int64_t step, Error *err)
 }
 
 /* After the last batch of epoch `done` (1-based): its grid when due, and a fresh plot. */
-static int end_epoch(Loop *l, int64_t done, Error *err)
+static int end_epoch(TrainLoop *l, int64_t done, Error *err)
 {
     int every = l->spec->samples.every_epochs;
     if (every > 0 && done % every == 0) {
@@ -333,14 +351,14 @@ static int end_epoch(Loop *l, int64_t done, Error *err)
 }
 
 /* The spec's `fid:` distances of the generator as it is after `step` steps. */
-static int measure_fid(Loop *l, int64_t epoch, int64_t step, Error *err)
+static int measure_fid(TrainLoop *l, int64_t epoch, int64_t step, Error *err)
 {
     if (!l->fid) return 0;
     progress_break(&l->progress);
     return fid_run_eval(l->fid, l->x, l->ds->lo, l->ds->hi, l->res, epoch, step, err);
 }
 
-static int train(Loop *l, Error *err)
+static int train(TrainLoop *l, Error *err)
 {
     const Spec *spec = l->spec;
     Experiment *x = l->x;
@@ -389,7 +407,7 @@ static int train(Loop *l, Error *err)
 }
 
 /* The evaluation set as floats once, and its metric names. */
-static int prepare_eval(Loop *l, const Dataset *eval, Error *err)
+static int prepare_eval(TrainLoop *l, const Dataset *eval, Error *err)
 {
     if (!eval || !l->x->algo->evaluate) return 0;
     l->eval = eval;
@@ -403,34 +421,64 @@ static int prepare_eval(Loop *l, const Dataset *eval, Error *err)
     return 0;
 }
 
-int train_loop_run(Experiment *x, const Dataset *ds, const Dataset *eval, FidRun *fid, const Results *res,
-                   Error *err)
+TrainLoop *train_loop_open(Experiment *x, const Dataset *ds, const Dataset *eval, FidRun *fid, Error *err)
 {
+    TrainLoop *l = calloc(1, sizeof *l);
+    if (!l) {
+        err_set(err, "out of memory");
+        return NULL;
+    }
+    *l = (TrainLoop){.x = x, .spec = x->spec, .ds = ds, .fid = fid, .last_checkpoint = -1, .last_eval = -1};
     const Spec *spec = x->spec;
-    Loop l = {.x = x, .spec = spec, .ds = ds, .res = res, .fid = fid, .last_checkpoint = -1, .last_eval = -1};
     int batch = x->ctx.batch;
-    if (batch_iter_init(&l.it, ds, batch, spec->data.shuffle, spec->data.drop_last, spec->seed, err)) return -1;
-    l.per_epoch = batch_iter_per_epoch(&l.it);
-    l.total = spec->train.steps > 0 ? spec->train.steps : (int64_t)spec->train.epochs * l.per_epoch;
     size_t per = (size_t)ds->c * (size_t)ds->h * (size_t)ds->w;
-    l.images = malloc((size_t)batch * per * sizeof *l.images);
-    l.labels = malloc((size_t)batch * sizeof *l.labels);
-    int rc = l.images && l.labels ? prepare_eval(&l, eval, err) : err_set(err, "out of memory for a batch of %d", batch);
-    if (rc == 0) rc = train(&l, err);
-    if (l.log_open) {
+    if (batch_iter_init(&l->it, ds, batch, spec->data.shuffle, spec->data.drop_last, spec->seed, err) ||
+        (x->algo->sample && train_check_grid(x, err)))
+        goto fail;
+    l->per_epoch = batch_iter_per_epoch(&l->it);
+    l->total = spec->train.steps > 0 ? spec->train.steps : (int64_t)spec->train.epochs * l->per_epoch;
+    l->images = malloc((size_t)batch * per * sizeof *l->images);
+    l->labels = malloc((size_t)batch * sizeof *l->labels);
+    if (!l->images || !l->labels) {
+        err_set(err, "out of memory for a batch of %d", batch);
+        goto fail;
+    }
+    if (prepare_eval(l, eval, err)) goto fail;
+    return l;
+fail:
+    train_loop_close(l);
+    return NULL;
+}
+
+int train_loop_run(TrainLoop *l, const Results *res, Error *err)
+{
+    l->res = res;
+    int rc = train(l, err);
+    if (l->log_open) {
         Error close_err = {{0}};
-        if (metrics_log_close(&l.log, &close_err) && rc == 0) {
+        l->log_open = false;
+        if (metrics_log_close(&l->log, &close_err) && rc == 0) {
             *err = close_err;
             rc = -1;
         }
     }
-    if (l.tail) x->algo->destroy(l.tail);
-    batch_iter_free(&l.it);
-    free(l.images);
-    free(l.labels);
-    free(l.xs);
-    free(l.eval_images);
-    free(l.eval_xs);
-    for (int m = 0; m < ALGO_MAX_METRICS; m++) free(l.ys[m]), free(l.eval_ys[m]);
     return rc;
+}
+
+void train_loop_close(TrainLoop *l)
+{
+    if (!l) return;
+    if (l->log_open) {
+        Error ignored;
+        metrics_log_close(&l->log, &ignored);
+    }
+    if (l->tail) l->x->algo->destroy(l->tail);
+    batch_iter_free(&l->it);
+    free(l->images);
+    free(l->labels);
+    free(l->xs);
+    free(l->eval_images);
+    free(l->eval_xs);
+    for (int m = 0; m < ALGO_MAX_METRICS; m++) free(l->ys[m]), free(l->eval_ys[m]);
+    free(l);
 }
