@@ -110,6 +110,37 @@ demo: $(BUILD)/runner
 run: $(BUILD)/runner
 	$(BUILD)/runner run experiments/$(or $(EXP),gan_fashion).yaml $(ARGS)
 
+# ---- Fuzzing: one harness per reader of outside input (tests/fuzz/README.md) ----
+# `make test` replays every corpus and regression input through the gcc-built harnesses
+# (tests/unit/test_fuzz_regressions.c); `make fuzz FUZZ_SECONDS=N` builds them with clang and
+# libFuzzer in $(FUZZ_BUILD) and runs each target for N seconds (default 60), one after another.
+FUZZ_SRC     := $(filter-out tests/fuzz/harness%,$(wildcard tests/fuzz/*.c))
+FUZZ_TARGETS := $(FUZZ_SRC:tests/fuzz/%.c=%)
+FUZZ_SUPPORT := $(BUILD)/obj/tests/fuzz/harness_files.o
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+# -Wno-error: gcc's build is the warning gate; clang's own warnings (gcc-only attributes) show but
+# do not stop fuzzing.
+FUZZ_OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+                -fno-sanitize-recover=all -DFUZZ_LIBFUZZER -Wno-error
+
+# The replay program links every harness (before the library, which they use).
+$(BUILD)/tests/test_fuzz_regressions: $(BUILD)/obj/tests/unit/test_fuzz_regressions.o $(FUZZ_SRC:%.c=$(BUILD)/obj/%.o) \
+                                      $(FUZZ_SUPPORT) $(TEST_SUPPORT_OBJ) $(BUILD)/librunner.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
+
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(FUZZ_SUPPORT) $(BUILD)/librunner.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer $^ -o $@ $(LDLIBS)
+
+.PHONY: fuzz fuzz-build
+fuzz-build: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
+
+fuzz:
+	$(MAKE) fuzz-build BUILD=$(FUZZ_BUILD) CC=clang NVCC= OPT="$(FUZZ_OPT)"
+	FUZZ_BUILD=$(FUZZ_BUILD) bash tests/fuzz/run_fuzz.sh $(FUZZ_SECONDS) $(or $(FUZZ_TARGET),$(FUZZ_TARGETS))
+
 clean:
 	rm -rf build build-asan
 

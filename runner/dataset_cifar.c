@@ -19,6 +19,7 @@ static long record_count(const char *path, Error *err)
 {
     struct stat st;
     if (stat(path, &st) != 0) return err_set(err, "%s: cannot open: %s", path, strerror(errno));
+    if (S_ISDIR(st.st_mode)) return err_set(err, "%s: is a directory, not a CIFAR-10 batch file", path);
     if (st.st_size == 0 || st.st_size % CIFAR_RECORD != 0)
         return err_set(err, "%s: %lld bytes is not a whole, non-zero number of %d-byte CIFAR-10 records", path,
                        (long long)st.st_size, CIFAR_RECORD);

@@ -18,7 +18,8 @@ typedef struct IdxArray {
 } IdxArray;
 
 /* Reads an unsigned-byte IDX file with `want_ndim` dimensions; the message names the path and what
- * is wrong (missing, bad magic, wrong type or rank, truncated, trailing bytes). */
+ * is wrong (missing, a directory, empty, bad magic, wrong type or rank, truncated, trailing bytes,
+ * corrupt gzip data).  Memory grows with the data read, never with what a header claims alone. */
 int idx_read(const char *path, int want_ndim, IdxArray *out, Error *err);
 void idx_free(IdxArray *a);
 

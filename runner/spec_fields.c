@@ -3,7 +3,8 @@
 
 #include "graph/op.h"
 
-#include <errno.h>
+#include <float.h>
+#include <limits.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -29,16 +30,37 @@ static int expect(Error *err, const Field *f, const YNode *v)
     return yerr(err, v, "'%s' expects %s, found %s", f->key, type_word(f->type), ynode_describe(v, buf, sizeof buf));
 }
 
+/* "an integer from 1 to 1000000", "a number from 0 to 1", "a number of at least 0", "a finite
+ * number": what a field accepts, for out-of-range messages.  Integers are also bounded by int's
+ * range. */
+static const char *accepted(const Field *f, double lo, double hi, char *buf, size_t len)
+{
+    if (f->type != F_INT && !(f->min <= f->max))
+        snprintf(buf, len, "a finite number");
+    else if (f->type == F_INT)
+        snprintf(buf, len, "an integer from %.0f to %.0f", lo, hi);
+    else if (hi >= 1e30)
+        snprintf(buf, len, "a number of at least %g", lo);
+    else
+        snprintf(buf, len, "a number from %g to %g", lo, hi);
+    return buf;
+}
+
 static int parse_number(const Field *f, const YNode *v, double *out, Error *err)
 {
     if (v->kind != Y_SCALAR || ynode_is_null(v)) return expect(err, f, v);
     char *end;
-    errno = 0;
-    double x = strtod(v->text, &end);
-    if (v->text[0] == '\0' || *end != '\0' || errno || !isfinite(x)) return expect(err, f, v);
-    if (f->type == F_INT && (x != floor(x) || fabs(x) > 2e9)) return expect(err, f, v);
-    if (f->min <= f->max && (x < f->min || x > f->max))
-        return yerr(err, v, "'%s' must be between %g and %g, found %s", f->key, f->min, f->max, v->text);
+    double x = strtod(v->text, &end); /* an underflow gives the nearest value, 0 or subnormal */
+    if (v->text[0] == '\0' || *end != '\0' || isnan(x)) return expect(err, f, v);
+    if (f->type == F_INT && isfinite(x) && x != floor(x)) return expect(err, f, v);
+    bool ranged = f->min <= f->max;
+    double lo = ranged ? f->min : -DBL_MAX, hi = ranged ? f->max : DBL_MAX;
+    if (f->type == F_INT) lo = fmax(lo, INT_MIN), hi = fmin(hi, INT_MAX);
+    if (!isfinite(x) || x < lo || x > hi) { /* 1e400 and inf overflow to infinity */
+        char buf[96];
+        return yerr(err, v, "'%s' is out of range: found %s, expected %s", f->key, v->text,
+                    accepted(f, lo, hi, buf, sizeof buf));
+    }
     *out = x;
     return 0;
 }

@@ -35,6 +35,10 @@ int spec_apply_override(YPool *pool, YNode *root, const char *set, Error *err)
     memcpy(path, set, plen);
     path[plen] = '\0';
 
+    /* An empty value would read as an empty YAML document; say what is missing instead. */
+    if (eq[1 + strspn(eq + 1, " \t")] == '\0')
+        return yerr(err, &at, "no value after '=': write --set %s=VALUE (null, ~ or '' for nothing)", path);
+
     YNode *value = NULL;
     if (yaml_load_text(pool, label, eq + 1, strlen(eq + 1), true, &value, err)) return -1;
 

@@ -9,6 +9,7 @@ DEBIAN_PACKAGES=(
     gcc make pkg-config
     libyaml-dev libcsv-dev libpng-dev libopenblas-dev liblapacke-dev zlib1g-dev libcmocka-dev libcjson-dev
     libdnnl-dev
+    clang libclang-rt-14-dev libomp-14-dev   # make fuzz: libFuzzer and the sanitizers, OpenMP for clang
     dataset-fashion-mnist
     python3-torch python3-torchvision python3-scipy python3-numpy python3-venv python3-pil
 )
