@@ -54,9 +54,12 @@ static int parse_shape(const YNode *v, const char *what, Shape *s, Error *err)
         const YNode *d = v->vals[i];
         char *end = NULL;
         long long x = d->kind == Y_SCALAR ? strtoll(d->text, &end, 10) : 0;
-        if (d->kind != Y_SCALAR || d->text[0] == '\0' || *end != '\0' || x < 1 || x > (1 << 24))
+        if (d->kind != Y_SCALAR || d->text[0] == '\0' || *end != '\0')
             return yerr(err, d, "%s: a dimension must be a positive integer, found %s", what,
                         ynode_describe(d, buf, sizeof buf));
+        if (x < 1 || x > (1 << 24)) /* strtoll saturates, so any overflow lands here too */
+            return yerr(err, d, "%s: dimension %s is out of range, expected an integer from 1 to %d", what, d->text,
+                        1 << 24);
         s->dim[i] = x;
     }
     return 0;
