@@ -91,7 +91,12 @@ static int run(const RunOptions *o, Spec *spec, Error *err)
     FidRun fid;
     bool have_fid = false;
     int rc = -1;
-    /* The data first: a missing or damaged file is the commonest problem, and costs nothing yet. */
+    char dir[RESULTS_PATH_MAX];
+    snprintf(dir, sizeof dir, o->out ? "%s" : "results/%s", o->out ? o->out : spec->name);
+    /* A folder that is there and may not be replaced costs nothing to find: say so at once. */
+    bool exists;
+    if (results_check_target(dir, o->force, &exists, err)) goto done;
+    /* The data next: a missing or damaged file is the commonest problem, and costs nothing yet. */
     if (dataset_load(&spec->data, &ds, err)) {
         err_prefix(err, "data: ");
         goto done;
@@ -121,8 +126,6 @@ static int run(const RunOptions *o, Spec *spec, Error *err)
 
     /* Only now the folder: an old one given with --force is locked and replaced in one rename by a
      * new one that already holds spec.yaml; until then nothing at its place changes. */
-    char dir[RESULTS_PATH_MAX];
-    snprintf(dir, sizeof dir, o->out ? "%s" : "results/%s", o->out ? o->out : spec->name);
     char path[RESULTS_PATH_MAX + 16];
     if (results_open(&res, dir, o->force, err) || results_path(&res, "spec.yaml", path, sizeof path, err) ||
         spec_write_resolved(spec, path, RUNNER_VERSION, err) || results_publish(&res, err))

@@ -99,6 +99,18 @@ static int make_staging(Results *r, Error *err)
     return (r->lock_fd = results_lock(r->dir, err)) < 0 ? -1 : 0;
 }
 
+int results_check_target(const char *dir, bool force, bool *exists, Error *err)
+{
+    struct stat st;
+    *exists = lstat(dir, &st) == 0;
+    if (!*exists && errno != ENOENT)
+        return err_set(err, "error: cannot read results folder '%s': %s", dir, strerror(errno));
+    if (*exists && !force)
+        return err_set(err, "error: results folder '%s' already exists; pass --force to replace it or --out DIR to "
+                       "write elsewhere", dir);
+    return *exists ? results_check_replaceable(dir, err) : 0;
+}
+
 int results_open(Results *r, const char *dir, bool force, Error *err)
 {
     memset(r, 0, sizeof *r);
@@ -109,15 +121,11 @@ int results_open(Results *r, const char *dir, bool force, Error *err)
     memcpy(r->target, dir, len);
     r->target[len] = '\0';
 
-    struct stat st;
-    if (lstat(r->target, &st) == 0) {
-        if (!force)
-            return err_set(err, "error: results folder '%s' already exists; pass --force to replace it or "
-                           "--out DIR to write elsewhere", r->target);
-        if (results_check_replaceable(r->target, err) || (r->old_lock_fd = results_lock(r->target, err)) < 0) return -1;
+    bool exists;
+    if (results_check_target(r->target, force, &exists, err)) return -1;
+    if (exists) {
+        if ((r->old_lock_fd = results_lock(r->target, err)) < 0) return -1;
         r->replacing = true;
-    } else if (errno != ENOENT) {
-        return err_set(err, "error: cannot read results folder '%s': %s", r->target, strerror(errno));
     }
     if (make_parents(r, err) || make_staging(r, err)) {
         results_close(r);

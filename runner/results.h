@@ -39,6 +39,10 @@ typedef struct Results {
  * with samples/, plots/, checkpoints/, the marker and the (held) lock.  Nothing at `dir` changes.
  * On failure nothing new is left behind. */
 int results_open(Results *r, const char *dir, bool force, Error *err);
+/* The checks of results_open on `dir` that change nothing (whether it exists, and if so whether
+ * `force` may replace it), for a command to fail fast before its slow preparations; results_open
+ * repeats them. */
+int results_check_target(const char *dir, bool force, bool *exists, Error *err);
 /* Moves the staging folder to its place (swapping out and removing the replaced folder with
  * --force); from then on r->dir is the target. */
 int results_publish(Results *r, Error *err);
