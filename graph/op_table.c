@@ -1,5 +1,6 @@
 /* The registry: every op listed in graph/ops/ops.def, looked up by name. */
 #include "graph/op.h"
+#include "kernels/activations.h" /* ops.def lists the activations from it */
 
 #include <string.h>
 

@@ -5,6 +5,8 @@
 #ifndef KERNELS_BACKEND_H
 #define KERNELS_BACKEND_H
 
+#include "kernels/activations.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,19 +21,11 @@ typedef struct ConvGeom {
     int stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, groups;
 } ConvGeom;
 
-/* Elementwise activation kinds shared by forward and backward primitives. */
+/* Activation kinds, in the order of kernels/activations.h. */
 typedef enum UnaryKind {
-    UNARY_RELU,
-    UNARY_LEAKY_RELU,   /* alpha = negative slope */
-    UNARY_TANH,
-    UNARY_SIGMOID,
-    UNARY_SILU,
-    UNARY_SOFTPLUS,     /* log(1 + exp(x)), computed stably */
-    UNARY_EXP,
-    UNARY_LOG,
-    UNARY_SQUARE,
-    UNARY_SQRT,
-    UNARY_ABS,
+#define ACTIVATION_KIND(KIND, ...) UNARY_##KIND,
+    ACTIVATIONS(ACTIVATION_KIND)
+#undef ACTIVATION_KIND
     UNARY_COUNT
 } UnaryKind;
 

@@ -1,6 +1,6 @@
-/* Activations (relu, leaky_relu, tanh, sigmoid, silu, softplus, exp, log, square, sqrt, abs) on
- * the backend's unary primitives, and their gradient op unary_grad(dy, x, y) = dy * f'(.),
- * which is itself differentiable so that gradients of gradients (WGAN-GP) can be built. */
+/* The activations of kernels/activations.h as ops on the backend's unary primitives, and their
+ * gradient op unary_grad(dy, x, y) = dy * f'(.), which is itself differentiable so that
+ * gradients of gradients (WGAN-GP) can be built. */
 #include "graph/ops/eltwise.h"
 
 #include <string.h>
@@ -9,8 +9,10 @@ extern const Op op_unary_grad;
 
 /* Op names in UnaryKind order (also the choices of unary_grad's `kind`). */
 static const char *const kind_names[UNARY_COUNT + 1] = {
-    "relu", "leaky_relu", "tanh", "sigmoid", "silu", "softplus",
-    "exp", "log", "square", "sqrt", "abs", NULL,
+#define KIND_NAME(KIND, name, ...) #name,
+    ACTIVATIONS(KIND_NAME)
+#undef KIND_NAME
+    NULL,
 };
 
 static UnaryKind kind_of(const char *name)
@@ -46,33 +48,20 @@ static int unary_backward(Graph *g, Node *n, Node *dy, const bool *want, Node **
     return 0;
 }
 
-#define ACTIVATION(op_name, text)                                                             \
-    const Op op_##op_name = {                                                                 \
-        .name = #op_name, .summary = text, .min_inputs = 1, .max_inputs = 1,                  \
-        .infer = unary_infer, .forward = unary_forward, .backward = unary_backward,           \
-    };
-
-ACTIVATION(relu, "max(x, 0)")
-ACTIVATION(tanh, "tanh(x)")
-ACTIVATION(sigmoid, "1 / (1 + exp(-x))")
-ACTIVATION(silu, "x * sigmoid(x) (swish)")
-ACTIVATION(softplus, "log(1 + exp(x))")
-ACTIVATION(exp, "exp(x)")
-ACTIVATION(log, "natural logarithm")
-ACTIVATION(square, "x * x")
-ACTIVATION(sqrt, "square root")
-ACTIVATION(abs, "|x|")
-
-static const AttrSchema leaky_relu_attrs[] = {
+static const AttrSchema negative_slope_attrs[] = {
     {.name = "negative_slope", .type = ATTR_FLOAT, .default_text = "0.01", .min = 1, .max = 0,
      .doc = "slope for x < 0"},
 };
+#define ATTRS_NO_PARAM .attrs = NULL, .n_attrs = 0
+#define ATTRS_NEGATIVE_SLOPE .attrs = negative_slope_attrs, .n_attrs = 1
 
-const Op op_leaky_relu = {
-    .name = "leaky_relu", .summary = "x for x > 0, negative_slope * x otherwise",
-    .attrs = leaky_relu_attrs, .n_attrs = 1, .min_inputs = 1, .max_inputs = 1,
-    .infer = unary_infer, .forward = unary_forward, .backward = unary_backward,
-};
+#define ACTIVATION_OP(KIND, op_name, text, f_expr, df_expr, reads, param, ...)            \
+    const Op op_##op_name = {                                                                 \
+        .name = #op_name, .summary = text, ATTRS_##param, .min_inputs = 1, .max_inputs = 1,   \
+        .infer = unary_infer, .forward = unary_forward, .backward = unary_backward,           \
+    };
+ACTIVATIONS(ACTIVATION_OP)
+#undef ACTIVATION_OP
 
 /* ---- unary_grad(dy, x, y): dx = dy * f'(x), where y = f(x) ---- */
 
@@ -153,14 +142,16 @@ static Node *second_derivative(Graph *g, UnaryKind k, Node *G, Node *dy, Node *x
     }
 }
 
-static bool uses_y(UnaryKind k)
+/* The `reads` column of kernels/activations.h: Y, X, or FLAT (a piecewise-constant derivative). */
+enum { READS_X, READS_Y, READS_FLAT };
+static int reads(UnaryKind k)
 {
-    return k == UNARY_TANH || k == UNARY_SIGMOID || k == UNARY_EXP || k == UNARY_SQRT;
-}
-
-static bool piecewise_constant(UnaryKind k)
-{
-    return k == UNARY_RELU || k == UNARY_LEAKY_RELU || k == UNARY_ABS;
+    static const int table[UNARY_COUNT] = {
+#define ACTIVATION_READS(KIND, name, summary, f_expr, df_expr, reads, ...) READS_##reads,
+        ACTIVATIONS(ACTIVATION_READS)
+#undef ACTIVATION_READS
+    };
+    return table[k];
 }
 
 static int unary_grad_backward(Graph *g, Node *n, Node *G, const bool *want, Node **dx,
@@ -170,8 +161,8 @@ static int unary_grad_backward(Graph *g, Node *n, Node *G, const bool *want, Nod
     Node *dy = n->in[0], *x = n->in[1], *y = n->in[2];
     if (want[0] && !(dx[0] = build_unary_grad(g, k, attr_float(n, "alpha"), G, x, y, err)))
         return -1;
-    int target = uses_y(k) ? 2 : 1;
-    if (!want[target] || piecewise_constant(k)) return 0;
+    int target = reads(k) == READS_Y ? 2 : 1;
+    if (!want[target] || reads(k) == READS_FLAT) return 0;
     return (dx[target] = second_derivative(g, k, G, dy, x, y, err)) ? 0 : -1;
 }
 

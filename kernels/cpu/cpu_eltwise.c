@@ -1,5 +1,4 @@
-/* Elementwise primitives: activations and their derivatives, linear combinations, clamping.
- * Each kind has its own loop (the switch sits outside) so the compiler can vectorise it. */
+/* Elementwise primitives: activations and their derivatives, linear combinations, clamping. */
 #include "kernels/cpu/cpu_kernels.h"
 
 #include <math.h>
@@ -7,120 +6,45 @@
 /* Below this many elements a parallel region costs more than it saves. */
 #define PAR_MIN 32768
 
-static inline float sigmoidf(float x)
-{
-    /* Two branches so that exp never overflows. */
-    if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
-    float e = expf(x);
-    return e / (1.0f + e);
-}
+/* One loop per kind (the switch sits outside) so that the compiler can vectorise each.  The
+ * formulas are kernels/activations.h's: x, y, dy and a name the element's values there. */
+#define LOOP_CHEAP _Pragma("omp parallel for simd if (n > PAR_MIN)")
+#define LOOP_COSTLY _Pragma("omp parallel for if (n > PAR_MIN / 8)")
 
-void cpu_unary(UnaryKind kind, const float *x, float *y, size_t n, float alpha)
+void cpu_unary(UnaryKind kind, const float *xs, float *ys, size_t n, float a)
 {
+    (void)a;
     switch (kind) {
-    case UNARY_RELU:
-#pragma omp parallel for simd if (n > PAR_MIN)
-        for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+#define FORWARD_CASE(KIND, name, summary, forward, backward, reads, param, forward_cost, backward_cost) \
+    case UNARY_##KIND:                                                                                 \
+        LOOP_##forward_cost for (size_t i = 0; i < n; i++) {                                           \
+            const float x = xs[i];                                                                     \
+            ys[i] = (forward);                                                                         \
+        }                                                                                              \
         break;
-    case UNARY_LEAKY_RELU:
-#pragma omp parallel for simd if (n > PAR_MIN)
-        for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : alpha * x[i];
-        break;
-    case UNARY_TANH:
-#pragma omp parallel for if (n > PAR_MIN / 8)
-        for (size_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
-        break;
-    case UNARY_SIGMOID:
-#pragma omp parallel for if (n > PAR_MIN / 8)
-        for (size_t i = 0; i < n; i++) y[i] = sigmoidf(x[i]);
-        break;
-    case UNARY_SILU:
-#pragma omp parallel for if (n > PAR_MIN / 8)
-        for (size_t i = 0; i < n; i++) y[i] = x[i] * sigmoidf(x[i]);
-        break;
-    case UNARY_SOFTPLUS:
-        /* max(x, 0) + log1p(exp(-|x|)): exact for large |x| without overflow. */
-#pragma omp parallel for if (n > PAR_MIN / 8)
-        for (size_t i = 0; i < n; i++) y[i] = fmaxf(x[i], 0.0f) + log1pf(expf(-fabsf(x[i])));
-        break;
-    case UNARY_EXP:
-#pragma omp parallel for if (n > PAR_MIN / 8)
-        for (size_t i = 0; i < n; i++) y[i] = expf(x[i]);
-        break;
-    case UNARY_LOG:
-#pragma omp parallel for if (n > PAR_MIN / 8)
-        for (size_t i = 0; i < n; i++) y[i] = logf(x[i]);
-        break;
-    case UNARY_SQUARE:
-#pragma omp parallel for simd if (n > PAR_MIN)
-        for (size_t i = 0; i < n; i++) y[i] = x[i] * x[i];
-        break;
-    case UNARY_SQRT:
-#pragma omp parallel for simd if (n > PAR_MIN)
-        for (size_t i = 0; i < n; i++) y[i] = sqrtf(x[i]);
-        break;
-    case UNARY_ABS:
-#pragma omp parallel for simd if (n > PAR_MIN)
-        for (size_t i = 0; i < n; i++) y[i] = fabsf(x[i]);
-        break;
+        ACTIVATIONS(FORWARD_CASE)
+#undef FORWARD_CASE
     case UNARY_COUNT:
         break;
     }
 }
 
 /* dx = dy * f'(x); y = f(x) is used where the derivative is cheaper from it (as PyTorch does). */
-void cpu_unary_backward(UnaryKind kind, const float *x, const float *y, const float *dy, float *dx,
-                        size_t n, float alpha)
+void cpu_unary_backward(UnaryKind kind, const float *xs, const float *ys, const float *dys, float *dxs,
+                        size_t n, float a)
 {
+    (void)a;
     switch (kind) {
-    case UNARY_RELU:
-#pragma omp parallel for simd if (n > PAR_MIN)
-        for (size_t i = 0; i < n; i++) dx[i] = x[i] > 0.0f ? dy[i] : 0.0f;
+#define BACKWARD_CASE(KIND, name, summary, forward, backward, reads, param, forward_cost, backward_cost) \
+    case UNARY_##KIND:                                                                                  \
+        LOOP_##backward_cost for (size_t i = 0; i < n; i++) {                                           \
+            const float x = xs[i], y = ys[i], dy = dys[i];                                              \
+            (void)x, (void)y;                                                                           \
+            dxs[i] = (backward);                                                                        \
+        }                                                                                               \
         break;
-    case UNARY_LEAKY_RELU:
-#pragma omp parallel for simd if (n > PAR_MIN)
-        for (size_t i = 0; i < n; i++) dx[i] = x[i] > 0.0f ? dy[i] : alpha * dy[i];
-        break;
-    case UNARY_TANH:
-#pragma omp parallel for simd if (n > PAR_MIN)
-        for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
-        break;
-    case UNARY_SIGMOID:
-#pragma omp parallel for simd if (n > PAR_MIN)
-        for (size_t i = 0; i < n; i++) dx[i] = dy[i] * y[i] * (1.0f - y[i]);
-        break;
-    case UNARY_SILU:
-#pragma omp parallel for if (n > PAR_MIN / 8)
-        for (size_t i = 0; i < n; i++) {
-            float s = sigmoidf(x[i]);
-            dx[i] = dy[i] * s * (1.0f + x[i] * (1.0f - s));
-        }
-        break;
-    case UNARY_SOFTPLUS:
-#pragma omp parallel for if (n > PAR_MIN / 8)
-        for (size_t i = 0; i < n; i++) dx[i] = dy[i] * sigmoidf(x[i]);
-        break;
-    case UNARY_EXP:
-#pragma omp parallel for simd if (n > PAR_MIN)
-        for (size_t i = 0; i < n; i++) dx[i] = dy[i] * y[i];
-        break;
-    case UNARY_LOG:
-#pragma omp parallel for simd if (n > PAR_MIN)
-        for (size_t i = 0; i < n; i++) dx[i] = dy[i] / x[i];
-        break;
-    case UNARY_SQUARE:
-#pragma omp parallel for simd if (n > PAR_MIN)
-        for (size_t i = 0; i < n; i++) dx[i] = 2.0f * x[i] * dy[i];
-        break;
-    case UNARY_SQRT:
-#pragma omp parallel for simd if (n > PAR_MIN)
-        for (size_t i = 0; i < n; i++) dx[i] = dy[i] / (2.0f * y[i]);
-        break;
-    case UNARY_ABS:
-#pragma omp parallel for simd if (n > PAR_MIN)
-        for (size_t i = 0; i < n; i++)
-            dx[i] = x[i] > 0.0f ? dy[i] : (x[i] < 0.0f ? -dy[i] : 0.0f);
-        break;
+        ACTIVATIONS(BACKWARD_CASE)
+#undef BACKWARD_CASE
     case UNARY_COUNT:
         break;
     }

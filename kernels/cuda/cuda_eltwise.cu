@@ -1,54 +1,30 @@
 /* Elementwise primitives: activations and their derivatives, linear combinations, clamping.
- * Formulas and their order of operations are kernels/cpu/cpu_eltwise.c's; the build turns off
+ * Activations come from kernels/activations.h, as on the CPU; the build turns off
  * multiply-add contraction (--fmad=false) so that plain arithmetic rounds exactly as on the
  * CPU; the transcendental functions (expf, tanhf, logf, log1pf) may differ by an ulp or two. */
 #include "kernels/cuda/cuda_common.cuh"
 
-__device__ static inline float sigmoid_f(float x)
-{
-    /* Two branches so that exp never overflows. */
-    if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
-    float e = expf(x);
-    return e / (1.0f + e);
-}
-
-/* The kind is the same for every thread, so the switch does not diverge. */
-__device__ static inline float unary_f(UnaryKind kind, float x, float alpha)
+/* The formulas of kernels/activations.h (shared with the CPU); the kind is the same for every
+ * thread, so the switch does not diverge. */
+__device__ static inline float unary_f(UnaryKind kind, float x, float a)
 {
     switch (kind) {
-    case UNARY_RELU: return x > 0.0f ? x : 0.0f;
-    case UNARY_LEAKY_RELU: return x > 0.0f ? x : alpha * x;
-    case UNARY_TANH: return tanhf(x);
-    case UNARY_SIGMOID: return sigmoid_f(x);
-    case UNARY_SILU: return x * sigmoid_f(x);
-    case UNARY_SOFTPLUS: return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x))); /* stable */
-    case UNARY_EXP: return expf(x);
-    case UNARY_LOG: return logf(x);
-    case UNARY_SQUARE: return x * x;
-    case UNARY_SQRT: return sqrtf(x);
-    case UNARY_ABS: return fabsf(x);
+#define FORWARD_CASE(KIND, name, summary, forward, ...) \
+    case UNARY_##KIND: return (forward);
+        ACTIVATIONS(FORWARD_CASE)
+#undef FORWARD_CASE
     default: return x;
     }
 }
 
 /* dy * f'(x), using y = f(x) where the derivative is cheaper from it (as PyTorch does). */
-__device__ static inline float unary_grad_f(UnaryKind kind, float x, float y, float dy, float alpha)
+__device__ static inline float unary_grad_f(UnaryKind kind, float x, float y, float dy, float a)
 {
     switch (kind) {
-    case UNARY_RELU: return x > 0.0f ? dy : 0.0f;
-    case UNARY_LEAKY_RELU: return x > 0.0f ? dy : alpha * dy;
-    case UNARY_TANH: return dy * (1.0f - y * y);
-    case UNARY_SIGMOID: return dy * y * (1.0f - y);
-    case UNARY_SILU: {
-        float s = sigmoid_f(x);
-        return dy * s * (1.0f + x * (1.0f - s));
-    }
-    case UNARY_SOFTPLUS: return dy * sigmoid_f(x);
-    case UNARY_EXP: return dy * y;
-    case UNARY_LOG: return dy / x;
-    case UNARY_SQUARE: return 2.0f * x * dy;
-    case UNARY_SQRT: return dy / (2.0f * y);
-    case UNARY_ABS: return x > 0.0f ? dy : (x < 0.0f ? -dy : 0.0f);
+#define BACKWARD_CASE(KIND, name, summary, forward, backward, ...) \
+    case UNARY_##KIND: return (backward);
+        ACTIVATIONS(BACKWARD_CASE)
+#undef BACKWARD_CASE
     default: return dy;
     }
 }
