@@ -100,8 +100,8 @@ typedef struct Op {
      * differentiable (the autodiff reports which op stopped it). */
     int (*backward)(struct Graph *g, struct Node *n, struct Node *dy, const bool *want,
                     struct Node **dx, Error *err);
-    /* Scratch bytes forward needs from the graph's shared workspace on backend `be` (infer has
-     * no backend: its n->workspace_bytes is the CPU backend's need).  NULL: n->workspace_bytes. */
+    /* Scratch bytes forward needs from the graph's shared workspace on backend `be`, for ops
+     * whose need depends on the backend (infer has none).  NULL: n->workspace_bytes, set by infer. */
     size_t (*workspace)(const struct Node *n, const struct Backend *be);
 } Op;
 

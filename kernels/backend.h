@@ -50,137 +50,134 @@ typedef struct ResizeGeom {
     float scale_h, scale_w;
 } ResizeGeom;
 
+/* Every primitive of the table: P(return type, name, (parameters)).  The table's fields, each
+ * backend's prototypes (cpu_<name>, cuda_<name>) and its table rows are generated from this list,
+ * so adding a primitive is its entry here and its implementation in each backend.  All tensors
+ * are contiguous float32 in the backend's memory. */
+#define BACKEND_PRIMITIVES(P)                                                                             \
+    /* Memory.  alloc returns zeroed memory or NULL. */                                                   \
+    P(void *, alloc, (size_t bytes))                                                                      \
+    P(void, free, (void *ptr))                                                                            \
+    P(void, upload, (float *dst, const float *host_src, size_t n)) /* host -> device */                   \
+    P(void, download, (float *host_dst, const float *src, size_t n)) /* device -> host */                 \
+    P(void, copy, (float *dst, const float *src, size_t n)) /* device -> device */                        \
+    P(void, fill, (float *y, size_t n, float value))                                                      \
+    P(void, synchronize, (void))                                                                          \
+    P(void, set_threads, (int threads))                                                                   \
+    /* Asynchronous backends report failures after the call that caused them: the first one               \
+     * recorded since the backend started ("file:line: call failed: reason"), or NULL (always, on         \
+     * the CPU, whose primitives cannot fail). */                                                         \
+    P(const char *, last_error, (void))                                                                   \
+    /* What the backend runs on, as "key: value" lines (device, libraries, the kernels they chose);       \
+     * threads > 0 also measures sgemm on that many threads (a fraction of a second). */                  \
+    P(void, describe, (char *buf, size_t len, int threads))                                               \
+    /* Row-major C(M,N) = alpha * op(A)(M,K) * op(B)(K,N) + beta * C. */                                  \
+    P(void, gemm, (bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda, \
+        const float *B, int ldb, float beta, float *C, int ldc))                                          \
+    /* Convolution.  workspace holds conv2d_workspace_bytes(g) bytes of scratch.                          \
+     * forward: y = conv(x, w) (+ bias[k] when bias != NULL), y overwritten.                              \
+     * backward_data: dx = conv^T(dy, w), dx overwritten.                                                 \
+     * backward_filter: dw = d(conv)/dw contracted with dy, dw overwritten. */                            \
+    P(size_t, conv2d_workspace_bytes, (const ConvGeom *g))                                                \
+    P(void, conv2d_forward, (const ConvGeom *g, const float *x, const float *w, const float *bias,        \
+        float *y, void *workspace))                                                                       \
+    P(void, conv2d_backward_data, (const ConvGeom *g, const float *dy, const float *w, float *dx,         \
+        void *workspace))                                                                                 \
+    P(void, conv2d_backward_filter, (const ConvGeom *g, const float *x, const float *dy, float *dw,       \
+        void *workspace))                                                                                 \
+    /* Bias over a (outer, C, inner) layout: y[o,c,i] += b[c]; db[c] = sum_{o,i} dy[o,c,i]. */            \
+    P(void, bias_add, (float *y, const float *b, int outer, int C, int inner))                            \
+    P(void, bias_grad, (const float *dy, float *db, int outer, int C, int inner))                         \
+    /* Batch normalisation over (N, C, inner), statistics per channel.  gamma/beta may be NULL            \
+     * (affine off).  Training: writes the batch mean and 1/sqrt(var_biased + eps) to                     \
+     * save_mean/save_invstd and, when running_* are not NULL, updates them with momentum using           \
+     * the unbiased variance.  Evaluation normalises with the running statistics. */                      \
+    P(void, batchnorm_forward_train, (const float *x, const float *gamma, const float *beta, float *y,    \
+        float *save_mean, float *save_invstd, float *running_mean, float *running_var, int N, int C,      \
+        int inner, float eps, float momentum))                                                            \
+    P(void, batchnorm_forward_eval, (const float *x, const float *gamma, const float *beta, float *y,     \
+        const float *running_mean, const float *running_var, int N, int C, int inner, float eps))         \
+    /* dx, dgamma, dbeta may each be NULL when not wanted; dgamma/dbeta are overwritten. */               \
+    P(void, batchnorm_backward, (const float *dy, const float *x, const float *gamma,                     \
+        const float *save_mean, const float *save_invstd, float *dx, float *dgamma, float *dbeta, int N,  \
+        int C, int inner))                                                                                \
+    /* Elementwise.  unary: y = f(x).  unary_backward: dx = dy * f'(x) (y = f(x) is given too,            \
+     * because tanh/sigmoid derive from it). */                                                           \
+    P(void, unary, (UnaryKind kind, const float *x, float *y, size_t n, float alpha))                     \
+    P(void, unary_backward, (UnaryKind kind, const float *x, const float *y, const float *dy, float *dx,  \
+        size_t n, float alpha))                                                                           \
+    /* y = alpha * a + beta * b (y may alias a or b). */                                                  \
+    P(void, axpby, (size_t n, float alpha, const float *a, float beta, const float *b, float *y))         \
+    /* y = a * b elementwise (y may alias). */                                                            \
+    P(void, mul, (size_t n, const float *a, const float *b, float *y))                                    \
+    /* y = alpha * x + beta (y may alias x). */                                                           \
+    P(void, scale_shift, (size_t n, float alpha, const float *x, float beta, float *y))                   \
+    /* Reductions.  sum returns the total in double precision into *out (device scalar as float           \
+     * in out_dev when out_dev != NULL, and on the host via the return value). */                         \
+    P(double, sum, (const float *x, size_t n))                                                            \
+    P(double, sum_squares, (const float *x, size_t n))                                                    \
+    /* y[0] = alpha * sum(x): a device-side scalar, so graphs need no host round trip. */                 \
+    P(void, sum_to_scalar, (const float *x, size_t n, float alpha, float *y))                             \
+    /* Layout. pixel_shuffle: x (N, C*r*r, H, W) -> y (N, C, H*r, W*r); unshuffle is its inverse.         \
+     * copy_block: for each of `rows` rows copy `cols` floats from src + row*src_ld to                    \
+     * dst + row*dst_ld (concat, slicing and their gradients). */                                         \
+    P(void, pixel_shuffle, (const float *x, float *y, int N, int C, int H, int W, int r))                 \
+    P(void, pixel_unshuffle, (const float *y, float *x, int N, int C, int H, int W, int r))               \
+    P(void, copy_block, (float *dst, int dst_ld, const float *src, int src_ld, int rows, int cols))       \
+    /* Pooling (see PoolGeom); every plane of N*C is independent.  max_pool2d_forward stores in           \
+     * indices (when not NULL) each window's argmax as h*W + w within its plane: the first                \
+     * maximum in window order, a NaN winning, as PyTorch's CPU kernel.  The backward                     \
+     * primitives overwrite dx with the adjoint of the forward map. */                                    \
+    P(void, max_pool2d_forward, (const PoolGeom *g, const float *x, float *y, int32_t *indices))          \
+    P(void, max_pool2d_backward, (const PoolGeom *g, const float *dy, const int32_t *indices,             \
+        float *dx))                                                                                       \
+    P(void, avg_pool2d_forward, (const PoolGeom *g, const float *x, float *y))                            \
+    P(void, avg_pool2d_backward, (const PoolGeom *g, const float *dy, float *dx))                         \
+    /* Adaptive average pooling of `planes` H x W planes to OH x OW: output row i averages input          \
+     * rows floor(i*H/OH) .. ceil((i+1)*H/OH) - 1 (columns likewise). */                                  \
+    P(void, adaptive_avg_pool2d_forward, (const float *x, float *y, int planes, int H, int W, int OH,     \
+        int OW))                                                                                          \
+    P(void, adaptive_avg_pool2d_backward, (const float *dy, float *dx, int planes, int H, int W, int OH,  \
+        int OW))                                                                                          \
+    /* Resampling (see ResizeGeom); backward overwrites dx with the adjoint. */                           \
+    P(void, resize_forward, (const ResizeGeom *g, const float *x, float *y))                              \
+    P(void, resize_backward, (const ResizeGeom *g, const float *dy, float *dx))                           \
+    /* Softmax over the middle axis of an (outer, D, inner) layout, stably (the maximum is                \
+     * subtracted first): y = softmax(x), or log_softmax(x) with take_log.  backward overwrites dx        \
+     * from the forward's output y and dy: dx = y (dy - sum_d dy y), or with take_log                     \
+     * dx = dy - exp(y) sum_d dy. */                                                                      \
+    P(void, softmax_forward, (const float *x, float *y, int outer, int D, int inner, bool take_log))      \
+    P(void, softmax_backward, (const float *y, const float *dy, float *dx, int outer, int D, int inner,   \
+        bool take_log))                                                                                   \
+    /* Mean cross-entropy of logits (N, K) against class indices `target` (N floats), with label          \
+     * smoothing s as PyTorch's F.cross_entropy: loss[0] = mean_n [-(1 - s) logp[n, t_n]                  \
+     * - (s / K) sum_k logp[n, k]], a device scalar; NaN when a target is not a class index.              \
+     * backward overwrites dx with dloss[0] / N * (softmax(x) - (1 - s) onehot(t) - s / K), where         \
+     * dloss is a device scalar. */                                                                       \
+    P(void, cross_entropy_forward, (const float *logits, const float *target, float *loss, int N, int K,  \
+        float smoothing))                                                                                 \
+    P(void, cross_entropy_backward, (const float *logits, const float *target, const float *dloss,        \
+        float *dx, int N, int K, float smoothing))                                                        \
+    /* Random numbers: counter-based (Philox4x32-10), so every backend draws the same stream for          \
+     * the same (seed, offset); element i uses counter offset + i. */                                     \
+    P(void, rng_uniform, (float *y, size_t n, float lo, float hi, uint64_t seed, uint64_t offset))        \
+    P(void, rng_normal, (float *y, size_t n, float mean, float std, uint64_t seed, uint64_t offset))      \
+    /* Fused optimizer updates over n parameters (formulas as PyTorch's, see graph/optim.c). */           \
+    P(void, adam_update, (float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1,  \
+        float beta2, float eps, float weight_decay, bool decoupled, float bias_correction1,               \
+        float bias_correction2))                                                                          \
+    P(void, sgd_update, (float *p, const float *g, float *buf, size_t n, float lr, float momentum,        \
+        float dampening, float weight_decay, bool nesterov, bool first_step))                             \
+    P(void, clamp, (float *p, size_t n, float lo, float hi))                                              \
+    /* RMSprop; buf (momentum > 0) and gavg (centered) are NULL when unused. */                           \
+    P(void, rmsprop_update, (float *p, const float *g, float *v, float *buf, float *gavg, size_t n,       \
+        float lr, float alpha, float eps, float weight_decay, float momentum))
+
 typedef struct Backend {
     const char *name;
-
-    /* Memory.  alloc returns zeroed memory or NULL. */
-    void *(*alloc)(size_t bytes);
-    void (*free)(void *ptr);
-    void (*upload)(float *dst, const float *host_src, size_t n);    /* host -> device */
-    void (*download)(float *host_dst, const float *src, size_t n);  /* device -> host */
-    void (*copy)(float *dst, const float *src, size_t n);           /* device -> device */
-    void (*fill)(float *y, size_t n, float value);
-    void (*synchronize)(void);
-    void (*set_threads)(int threads);
-    /* Asynchronous backends report failures after the call that caused them: the first one
-     * recorded since the backend started ("file:line: call failed: reason"), or NULL.  May be
-     * NULL for backends whose primitives cannot fail (the CPU). */
-    const char *(*last_error)(void);
-    /* What the backend runs on, as "key: value" lines (device, libraries, the kernels they chose);
-     * threads > 0 also measures sgemm on that many threads (a fraction of a second). */
-    void (*describe)(char *buf, size_t len, int threads);
-
-    /* Row-major C(M,N) = alpha * op(A)(M,K) * op(B)(K,N) + beta * C. */
-    void (*gemm)(bool trans_a, bool trans_b, int M, int N, int K, float alpha,
-                 const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
-
-    /* Convolution.  workspace holds conv2d_workspace_bytes(g) bytes of scratch.
-     * forward: y = conv(x, w) (+ bias[k] when bias != NULL), y overwritten.
-     * backward_data: dx = conv^T(dy, w), dx overwritten.
-     * backward_filter: dw = d(conv)/dw contracted with dy, dw overwritten. */
-    size_t (*conv2d_workspace_bytes)(const ConvGeom *g);
-    void (*conv2d_forward)(const ConvGeom *g, const float *x, const float *w, const float *bias,
-                           float *y, void *workspace);
-    void (*conv2d_backward_data)(const ConvGeom *g, const float *dy, const float *w, float *dx,
-                                 void *workspace);
-    void (*conv2d_backward_filter)(const ConvGeom *g, const float *x, const float *dy, float *dw,
-                                   void *workspace);
-
-    /* Bias over a (outer, C, inner) layout: y[o,c,i] += b[c]; db[c] = sum_{o,i} dy[o,c,i]. */
-    void (*bias_add)(float *y, const float *b, int outer, int C, int inner);
-    void (*bias_grad)(const float *dy, float *db, int outer, int C, int inner);
-
-    /* Batch normalisation over (N, C, inner), statistics per channel.  gamma/beta may be NULL
-     * (affine off).  Training: writes the batch mean and 1/sqrt(var_biased + eps) to
-     * save_mean/save_invstd and, when running_* are not NULL, updates them with momentum using
-     * the unbiased variance.  Evaluation normalises with the running statistics. */
-    void (*batchnorm_forward_train)(const float *x, const float *gamma, const float *beta,
-                                    float *y, float *save_mean, float *save_invstd,
-                                    float *running_mean, float *running_var,
-                                    int N, int C, int inner, float eps, float momentum);
-    void (*batchnorm_forward_eval)(const float *x, const float *gamma, const float *beta,
-                                   float *y, const float *running_mean, const float *running_var,
-                                   int N, int C, int inner, float eps);
-    /* dx, dgamma, dbeta may each be NULL when not wanted; dgamma/dbeta are overwritten. */
-    void (*batchnorm_backward)(const float *dy, const float *x, const float *gamma,
-                               const float *save_mean, const float *save_invstd,
-                               float *dx, float *dgamma, float *dbeta, int N, int C, int inner);
-
-    /* Elementwise.  unary: y = f(x).  unary_backward: dx = dy * f'(x) (y = f(x) is given too,
-     * because tanh/sigmoid derive from it). */
-    void (*unary)(UnaryKind kind, const float *x, float *y, size_t n, float alpha);
-    void (*unary_backward)(UnaryKind kind, const float *x, const float *y, const float *dy,
-                           float *dx, size_t n, float alpha);
-    /* y = alpha * a + beta * b (y may alias a or b). */
-    void (*axpby)(size_t n, float alpha, const float *a, float beta, const float *b, float *y);
-    /* y = a * b elementwise (y may alias). */
-    void (*mul)(size_t n, const float *a, const float *b, float *y);
-    /* y = alpha * x + beta (y may alias x). */
-    void (*scale_shift)(size_t n, float alpha, const float *x, float beta, float *y);
-
-    /* Reductions.  sum returns the total in double precision into *out (device scalar as float
-     * in out_dev when out_dev != NULL, and on the host via the return value). */
-    double (*sum)(const float *x, size_t n);
-    double (*sum_squares)(const float *x, size_t n);
-    /* y[0] = alpha * sum(x): a device-side scalar, so graphs need no host round trip. */
-    void (*sum_to_scalar)(const float *x, size_t n, float alpha, float *y);
-
-    /* Layout. pixel_shuffle: x (N, C*r*r, H, W) -> y (N, C, H*r, W*r); unshuffle is its inverse.
-     * copy_block: for each of `rows` rows copy `cols` floats from src + row*src_ld to
-     * dst + row*dst_ld (concat, slicing and their gradients). */
-    void (*pixel_shuffle)(const float *x, float *y, int N, int C, int H, int W, int r);
-    void (*pixel_unshuffle)(const float *y, float *x, int N, int C, int H, int W, int r);
-    void (*copy_block)(float *dst, int dst_ld, const float *src, int src_ld, int rows, int cols);
-
-    /* Pooling (see PoolGeom); every plane of N*C is independent.  max_pool2d_forward stores in
-     * indices (when not NULL) each window's argmax as h*W + w within its plane: the first
-     * maximum in window order, a NaN winning, as PyTorch's CPU kernel.  The backward
-     * primitives overwrite dx with the adjoint of the forward map. */
-    void (*max_pool2d_forward)(const PoolGeom *g, const float *x, float *y, int32_t *indices);
-    void (*max_pool2d_backward)(const PoolGeom *g, const float *dy, const int32_t *indices, float *dx);
-    void (*avg_pool2d_forward)(const PoolGeom *g, const float *x, float *y);
-    void (*avg_pool2d_backward)(const PoolGeom *g, const float *dy, float *dx);
-    /* Adaptive average pooling of `planes` H x W planes to OH x OW: output row i averages input
-     * rows floor(i*H/OH) .. ceil((i+1)*H/OH) - 1 (columns likewise). */
-    void (*adaptive_avg_pool2d_forward)(const float *x, float *y, int planes, int H, int W, int OH, int OW);
-    void (*adaptive_avg_pool2d_backward)(const float *dy, float *dx, int planes, int H, int W, int OH, int OW);
-    /* Resampling (see ResizeGeom); backward overwrites dx with the adjoint. */
-    void (*resize_forward)(const ResizeGeom *g, const float *x, float *y);
-    void (*resize_backward)(const ResizeGeom *g, const float *dy, float *dx);
-
-    /* Softmax over the middle axis of an (outer, D, inner) layout, stably (the maximum is
-     * subtracted first): y = softmax(x), or log_softmax(x) with take_log.  backward overwrites dx
-     * from the forward's output y and dy: dx = y (dy - sum_d dy y), or with take_log
-     * dx = dy - exp(y) sum_d dy. */
-    void (*softmax_forward)(const float *x, float *y, int outer, int D, int inner, bool take_log);
-    void (*softmax_backward)(const float *y, const float *dy, float *dx, int outer, int D, int inner,
-                             bool take_log);
-    /* Mean cross-entropy of logits (N, K) against class indices `target` (N floats), with label
-     * smoothing s as PyTorch's F.cross_entropy: loss[0] = mean_n [-(1 - s) logp[n, t_n]
-     * - (s / K) sum_k logp[n, k]], a device scalar; NaN when a target is not a class index.
-     * backward overwrites dx with dloss[0] / N * (softmax(x) - (1 - s) onehot(t) - s / K), where
-     * dloss is a device scalar. */
-    void (*cross_entropy_forward)(const float *logits, const float *target, float *loss, int N, int K,
-                                  float smoothing);
-    void (*cross_entropy_backward)(const float *logits, const float *target, const float *dloss,
-                                   float *dx, int N, int K, float smoothing);
-
-    /* Random numbers: counter-based (Philox4x32-10), so every backend draws the same stream for
-     * the same (seed, offset); element i uses counter offset + i. */
-    void (*rng_uniform)(float *y, size_t n, float lo, float hi, uint64_t seed, uint64_t offset);
-    void (*rng_normal)(float *y, size_t n, float mean, float std, uint64_t seed, uint64_t offset);
-
-    /* Fused optimizer updates over n parameters (formulas as PyTorch's, see graph/optim.c). */
-    void (*adam_update)(float *p, const float *g, float *m, float *v, size_t n, float lr,
-                        float beta1, float beta2, float eps, float weight_decay, bool decoupled,
-                        float bias_correction1, float bias_correction2);
-    void (*sgd_update)(float *p, const float *g, float *buf, size_t n, float lr, float momentum,
-                       float dampening, float weight_decay, bool nesterov, bool first_step);
-    void (*clamp)(float *p, size_t n, float lo, float hi);
-    /* RMSprop; buf (momentum > 0) and gavg (centered) are NULL when unused. */
-    void (*rmsprop_update)(float *p, const float *g, float *v, float *buf, float *gavg,
-                                size_t n, float lr, float alpha, float eps, float weight_decay,
-                                float momentum);
+#define BACKEND_FIELD(ret, fn, params) ret(*fn) params;
+    BACKEND_PRIMITIVES(BACKEND_FIELD)
+#undef BACKEND_FIELD
 } Backend;
 
 /* The CPU backend (always built). */

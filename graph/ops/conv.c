@@ -168,12 +168,6 @@ static size_t conv_workspace(const Node *n, const Backend *be)
     return be->conv2d_workspace_bytes(&g);
 }
 
-static void set_workspace(Node *n)
-{
-    /* infer has no backend: the CPU backend's need, refined per backend by conv_workspace. */
-    n->workspace_bytes = conv_workspace(n, backend_cpu());
-}
-
 /* PyTorch's default: kaiming_uniform_(a=sqrt(5)) for the weight and the same bound for the bias,
  * both U(-1/sqrt(fan_in), 1/sqrt(fan_in)). */
 static void declare_weight_bias(const Node *n, Shape w, int64_t fan_in, int64_t fan_out, int channels,
@@ -247,7 +241,6 @@ static int conv2d_infer(Node *n, Error *err)
     Shape w = weight_shape(&g);
     if (expect_params(n, &w, g.K, err)) return -1;
     n->out.shape = output_shape(&g);
-    set_workspace(n);
     return 0;
 }
 
@@ -292,7 +285,6 @@ static int grad_input_infer(Node *n, Error *err)
     Shape y = output_shape(&g), w = weight_shape(&g);
     if (expect_shape(n, 0, &y, "dy", err) || expect_shape(n, 1, &w, "weight", err)) return -1;
     n->out.shape = input_shape(&g);
-    set_workspace(n);
     return 0;
 }
 
@@ -336,7 +328,6 @@ static int grad_weight_infer(Node *n, Error *err)
     Shape y = output_shape(&g), w = weight_shape(&g);
     if (expect_shape(n, 1, &y, "dy", err) || expect_shape(n, 2, &w, "weight_like", err)) return -1;
     n->out.shape = w;
-    set_workspace(n);
     return 0;
 }
 
@@ -389,7 +380,6 @@ static int transpose_infer(Node *n, Error *err)
     Shape w = weight_shape(&g);
     if (expect_params(n, &w, g.C, err)) return -1;
     n->out.shape = input_shape(&g);
-    set_workspace(n);
     return 0;
 }
 

@@ -30,6 +30,9 @@ void cpu_fill(float *y, size_t n, float value)
 
 void cpu_synchronize(void) {}
 
+/* The CPU's primitives report nothing after the fact. */
+const char *cpu_last_error(void) { return NULL; }
+
 void cpu_set_threads(int threads)
 {
     if (threads < 1) threads = 1;

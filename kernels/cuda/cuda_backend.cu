@@ -147,55 +147,9 @@ static Backend table;
 static void fill_table(void)
 {
     table.name = "cuda";
-    table.alloc = cuda_alloc;
-    table.free = cuda_free;
-    table.upload = cuda_upload;
-    table.download = cuda_download;
-    table.copy = cuda_copy;
-    table.fill = cuda_fill;
-    table.synchronize = cuda_synchronize;
-    table.set_threads = cuda_set_threads;
-    table.last_error = cuda_last_error;
-    table.describe = cuda_describe;
-    table.gemm = cuda_gemm;
-    table.conv2d_workspace_bytes = cuda_conv2d_workspace_bytes;
-    table.conv2d_forward = cuda_conv2d_forward;
-    table.conv2d_backward_data = cuda_conv2d_backward_data;
-    table.conv2d_backward_filter = cuda_conv2d_backward_filter;
-    table.bias_add = cuda_bias_add;
-    table.bias_grad = cuda_bias_grad;
-    table.batchnorm_forward_train = cuda_batchnorm_forward_train;
-    table.batchnorm_forward_eval = cuda_batchnorm_forward_eval;
-    table.batchnorm_backward = cuda_batchnorm_backward;
-    table.unary = cuda_unary;
-    table.unary_backward = cuda_unary_backward;
-    table.axpby = cuda_axpby;
-    table.mul = cuda_mul;
-    table.scale_shift = cuda_scale_shift;
-    table.sum = cuda_sum;
-    table.sum_squares = cuda_sum_squares;
-    table.sum_to_scalar = cuda_sum_to_scalar;
-    table.pixel_shuffle = cuda_pixel_shuffle;
-    table.pixel_unshuffle = cuda_pixel_unshuffle;
-    table.copy_block = cuda_copy_block;
-    table.max_pool2d_forward = cuda_max_pool2d_forward;
-    table.max_pool2d_backward = cuda_max_pool2d_backward;
-    table.avg_pool2d_forward = cuda_avg_pool2d_forward;
-    table.avg_pool2d_backward = cuda_avg_pool2d_backward;
-    table.adaptive_avg_pool2d_forward = cuda_adaptive_avg_pool2d_forward;
-    table.adaptive_avg_pool2d_backward = cuda_adaptive_avg_pool2d_backward;
-    table.resize_forward = cuda_resize_forward;
-    table.resize_backward = cuda_resize_backward;
-    table.softmax_forward = cuda_softmax_forward;
-    table.softmax_backward = cuda_softmax_backward;
-    table.cross_entropy_forward = cuda_cross_entropy_forward;
-    table.cross_entropy_backward = cuda_cross_entropy_backward;
-    table.rng_uniform = cuda_rng_uniform;
-    table.rng_normal = cuda_rng_normal;
-    table.adam_update = cuda_adam_update;
-    table.sgd_update = cuda_sgd_update;
-    table.rmsprop_update = cuda_rmsprop_update;
-    table.clamp = cuda_clamp;
+#define CUDA_ENTRY(ret, fn, params) table.fn = cuda_##fn;
+    BACKEND_PRIMITIVES(CUDA_ENTRY)
+#undef CUDA_ENTRY
 }
 
 /* Returns false with a reason when no usable device or library is present. */

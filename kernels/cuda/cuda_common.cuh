@@ -62,90 +62,12 @@ __device__ static inline double block_sum(double v, double *shared)
     return total;
 }
 
-/* cuda_backend.cu: memory */
-void *cuda_alloc(size_t bytes);
-void cuda_free(void *ptr);
-void cuda_upload(float *dst, const float *host_src, size_t n);
-void cuda_download(float *host_dst, const float *src, size_t n);
-void cuda_copy(float *dst, const float *src, size_t n);
-void cuda_fill(float *y, size_t n, float value);
-void cuda_synchronize(void);
-void cuda_set_threads(int threads);
-void cuda_describe(char *buf, size_t len, int threads);
-const char *cuda_last_error(void);
-
-/* cuda_dnn.cu: cuBLAS and cuDNN */
-void cuda_gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,
-               int lda, const float *B, int ldb, float beta, float *C, int ldc);
-size_t cuda_conv2d_workspace_bytes(const ConvGeom *g);
-void cuda_conv2d_forward(const ConvGeom *g, const float *x, const float *w, const float *bias,
-                         float *y, void *workspace);
-void cuda_conv2d_backward_data(const ConvGeom *g, const float *dy, const float *w, float *dx,
-                               void *workspace);
-void cuda_conv2d_backward_filter(const ConvGeom *g, const float *x, const float *dy, float *dw,
-                                 void *workspace);
-
-/* cuda_reduce.cu: bias, batch norm and sums (double accumulation) */
-void cuda_bias_add(float *y, const float *b, int outer, int C, int inner);
-void cuda_bias_grad(const float *dy, float *db, int outer, int C, int inner);
-void cuda_batchnorm_forward_train(const float *x, const float *gamma, const float *beta, float *y,
-                                  float *save_mean, float *save_invstd, float *running_mean,
-                                  float *running_var, int N, int C, int inner, float eps,
-                                  float momentum);
-void cuda_batchnorm_forward_eval(const float *x, const float *gamma, const float *beta, float *y,
-                                 const float *running_mean, const float *running_var, int N,
-                                 int C, int inner, float eps);
-void cuda_batchnorm_backward(const float *dy, const float *x, const float *gamma,
-                             const float *save_mean, const float *save_invstd, float *dx,
-                             float *dgamma, float *dbeta, int N, int C, int inner);
-double cuda_sum(const float *x, size_t n);
-double cuda_sum_squares(const float *x, size_t n);
-void cuda_sum_to_scalar(const float *x, size_t n, float alpha, float *y);
-
-/* cuda_eltwise.cu */
-void cuda_unary(UnaryKind kind, const float *x, float *y, size_t n, float alpha);
-void cuda_unary_backward(UnaryKind kind, const float *x, const float *y, const float *dy,
-                         float *dx, size_t n, float alpha);
-void cuda_axpby(size_t n, float alpha, const float *a, float beta, const float *b, float *y);
-void cuda_mul(size_t n, const float *a, const float *b, float *y);
-void cuda_scale_shift(size_t n, float alpha, const float *x, float beta, float *y);
-void cuda_clamp(float *p, size_t n, float lo, float hi);
-
-/* cuda_layout.cu */
-void cuda_pixel_shuffle(const float *x, float *y, int N, int C, int H, int W, int r);
-void cuda_pixel_unshuffle(const float *y, float *x, int N, int C, int H, int W, int r);
-void cuda_copy_block(float *dst, int dst_ld, const float *src, int src_ld, int rows, int cols);
-
-/* cuda_softmax.cu: softmax and cross-entropy */
-void cuda_softmax_forward(const float *x, float *y, int outer, int D, int inner, bool take_log);
-void cuda_softmax_backward(const float *y, const float *dy, float *dx, int outer, int D, int inner, bool take_log);
-void cuda_cross_entropy_forward(const float *logits, const float *target, float *loss, int N, int K,
-                                float smoothing);
-void cuda_cross_entropy_backward(const float *logits, const float *target, const float *dloss, float *dx,
-                                 int N, int K, float smoothing);
-
-/* cuda_pool.cu: pooling and resampling */
-void cuda_max_pool2d_forward(const PoolGeom *g, const float *x, float *y, int32_t *indices);
-void cuda_max_pool2d_backward(const PoolGeom *g, const float *dy, const int32_t *indices, float *dx);
-void cuda_avg_pool2d_forward(const PoolGeom *g, const float *x, float *y);
-void cuda_avg_pool2d_backward(const PoolGeom *g, const float *dy, float *dx);
-void cuda_adaptive_avg_pool2d_forward(const float *x, float *y, int planes, int H, int W, int OH, int OW);
-void cuda_adaptive_avg_pool2d_backward(const float *dy, float *dx, int planes, int H, int W, int OH, int OW);
-void cuda_resize_forward(const ResizeGeom *g, const float *x, float *y);
-void cuda_resize_backward(const ResizeGeom *g, const float *dy, float *dx);
-
-/* cuda_optim.cu */
-void cuda_adam_update(float *p, const float *g, float *m, float *v, size_t n, float lr,
-                      float beta1, float beta2, float eps, float weight_decay, bool decoupled,
-                      float bias_correction1, float bias_correction2);
-void cuda_sgd_update(float *p, const float *g, float *buf, size_t n, float lr, float momentum,
-                     float dampening, float weight_decay, bool nesterov, bool first_step);
-void cuda_rmsprop_update(float *p, const float *g, float *v, float *buf, float *gavg,
-                              size_t n, float lr, float alpha, float eps, float weight_decay,
-                              float momentum);
-
-/* cuda_rng.cu */
-void cuda_rng_uniform(float *y, size_t n, float lo, float hi, uint64_t seed, uint64_t offset);
-void cuda_rng_normal(float *y, size_t n, float mean, float std, uint64_t seed, uint64_t offset);
+/* cuda_<name> for every entry of BACKEND_PRIMITIVES (kernels/backend.h), one file per family:
+ * cuda_backend.cu (memory, threads, errors, describe), cuda_dnn.cu (cuBLAS and cuDNN),
+ * cuda_reduce.cu (bias, batch norm, sums in double), cuda_eltwise.cu, cuda_layout.cu,
+ * cuda_softmax.cu, cuda_pool.cu (pooling and resampling), cuda_optim.cu, cuda_rng.cu. */
+#define CUDA_PRIMITIVE(ret, fn, params) ret cuda_##fn params;
+BACKEND_PRIMITIVES(CUDA_PRIMITIVE)
+#undef CUDA_PRIMITIVE
 
 #endif
