@@ -207,7 +207,10 @@ int features_open(FeatureNet *fn, const FeatureConfig *cfg, const Backend *be, E
     fn->be = be;
     if (fn->cfg.batch < 1) fn->cfg.batch = 1;
     struct stat st;
-    if (!cfg->initial_weights && (stat(cfg->weights, &st) != 0 || !S_ISREG(st.st_mode))) return missing_weights(cfg, err);
+    if (!cfg->initial_weights && stat(cfg->weights, &st) != 0) return missing_weights(cfg, err);
+    if (!cfg->initial_weights && !S_ISREG(st.st_mode))
+        return err_set(err, "error: weights %s of feature network '%s' %s", cfg->weights, cfg->metric,
+                       S_ISDIR(st.st_mode) ? "is a directory, not a safetensors file" : "is not a regular file");
     if (load_def(cfg, &fn->net, err)) return -1;
     const Shape *in = &fn->net->def.inputs[0].shape;
     fn->in_c = (int)in->dim[0];

@@ -179,6 +179,11 @@ static void test_missing_inception_fails_before_training(void **state)
     assert_non_null(strstr(out, "tools/convert_fid_inception.py"));
     snprintf(path, sizeof path, "%s/nofid", tmpdir);
     assert_false(exists(path));
+    /* A folder given as the weights is named as such. */
+    snprintf(args, sizeof args, "fid mnist:test:0-10@%s mnist:test:10-20@%s --weights '%s'", tu_mnist_dir(),
+             tu_mnist_dir(), tmpdir);
+    assert_int_not_equal(run(args, out, sizeof out), 0);
+    if (!strstr(out, "is a directory, not a safetensors file")) fail_msg("%s", out);
 }
 
 int main(void)
