@@ -56,14 +56,16 @@ static int make_parents(Results *r, Error *err)
     return 0;
 }
 
-/* "<parent of target>/.<name of target>.runner-<what>-<pid>": beside the target, so renames stay
- * on one file system. */
+/* "<parent of target>/.<name of target>.runner-<what>-<pid>-<k>": beside the target, so renames
+ * stay on one file system; k tells apart the folders of one process. */
 static int beside_target(const Results *r, const char *what, char *buf, size_t len, Error *err)
 {
+    static unsigned k;
+    k++;
     const char *slash = strrchr(r->target, '/');
-    int n = slash ? snprintf(buf, len, "%.*s/.%s.runner-%s-%ld", (int)(slash - r->target), r->target, slash + 1, what,
-                             (long)getpid())
-                  : snprintf(buf, len, ".%s.runner-%s-%ld", r->target, what, (long)getpid());
+    int n = slash ? snprintf(buf, len, "%.*s/.%s.runner-%s-%ld-%u", (int)(slash - r->target), r->target, slash + 1,
+                             what, (long)getpid(), k)
+                  : snprintf(buf, len, ".%s.runner-%s-%ld-%u", r->target, what, (long)getpid(), k);
     if (n < 0 || (size_t)n >= len) return err_set(err, "error: results folder name '%s' is too long", r->target);
     return 0;
 }

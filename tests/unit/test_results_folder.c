@@ -316,6 +316,25 @@ static void test_open_folder_is_locked(void **state)
     expect_no_staging(tmpdir);
 }
 
+/* Two runs that start together into a folder that does not exist yet: both build theirs, the
+ * first to publish gets the place, the second is refused and leaves nothing. */
+static void test_racing_creation(void **state)
+{
+    (void)state;
+    char dir[512], path[600];
+    tmp_path(dir, sizeof dir, "raced");
+    Results a, b;
+    Error err = {{0}};
+    if (results_open(&a, dir, false, &err) || results_open(&b, dir, false, &err)) fail_msg("%s", err.msg);
+    if (results_publish(&a, &err)) fail_msg("%s", err.msg);
+    assert_int_not_equal(results_publish(&b, &err), 0);
+    expect_in(err.msg, "already exists (another run created it meanwhile)");
+    results_close(&b);
+    results_close(&a);
+    assert_true(exists(tu_join(path, sizeof path, dir, RESULTS_MARKER)));
+    expect_no_staging(tmpdir);
+}
+
 /* Every weight NaN: `sample` says how many values are not finite, exits non-zero, writes nothing. */
 static void test_nan_weights(void **state)
 {
@@ -373,7 +392,8 @@ int main(void)
         cmocka_unit_test(test_force_on_current_directory), cmocka_unit_test(test_force_on_other_folder),
         cmocka_unit_test(test_force_on_home_and_parent),   cmocka_unit_test(test_force_replaces_results),
         cmocka_unit_test(test_failed_start_keeps_old_results), cmocka_unit_test(test_lock_refuses_second_run),
-        cmocka_unit_test(test_open_folder_is_locked),      cmocka_unit_test(test_nan_weights),
+        cmocka_unit_test(test_open_folder_is_locked),      cmocka_unit_test(test_racing_creation),
+        cmocka_unit_test(test_nan_weights),
         cmocka_unit_test(test_sample_location),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
