@@ -134,3 +134,9 @@ void graph_get(Graph *g, const Node *n, float *host)
 {
     g->be->download(host, n->out.data, tensor_numel(&n->out));
 }
+
+int backend_status(const Backend *be, Error *err)
+{
+    const char *why = be->last_error();
+    return why ? err_set(err, "the %s backend failed: %s", be->name, why) : 0;
+}

@@ -76,10 +76,14 @@ int graph_backward(Graph *g, Node *loss, Node *const *wrt, int n_wrt, Node **gra
 
 /* Fixes memory for everything `outputs` depend on; outputs stay valid after graph_run. */
 int graph_plan(Graph *g, Node *const *outputs, int n_outputs, Error *err);
-/* Executes the planned graph (inputs must have been set). */
-void graph_run(Graph *g);
+/* 0, or -1 with "the <name> backend failed: <why>" when `be` has recorded a failure (the CPU's
+ * primitives cannot fail; CUDA's report after the call that caused them). */
+int backend_status(const Backend *be, Error *err);
+/* Executes the planned graph (inputs must have been set); -1 when the backend reports a failure
+ * (an asynchronous backend's may come from earlier work, such as an optimizer update). */
+int graph_run(Graph *g, Error *err);
 /* The same, adding each node's milliseconds to node_ms[node id] (for profiles). */
-void graph_run_timed(Graph *g, double *node_ms);
+int graph_run_timed(Graph *g, double *node_ms, Error *err);
 /* Copies host data into an input leaf / reads a node's value back (after graph_plan). */
 void graph_set_input(Graph *g, Node *input, const float *host);
 void graph_get(Graph *g, const Node *n, float *host);

@@ -2,6 +2,8 @@
  * documents each formula); this file owns state, step counts, bias corrections and clipping. */
 #include "graph/optim.h"
 
+#include "graph/graph.h" /* backend_status */
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -229,7 +231,7 @@ int optim_step(Optimizer *o, float *const *grads, double lr, Error *err)
             be->clamp(o->params[i]->value.data, tensor_numel(&o->params[i]->value),
                       (float)-c->clip_weights, (float)c->clip_weights);
     o->steps++;
-    return 0;
+    return backend_status(be, err);
 }
 
 int optim_state_count(const Optimizer *o) { return o->n * o->n_slots; }

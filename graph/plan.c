@@ -214,7 +214,7 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
-void graph_run_timed(Graph *g, double *node_ms)
+int graph_run_timed(Graph *g, double *node_ms, Error *err)
 {
     for (int id = 0; id < g->n; id++) {
         Node *nd = g->nodes[id];
@@ -228,8 +228,9 @@ void graph_run_timed(Graph *g, double *node_ms)
         g->be->synchronize(); /* asynchronous backends: charge the work to its node */
         node_ms[id] += now_ms() - t0;
     }
+    return backend_status(g->be, err);
 }
 
-void graph_run(Graph *g) { graph_run_timed(g, NULL); }
+int graph_run(Graph *g, Error *err) { return graph_run_timed(g, NULL, err); }
 
 size_t graph_memory_bytes(const Graph *g) { return g->arena_bytes + g->workspace_bytes; }

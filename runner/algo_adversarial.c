@@ -331,7 +331,7 @@ static int run_step(Adversarial *s, StepGraph *sg, const float *batch, int64_t s
     fill_noise(s, sg->g, sg->z, sg == &s->generator ? s->inject_zg : s->inject_zc, step, stream);
     fill_noise(s, sg->g, sg->eps, s->inject_eps, step, STREAM_EPS);
     if (sg->real) graph_set_input(sg->g, sg->real, batch);
-    graph_run(sg->g);
+    if (graph_run(sg->g, err)) return -1;
     if (sg->loss_g) {
         s->loss_g = read_scalar(sg->g, sg->loss_g);
         if (update(s, s->opt_g, sg->g_grads, err)) return -1;
@@ -359,9 +359,7 @@ static int adv_step(void *state, const float *batch, const int32_t *labels, int6
         if (rc == 0 && gen_turn) rc = run_step(s, &s->generator, batch, step, metrics, err);
     }
     metrics[1] = s->loss_g;
-    const char *why = s->be->last_error ? s->be->last_error() : NULL;
-    if (rc == 0 && why) return err_set(err, "training step %lld: %s", (long long)step, why);
-    return rc;
+    return rc ? err_prefix(err, "training step %lld: ", (long long)step) : 0;
 }
 
 static int build_sampler(Adversarial *s, int chunk, Error *err)
@@ -394,12 +392,11 @@ static int adv_sample(void *state, int count, uint64_t seed, float *images, Erro
     for (int start = 0; start < count; start += chunk) {
         s->be->rng_normal(s->sample_z->out.data, (size_t)chunk * nz, 0.0f, 1.0f, seed,
                           (uint64_t)start * nz / 4);
-        graph_run(s->sampler);
+        if (graph_run(s->sampler, err)) return err_prefix(err, "sampling: ");
         int take = count - start < chunk ? count - start : chunk;
         s->be->download(images + (size_t)start * nx, s->sample_x->out.data, (size_t)take * nx);
     }
-    const char *why = s->be->last_error ? s->be->last_error() : NULL;
-    return why ? err_set(err, "sampling: %s", why) : 0;
+    return 0;
 }
 
 void adversarial_set_noise(void *state, const float *z_critic, const float *z_gen, const float *eps)

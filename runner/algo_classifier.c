@@ -194,7 +194,7 @@ static int run_graph(Classifier *s, ClsGraph *cg, const float *images, const int
     }
     graph_set_input(cg->g, cg->x, images);
     graph_set_input(cg->g, cg->target, s->host_target);
-    graph_run(cg->g);
+    if (graph_run(cg->g, err)) return -1;
     float l = 0;
     graph_get(cg->g, cg->loss, &l);
     graph_get(cg->g, cg->logits, s->host_logits);
@@ -206,8 +206,7 @@ static int run_graph(Classifier *s, ClsGraph *cg, const float *images, const int
             if (row[k] > row[best]) best = k;
         *correct += best == labels[i];
     }
-    const char *why = s->be->last_error ? s->be->last_error() : NULL;
-    return why ? err_set(err, "%s", why) : 0;
+    return 0;
 }
 
 static int cls_step(void *state, const float *batch, const int32_t *labels, int64_t step, double *metrics,

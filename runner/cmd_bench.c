@@ -194,7 +194,8 @@ static int profile(const Experiment *x, int steps, double step_ms, Error *err)
             goto done;
         }
     for (int i = 0; i < steps; i++)
-        for (int k = 0; k < n; k++) graph_run_timed(graphs[k], node_ms[k]);
+        for (int k = 0; k < n; k++)
+            if (graph_run_timed(graphs[k], node_ms[k], err)) goto done;
     rc = print_profile(graphs, node_ms, n, steps, step_ms, err);
 done:
     for (int k = 0; k < n; k++) free(node_ms[k]);

@@ -269,10 +269,8 @@ int features_extract(FeatureNet *fn, const uint8_t *images, int n, int c, int h,
         /* Rows past the last image are zeros: in eval mode every row is computed independently. */
         memset(fn->host + (size_t)cnt * per, 0, (size_t)(B - cnt) * per * sizeof *fn->host);
         graph_set_input(fn->g, fn->input, fn->host);
-        graph_run(fn->g);
-        const char *why = fn->be->last_error ? fn->be->last_error() : NULL;
-        if (why) {
-            rc = err_set(err, "error: feature extraction failed on the %s backend: %s", fn->be->name, why);
+        if ((rc = graph_run(fn->g, err))) {
+            err_prefix(err, "error: feature extraction: ");
             break;
         }
         graph_get(fn->g, fn->features, fbuf);

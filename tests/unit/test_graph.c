@@ -2,6 +2,7 @@
  * summed over every use of a value, gradients with respect to a network's input, gradients of
  * gradients, the memory planner's reuse and views, and runs that repeat bit for bit. */
 #include "graph/graph.h"
+#include "graph/optim.h"
 #include "graph/network.h"
 #include "tests/unit/testutil.h"
 
@@ -85,13 +86,50 @@ static void test_gradient_sums_every_use(void **state)
     OK(graph_plan(g, &dx, 1, &err));
     const float xv[6] = {-1.5f, -0.5f, 0.0f, 0.25f, 0.75f, 2.0f};
     graph_set_input(g, x, xv);
-    graph_run(g);
+    OK(graph_run(g, &err));
     float *got = get(g, dx);
     double want[6];
     for (int i = 0; i < 6; i++) want[i] = 2.0 * xv[i] + 1.0 + (1.0 - tanh(xv[i]) * tanh(xv[i]));
     assert_near(got, want, 6, 1e-6, "d/dx");
     free(got);
     graph_free(g);
+}
+
+/* A backend that has recorded a failure (as CUDA does, after the call that caused it) makes
+ * graph_run and optim_step fail with its reason, so no caller needs to poll it. */
+static const char *failed_backend_error(void) { return "kernel.cu:12: launch failed: out of resources"; }
+
+static void test_backend_failures_are_returned(void **state)
+{
+    (void)state;
+    Error err = {0};
+    Backend failing = *backend_cpu();
+    failing.name = "failing";
+    failing.last_error = failed_backend_error;
+    Graph *g = graph_new(&failing);
+    Node *x, *y;
+    NOT_NULL(x = input(g, "x", shape_of(1, (int64_t)4), false, &err));
+    NOT_NULL(y = graph_op1(g, "relu", x, &err));
+    OK(graph_plan(g, &y, 1, &err));
+    const float xv[4] = {1, -1, 2, -2};
+    graph_set_input(g, x, xv);
+    assert_int_equal(graph_run(g, &err), -1);
+    assert_string_equal(err.msg, "the failing backend failed: kernel.cu:12: launch failed: out of resources");
+    graph_free(g);
+
+    Shape ws = shape_of(1, (int64_t)4);
+    Param *p;
+    NOT_NULL(p = param_new("w", &ws, &failing, &err));
+    p->trainable = true;
+    OptimConfig c;
+    optim_config_defaults(&c, OPTIM_SGD);
+    Optimizer *o;
+    NOT_NULL(o = optim_new("net", &c, &p, 1, &err));
+    float *grads[1] = {p->value.data};
+    assert_int_equal(optim_step(o, grads, 0.1, &err), -1);
+    assert_non_null(strstr(err.msg, "the failing backend failed: "));
+    optim_free(o);
+    param_free(p);
 }
 
 /* The generator is trained through the discriminator: gradients must reach a network's input.
@@ -112,7 +150,7 @@ static void test_gradient_wrt_network_input(void **state)
     OK(graph_plan(g, &dx, 1, &err));
     const float xv[6] = {0.3f, -0.7f, 0.1f, -0.2f, 0.9f, 0.5f};
     graph_set_input(g, x, xv);
-    graph_run(g);
+    OK(graph_run(g, &err));
 
     float w1[12], b1[4], w2[4];
     const Backend *be = backend_cpu();
@@ -157,7 +195,7 @@ static void test_second_order_gradient(void **state)
     const float xv[5] = {-2.0f, -0.5f, 0.0f, 1.0f, 3.0f}, cv[5] = {1.0f, -2.0f, 0.5f, 3.0f, -1.0f};
     graph_set_input(g, x, xv);
     graph_set_input(g, c, cv);
-    graph_run(g);
+    OK(graph_run(g, &err));
     double want1[5], want2[5];
     for (int i = 0; i < 5; i++) want1[i] = 3.0 * xv[i] * xv[i], want2[i] = 6.0 * xv[i] * cv[i];
     float *got1 = get(g, gx), *got2 = get(g, ggx);
@@ -192,7 +230,7 @@ static void test_gradient_penalty_wrt_weights(void **state)
     OK(graph_plan(g, outs, 2, &err));
     const float xv[6] = {0.4f, -0.3f, 0.8f, -0.6f, 0.2f, 0.1f};
     graph_set_input(g, x, xv);
-    graph_run(g);
+    OK(graph_run(g, &err));
     float *analytic = get(g, dw1);
 
     /* float32 penalty, step 1e-2: rounding noise ~1e-7 * |pen| / 2e-2 stays far below the
@@ -205,12 +243,12 @@ static void test_gradient_penalty_wrt_weights(void **state)
         double lp, lm;
         w[i] = saved + eps;
         backend_cpu()->upload(p->value.data, w, 12);
-        graph_run(g);
+        OK(graph_run(g, &err));
         graph_get(g, pen, &pv);
         lp = pv;
         w[i] = saved - eps;
         backend_cpu()->upload(p->value.data, w, 12);
-        graph_run(g);
+        OK(graph_run(g, &err));
         graph_get(g, pen, &pv);
         lm = pv;
         w[i] = saved;
@@ -245,7 +283,7 @@ static void test_memory_is_reused(void **state)
     uint64_t seed = 3;
     tu_fill_uniform(xv, N, -2.0f, 2.0f, &seed);
     graph_set_input(g, x, xv);
-    graph_run(g);
+    OK(graph_run(g, &err));
     float *got = get(g, h);
     for (int i = 0; i < N; i++) {
         double v = xv[i];
@@ -302,7 +340,7 @@ static void test_repeated_runs_are_identical(void **state)
     float *first[9] = {0};
     for (int run = 0; run < 3; run++) {
         graph_set_input(g, x, xv);
-        graph_run(g);
+        OK(graph_run(g, &err));
         for (int i = 0; i <= n; i++) {
             float *v = get(g, grads[i]);
             size_t bytes = (size_t)shape_numel(&grads[i]->out.shape) * sizeof(float);
@@ -349,7 +387,7 @@ static void test_views_share_memory(void **state)
     for (int i = 0; i < 24; i++) xv[i] = (float)i - 11.5f, cv[i] = 0.25f * (float)(i % 7) - 1.0f;
     graph_set_input(g, x, xv);
     graph_set_input(g, c, cv);
-    graph_run(g);
+    OK(graph_run(g, &err));
     float *fv = get(g, f), *dv = get(g, dx);
     assert_memory_equal(fv, xv, sizeof xv);
     assert_memory_equal(dv, cv, sizeof cv);
@@ -383,7 +421,7 @@ static void test_late_input_keeps_its_memory(void **state)
     }
     graph_set_input(g, x, xs);
     graph_set_input(g, y, ys);
-    graph_run(g);
+    OK(graph_run(g, &err));
     graph_get(g, d, out);
     assert_near(out, want, 256, 0, "d = relu(relu(relu(x))) + y");
     graph_free(g);
@@ -408,6 +446,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gradient_sums_every_use),
+        cmocka_unit_test(test_backend_failures_are_returned),
         cmocka_unit_test(test_gradient_wrt_network_input),
         cmocka_unit_test(test_second_order_gradient),
         cmocka_unit_test(test_gradient_penalty_wrt_weights),

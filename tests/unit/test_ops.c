@@ -417,7 +417,7 @@ static int run_values(Built *b, Values *vs, Error *err)
 {
     restore_params(b);
     set_inputs(b);
-    graph_run(b->g);
+    assert_int_equal(graph_run(b->g, NULL), 0);
     vs->n = 0;
     Value *v = values_add(vs, "output", tensor_numel(&b->out->out));
     if (!v->v) return err_set(err, "out of memory");
@@ -484,7 +484,7 @@ static bool check_fixture(const Case *c, const Values *vs, const char *be_name, 
 static double host_loss(Built *b)
 {
     set_inputs(b);
-    graph_run(b->g);
+    assert_int_equal(graph_run(b->g, NULL), 0);
     float *out = download(b, b->out);
     double s = 0;
     for (size_t i = 0, n = tensor_numel(&b->out->out); i < n; i++) s += (double)out[i] * b->dy_host[i];
