@@ -78,38 +78,14 @@ static Node *apply(Network *net, Graph *g, Node *x, uint64_t seed, Error *err)
     return out;
 }
 
-/* d(loss)/d(each parameter o trains), in o's order. */
+/* d(loss)/d(each parameter o trains), in o's order, into a new array *out. */
 static int grads_of(Graph *g, Network *net, Node *loss, const Optimizer *o, const char *why,
                     Node ***out, Error *err)
 {
-    int cap = net->params.n, rc = -1;
-    Node **params = calloc((size_t)cap + 1, sizeof *params);
-    Node **grads = calloc((size_t)cap + 1, sizeof *grads);
-    *out = calloc((size_t)o->n + 1, sizeof **out);
-    if (!params || !grads || !*out) {
-        err_set(err, "out of memory");
-        goto done;
-    }
-    int n = network_param_nodes(net, g, params, cap);
-    if (graph_backward(g, loss, params, n, grads, err)) {
-        err_prefix(err, "%sgradients of network '%s': ", why, net->def.name);
-        goto done;
-    }
-    for (int k = 0; k < o->n; k++) {
-        int j = 0;
-        while (j < n && params[j]->param != o->params[k]) j++;
-        if (j == n) {
-            err_set(err, "the optimizer of '%s' holds parameter '%s', which the network does not use",
-                    net->def.name, o->params[k]->name);
-            goto done;
-        }
-        (*out)[k] = grads[j];
-    }
-    rc = 0;
-done:
-    free(params);
-    free(grads);
-    return rc;
+    if (!(*out = calloc((size_t)o->n + 1, sizeof **out))) return err_set(err, "out of memory");
+    if (algorithm_gradients(g, net, loss, o, *out, err))
+        return err_prefix(err, "%sgradients of network '%s': ", why, net->def.name);
+    return 0;
 }
 
 static int add_critic_penalty(Adversarial *s, StepGraph *sg, Node *fake, Error *err)

@@ -92,36 +92,26 @@ static int build_train(Classifier *s, int batch, Error *err)
 {
     if (build_graph(s, &s->train, batch, true, err)) return -1;
     Graph *g = s->train.g;
-    int cap = s->net->params.n, n_out = 0, rc = -1;
-    Node **params = calloc((size_t)cap + 1, sizeof *params), **grads = calloc((size_t)cap + 1, sizeof *grads);
-    Node **outs = calloc((size_t)cap + 3, sizeof *outs), **by_opt = calloc((size_t)s->opt->n + 1, sizeof *by_opt);
+    int n_out = 0, rc = -1;
+    Node **outs = calloc((size_t)s->opt->n + 3, sizeof *outs), **by_opt = calloc((size_t)s->opt->n + 1, sizeof *by_opt);
     s->grads = calloc((size_t)s->opt->n + 1, sizeof *s->grads);
-    if (!params || !grads || !outs || !by_opt || !s->grads) {
+    if (!outs || !by_opt || !s->grads) {
         err_set(err, "out of memory");
         goto done;
     }
-    int n = network_param_nodes(s->net, g, params, cap);
-    if (graph_backward(g, s->train.loss, params, n, grads, err)) {
+    if (algorithm_gradients(g, s->net, s->train.loss, s->opt, by_opt, err)) {
         err_prefix(err, "gradients of classifier '%s': ", s->net->def.name);
         goto done;
     }
     outs[n_out++] = s->train.loss;
     outs[n_out++] = s->train.logits;
-    for (int k = 0; k < s->opt->n; k++) {
-        int j = 0;
-        while (j < n && params[j]->param != s->opt->params[k]) j++;
-        if (j == n) {
-            err_set(err, "the optimizer of '%s' holds parameter '%s', which the network does not use",
-                    s->net->def.name, s->opt->params[k]->name);
-            goto done;
-        }
-        if ((by_opt[k] = grads[j])) outs[n_out++] = grads[j];
-    }
+    for (int k = 0; k < s->opt->n; k++)
+        if (by_opt[k]) outs[n_out++] = by_opt[k];
     if (graph_plan(g, outs, n_out, err)) goto done;
     for (int k = 0; k < s->opt->n; k++) s->grads[k] = by_opt[k] ? by_opt[k]->out.data : NULL;
     rc = 0;
 done:
-    free(params), free(grads), free(outs), free(by_opt);
+    free(outs), free(by_opt);
     return rc;
 }
 

@@ -50,6 +50,11 @@ typedef struct Algorithm {
                     Error *err);
 } Algorithm;
 
+/* Appends to g the gradient of `loss` with respect to each parameter that optimizer `o` of network
+ * `net` trains, in o's order: out[k] for o->params[k] (NULL when the loss does not depend on it).
+ * out holds o->n entries. */
+int algorithm_gradients(Graph *g, Network *net, Node *loss, const Optimizer *o, Node **out, Error *err);
+
 /* The algorithm for a loss type, or NULL. */
 const Algorithm *algorithm_find(const char *loss_type);
 
