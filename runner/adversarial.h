@@ -1,5 +1,5 @@
-/* The adversarial algorithms (loss types gan, wgan, wgan_gp): the algorithm table entries, the
- * loss builders they share (adversarial_losses.c) and a test hook that feeds chosen noise. */
+/* The adversarial algorithms (loss types gan, wgan, wgan_gp): the algorithm table entries and the
+ * loss builders they share (adversarial_losses.c). */
 #ifndef RUNNER_ADVERSARIAL_H
 #define RUNNER_ADVERSARIAL_H
 
@@ -37,11 +37,5 @@ int adv_critic_loss(Graph *g, AdvLoss kind, Node *real_logits, Node *fake_logits
  * differentiated with respect to D's parameters again. */
 Node *adv_gradient_penalty(Graph *g, Network *critic, Node *real, Node *fake, Node *eps,
                            double lambda, uint64_t seed, Error *err);
-
-/* Test hook: host arrays that replace the drawn noise of the following steps until changed (NULL:
- * draw from the seed stream).  z_critic (batch x noise): the fake batch the discriminator step
- * sees (generator_first shares it with the generator step); z_gen: the generator step's noise
- * under discriminator_first; eps (batch): wgan_gp's interpolation weights. */
-void adversarial_set_noise(void *state, const float *z_critic, const float *z_gen, const float *eps);
 
 #endif

@@ -48,7 +48,6 @@ typedef struct Adversarial {
     Node *sample_z, *sample_x;
     int sample_chunk;
     double loss_g;           /* the last generator loss; NaN before the first generator step */
-    const float *inject_zc, *inject_zg, *inject_eps; /* adversarial_set_noise */
 } Adversarial;
 
 static uint64_t mix64(uint64_t x)
@@ -271,13 +270,9 @@ static int adv_metric_names(const void *state, const char **names, int max)
     return n;
 }
 
-static void fill_noise(Adversarial *s, Graph *g, Node *in, const float *inject, int64_t step, int stream)
+static void fill_noise(Adversarial *s, Node *in, int64_t step, int stream)
 {
     if (!in || !in->out.data) return; /* an input nothing reads has no memory */
-    if (inject) {
-        graph_set_input(g, in, inject);
-        return;
-    }
     size_t n = tensor_numel(&in->out);
     uint64_t seed = stream_seed(s->spec->seed, step, stream);
     if (stream == STREAM_EPS) s->be->rng_uniform(in->out.data, n, 0.0f, 1.0f, seed, 0);
@@ -304,8 +299,8 @@ static int run_step(Adversarial *s, StepGraph *sg, const float *batch, int64_t s
                     Error *err)
 {
     int stream = sg == &s->generator ? STREAM_GEN_NOISE : STREAM_CRITIC_NOISE;
-    fill_noise(s, sg->g, sg->z, sg == &s->generator ? s->inject_zg : s->inject_zc, step, stream);
-    fill_noise(s, sg->g, sg->eps, s->inject_eps, step, STREAM_EPS);
+    fill_noise(s, sg->z, step, stream);
+    fill_noise(s, sg->eps, step, STREAM_EPS);
     if (sg->real) graph_set_input(sg->g, sg->real, batch);
     if (graph_run(sg->g, err)) return -1;
     if (sg->loss_g) {
@@ -373,14 +368,6 @@ static int adv_sample(void *state, int count, uint64_t seed, float *images, Erro
         s->be->download(images + (size_t)start * nx, s->sample_x->out.data, (size_t)take * nx);
     }
     return 0;
-}
-
-void adversarial_set_noise(void *state, const float *z_critic, const float *z_gen, const float *eps)
-{
-    Adversarial *s = state;
-    s->inject_zc = z_critic;
-    s->inject_zg = z_gen;
-    s->inject_eps = eps;
 }
 
 static int adv_graphs(void *state, Graph **out, int max)

@@ -1,7 +1,8 @@
 /* The adversarial algorithms (runner/algo_adversarial.c) against PyTorch
  * (tests/parity/adversarial_reference.py): for each loss type and variant, whole iterations (for
  * n_critic > 1 at least a generator step's worth) from the same initial weights, batches and noise
- * (injected through adversarial_set_noise) must give PyTorch's gradients, metrics and weights.
+ * (fed through the backend table: see scripted_backend) must give PyTorch's gradients, metrics
+ * and weights.
  *
  * The reference runs in float64, so it is the exact answer up to float32 rounding; what differs
  * between machines is only the summation order of the BLAS and convolution kernels, and each
@@ -198,14 +199,77 @@ static void check_metrics(const char *what, int k, const char *const *names, int
     }
 }
 
-/* Builds the experiment of a spec text for batches of `batch`. */
-static void build(Experiment *x, Spec *spec, const char *label, const char *text, int batch)
+/* Builds the experiment of a spec text for batches of `batch` on backend `be`. */
+static void build_on(Experiment *x, Spec *spec, const char *label, const char *text, int batch, const Backend *be)
 {
     Error err = {{0}};
     must(spec_load_text(label, text, NULL, 0, spec, &err), &err);
     const NetDef *d = spec_model(spec, spec->loss.discriminator);
     assert_non_null(d);
-    must(experiment_build(x, spec, backend_cpu(), batch, &d->inputs[0].shape, &err), &err);
+    must(experiment_build(x, spec, be, batch, &d->inputs[0].shape, &err), &err);
+}
+
+static void build(Experiment *x, Spec *spec, const char *label, const char *text, int batch)
+{
+    build_on(x, spec, label, text, batch, backend_cpu());
+}
+
+/* The CPU backend, except that while a script is set its random draws return PyTorch's noise
+ * in the order the algorithm draws it (normals: the critic's batch noise, then the generator
+ * step's under discriminator_first; uniforms: wgan_gp's interpolation weights).  The noise
+ * reaches the algorithm through the backend table, as drawn noise does, with no hook in the
+ * library. */
+typedef struct NoiseScript {
+    const float *normal[2], *uniform;
+    size_t n_normal_values, n_uniform_values;
+    int n_normal, next_normal, next_uniform;
+} NoiseScript;
+static NoiseScript script;
+
+static void scripted_normal(float *y, size_t n, float mean, float std, uint64_t seed, uint64_t offset)
+{
+    if (!script.n_normal) {
+        backend_cpu()->rng_normal(y, n, mean, std, seed, offset); /* initialisation, before the script */
+        return;
+    }
+    if (script.next_normal == script.n_normal) fail_msg("the algorithm drew more normal noise than PyTorch");
+    if (n != script.n_normal_values) fail_msg("the algorithm drew %zu normals, PyTorch %zu", n, script.n_normal_values);
+    memcpy(y, script.normal[script.next_normal++], n * sizeof *y);
+}
+
+static void scripted_uniform(float *y, size_t n, float lo, float hi, uint64_t seed, uint64_t offset)
+{
+    if (!script.n_normal) {
+        backend_cpu()->rng_uniform(y, n, lo, hi, seed, offset);
+        return;
+    }
+    if (!script.uniform || script.next_uniform) fail_msg("the algorithm drew uniforms PyTorch did not");
+    if (n != script.n_uniform_values) fail_msg("the algorithm drew %zu uniforms, PyTorch %zu", n, script.n_uniform_values);
+    memcpy(y, script.uniform, n * sizeof *y);
+    script.next_uniform++;
+}
+
+static const Backend *scripted_backend(void)
+{
+    static Backend be;
+    be = *backend_cpu();
+    be.rng_normal = scripted_normal;
+    be.rng_uniform = scripted_uniform;
+    return &be;
+}
+
+static void expect_script_used(void)
+{
+    if (script.next_normal != script.n_normal || (script.uniform && !script.next_uniform))
+        fail_msg("the algorithm drew less noise than PyTorch");
+}
+
+/* One iteration's noise; the previous iteration's must all have been drawn. */
+static void set_script(const float *z_critic, const float *z_gen, size_t nz, const float *eps, size_t n_eps)
+{
+    expect_script_used();
+    script = (NoiseScript){.normal = {z_critic, z_gen}, .n_normal = z_gen ? 2 : 1, .n_normal_values = nz,
+                           .uniform = eps, .n_uniform_values = n_eps};
 }
 
 static void test_case_matches_pytorch(void **state)
@@ -227,7 +291,8 @@ static void test_case_matches_pytorch(void **state)
     snprintf(label, sizeof label, "experiments/adversarial_%s.yaml", name);
     Spec spec;
     Experiment x;
-    build(&x, &spec, label, text, batch);
+    script = (NoiseScript){0};
+    build_on(&x, &spec, label, text, batch, scripted_backend());
     snprintf(rel, sizeof rel, "adversarial/%s/init.safetensors", name);
     must(checkpoint_load(tu_fixture_path(path, sizeof path, rel), x.nets, x.n_nets, NULL, 0, true, &err), &err);
 
@@ -252,7 +317,7 @@ static void test_case_matches_pytorch(void **state)
         snprintf(key, sizeof key, "iter%d.metrics", k);
         float *want = load_f32(&steps, key, (size_t)x.n_metrics, true);
 
-        adversarial_set_noise(x.state, zc, zg, eps);
+        set_script(zc, zg, nz, eps, (size_t)batch);
         must(x.algo->step(x.state, real, NULL, k, metrics, &err), &err);
         check_metrics(name, k, x.metrics, x.n_metrics, metrics, want);
         free(real), free(zc), free(zg), free(eps), free(want);
@@ -262,6 +327,8 @@ static void test_case_matches_pytorch(void **state)
             for (int i = 0; i < x.n_nets; i++) compare_gradients(name, x.optims[i], &grads);
         }
     }
+    expect_script_used();
+    script = (NoiseScript){0};
     snprintf(rel, sizeof rel, "adversarial/%s/after.safetensors", name);
     must(st_read(tu_fixture_path(path, sizeof path, rel), &after, &err), &err);
     for (int i = 0; i < x.n_nets; i++)
