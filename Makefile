@@ -145,3 +145,19 @@ clean:
 	rm -rf build build-asan
 
 -include $(shell find $(BUILD) build-asan -name '*.d' 2>/dev/null)
+
+# ---- Valgrind: `make valgrind` runs test programs under memcheck (tests/valgrind.sh), the runner
+# they start too, with suppressions only for third-party libraries (tests/valgrind.supp).  Its own
+# build folder, -O1 without CUDA; x86-64-v3 (AVX2) is as far as valgrind 3.19 decodes.  The
+# default programs are those that finish within minutes under valgrind on two cores (test_run,
+# test_ops, test_kernels_conv, test_fid*, test_adversarial and test_spec take far longer there;
+# test_blas_core compares CPU detection with /proc/cpuinfo, and valgrind hides AVX-512 from CPUID);
+# VALGRIND_TESTS="ops run" picks others.
+VALGRIND_BUILD ?= build-valgrind
+VALGRIND_TESTS ?= graph optim init kernels_misc writers safetensors dataset dataset_files png_read image_set \
+                  spec_blocks classifier fuzz_regressions results_folder
+.PHONY: valgrind
+valgrind:
+	$(MAKE) $(VALGRIND_BUILD)/runner $(VALGRIND_TESTS:%=$(VALGRIND_BUILD)/tests/test_%) $(VALGRIND_BUILD)/fixtures/.stamp \
+	    BUILD=$(VALGRIND_BUILD) OPT="-O1 -march=x86-64-v3" NVCC=
+	bash tests/valgrind.sh $(VALGRIND_BUILD) $(VALGRIND_TESTS:%=$(VALGRIND_BUILD)/tests/test_%)
