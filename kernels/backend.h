@@ -159,7 +159,8 @@ typedef struct ResizeGeom {
     P(void, cross_entropy_backward, (const float *logits, const float *target, const float *dloss,        \
         float *dx, int N, int K, float smoothing))                                                        \
     /* Random numbers: counter-based (Philox4x32-10), so every backend draws the same stream for          \
-     * the same (seed, offset); element i uses counter offset + i. */                                     \
+     * the same (seed, offset): y[i] is element offset + i of the seed's stream, however a draw is        \
+     * split into calls. */                                                                               \
     P(void, rng_uniform, (float *y, size_t n, float lo, float hi, uint64_t seed, uint64_t offset))        \
     P(void, rng_normal, (float *y, size_t n, float mean, float std, uint64_t seed, uint64_t offset))      \
     /* Fused optimizer updates over n parameters (formulas as PyTorch's, see graph/optim.c). */           \

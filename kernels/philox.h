@@ -1,7 +1,7 @@
 /* Counter-based random numbers: Philox4x32-10 (Salmon et al. 2011, as in Random123 and
  * cuRAND) and the transforms to floats, shared by kernels/cpu/cpu_rng.c and
- * kernels/cuda/cuda_rng.cu so both backends draw the same stream.  Element i of a draw uses
- * counter block offset + i/4, lane i%4, with the 64-bit seed as the key.  Uniforms take the top
+ * kernels/cuda/cuda_rng.cu so both backends draw the same stream.  The stream of a 64-bit seed
+ * (the key) has element e in lane e%4 of counter block e/4.  Uniforms take the top
  * 24 bits with an explicit fma; normals use Box-Muller in double, rounded once to float. */
 #ifndef KERNELS_PHILOX_H
 #define KERNELS_PHILOX_H

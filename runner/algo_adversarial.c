@@ -357,12 +357,10 @@ static int adv_sample(void *state, int count, uint64_t seed, float *images, Erro
     if (s->sample_chunk != chunk && build_sampler(s, chunk, err)) return -1;
     size_t nz = (size_t)shape_numel(&s->gen->def.inputs[0].shape);
     size_t nx = tensor_numel(&s->sample_x->out) / (size_t)chunk;
-    /* Noise of sample i is elements [i*nz, (i+1)*nz) of one stream, however it is chunked: the
-     * generator draws 4 numbers per counter block, and a later chunk starts at a multiple of
-     * SAMPLE_CHUNK examples, so at a whole block. */
+    /* Noise of sample i is elements [i*nz, (i+1)*nz) of one stream, however it is chunked. */
     for (int start = 0; start < count; start += chunk) {
         s->be->rng_normal(s->sample_z->out.data, (size_t)chunk * nz, 0.0f, 1.0f, seed,
-                          (uint64_t)start * nz / 4);
+                          (uint64_t)start * nz);
         if (graph_run(s->sampler, err)) return err_prefix(err, "sampling: ");
         int take = count - start < chunk ? count - start : chunk;
         s->be->download(images + (size_t)start * nx, s->sample_x->out.data, (size_t)take * nx);

@@ -44,7 +44,7 @@ static void dropout_forward(Graph *g, Node *n)
     } else {
         /* noise = (1 - p) - u, exact in sign: positive exactly when u < 1 - p. */
         g->be->rng_uniform(n->aux[0].data, count, 1.0f - p, -p, g->seed, g->rng_offset);
-        g->rng_offset += (count + 3) / 4; /* counter blocks consumed */
+        g->rng_offset += count; /* elements of the stream consumed */
         noise = n->aux[0].data;
     }
     g->be->unary_backward(UNARY_RELU, noise, noise, x, n->out.data, count, 0.0f);

@@ -309,13 +309,19 @@ static void test_rng_streams(void **state)
     size_t same = 0;
     for (size_t i = 0; i < n; i++) same += a[i] == b[i];
     assert_true(same < n / 1000);
-    /* Element i uses block offset + i/4: a draw at offset + 1 is the same stream shifted by 4,
-     * and a short draw is a prefix of a long one. */
+    /* Element i is stream element offset + i: a draw at offset + k is the same stream shifted by
+     * k, inside a counter block or not, and a short draw is a prefix of a long one. */
     cpu_rng_normal(a, n, 0, 1, 7, 100);
-    cpu_rng_normal(b, n - 4, 0, 1, 7, 101);
-    assert_memory_equal(a + 4, b, (n - 4) * 4);
+    for (size_t k = 1; k <= 5; k++) {
+        cpu_rng_normal(b, n - k, 0, 1, 7, 100 + k);
+        assert_memory_equal(a + k, b, (n - k) * 4);
+    }
     cpu_rng_normal(b, 7, 0, 1, 7, 100);
     assert_memory_equal(a, b, 7 * 4);
+    float u9[9], u6[6];
+    cpu_rng_uniform(u9, 9, 0, 1, 7, 2);
+    cpu_rng_uniform(u6, 6, 0, 1, 7, 5);
+    assert_memory_equal(u9 + 3, u6, sizeof u6);
     /* Moments of 1e6 standard normals. */
     double s = 0, ss = 0;
     for (size_t i = 0; i < n; i++) s += a[i], ss += (double)a[i] * a[i];
