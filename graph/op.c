@@ -1,6 +1,7 @@
 /* Attribute parsing and access, shared by the spec loader and the backward builders. */
 #include "graph/graph.h"
 #include "graph/op.h"
+#include "graph/suggest.h"
 
 #include <errno.h>
 #include <math.h>

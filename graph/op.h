@@ -130,9 +130,5 @@ double attr_float(const struct Node *n, const char *name);
 const AttrValue *attr_get(const struct Node *n, const char *name);
 
 
-/* Shared by every "did you mean": Levenshtein distance and the closest candidate within a
- * typo's distance (NULL if none). */
-int edit_distance(const char *a, const char *b);
-const char *suggest_word(const char *word, const char *const *candidates, int n);
 
 #endif

@@ -1,5 +1,6 @@
 /* The registry: every op listed in graph/ops/ops.def, looked up by name. */
 #include "graph/op.h"
+#include "graph/suggest.h"
 #include "kernels/activations.h" /* ops.def lists the activations from it */
 
 #include <string.h>
@@ -24,41 +25,6 @@ const Op *op_find(const char *name)
     for (int i = 0; i < op_count(); i++)
         if (strcmp(op_table[i]->name, name) == 0) return op_table[i];
     return NULL;
-}
-
-/* Edit distance with adjacent transpositions (optimal string alignment), so "adma" suggests "adam". */
-int edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 63 || lb > 63) return 64;
-    int d[64][64];
-    for (size_t i = 0; i <= la; i++) d[i][0] = (int)i;
-    for (size_t j = 0; j <= lb; j++) d[0][j] = (int)j;
-    for (size_t i = 1; i <= la; i++)
-        for (size_t j = 1; j <= lb; j++) {
-            int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-            if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
-                best = d[i - 2][j - 2] + 1;
-            d[i][j] = best;
-        }
-    return d[la][lb];
-}
-
-const char *suggest_word(const char *word, const char *const *candidates, int n)
-{
-    const char *best = NULL;
-    int best_d = 1 << 30;
-    for (int i = 0; i < n; i++) {
-        int d = edit_distance(word, candidates[i]);
-        if (d < best_d) best_d = d, best = candidates[i];
-    }
-    /* Close enough to be a typo: at most a third of the word's letters, and at least one. */
-    int limit = (int)strlen(word) / 3;
-    if (limit < 1) limit = 1;
-    if (limit > 3) limit = 3;
-    return best_d <= limit ? best : NULL;
 }
 
 const char *op_suggest(const char *name)

@@ -1,6 +1,7 @@
 /* Optimizers.  The arithmetic lives in the backend's fused updates (kernels/cpu/cpu_optim.c
  * documents each formula); this file owns state, step counts, bias corrections and clipping. */
 #include "graph/optim.h"
+#include "graph/suggest.h"
 
 #include "graph/graph.h" /* backend_status */
 

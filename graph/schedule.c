@@ -1,7 +1,7 @@
 /* Closed forms of PyTorch's schedulers (each scheduler's _get_closed_form_lr). */
 #include "graph/schedule.h"
 
-#include "graph/op.h" /* suggest_word */
+#include "graph/suggest.h"
 
 #include <math.h>
 #include <string.h>

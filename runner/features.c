@@ -1,5 +1,6 @@
 /* Feature extraction through a network built from a spec (see features.h). */
 #include "runner/features.h"
+#include "graph/suggest.h"
 
 #include "runner/checkpoint.h"
 #include "runner/spec.h"

@@ -1,6 +1,6 @@
 /* The runner's entry point: dispatches to a subcommand (runner/commands.h), prints its error and
  * turns the result into the exit status.  The only place that exits. */
-#include "graph/op.h"
+#include "graph/suggest.h"
 #include "runner/commands.h"
 
 #include "kernels/backend.h"

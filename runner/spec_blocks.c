@@ -7,6 +7,7 @@
  * for a submodule `x`; later entries read `x`, meaning the block's output.  The spec's tree keeps
  * the uses, so a resolved spec stays as short as the file it came from. */
 #include "runner/spec_net.h"
+#include "graph/suggest.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,5 +1,6 @@
 /* Parsing spec values by field tables (see spec_fields.h). */
 #include "runner/spec_fields.h"
+#include "graph/suggest.h"
 
 #include "graph/op.h"
 

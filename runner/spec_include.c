@@ -4,6 +4,7 @@
  * includes it.  The expanded network replaces the entry in the tree, so later stages (and the
  * resolved spec a run writes) see an ordinary network whose nodes point into the net file. */
 #include "runner/spec.h"
+#include "graph/suggest.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,6 +6,7 @@
  * block of the network's `blocks:` (spec_blocks.c).  Attributes are checked against the op's
  * schema here; shapes are checked when the network is applied to a graph. */
 #include "runner/spec_net.h"
+#include "graph/suggest.h"
 
 #include <ctype.h>
 #include <stdio.h>

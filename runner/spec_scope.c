@@ -1,6 +1,7 @@
 /* Names in a scope (see spec_net.h): what an entry's `in:` may read, and the checks that keep
  * names unique within a network or block instance. */
 #include "runner/spec_net.h"
+#include "graph/suggest.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,6 +2,7 @@
  * section, or per type where a `type:` key selects the keys that apply), and the checks that
  * relate sections to each other (optimizers and losses name models). */
 #include "runner/spec.h"
+#include "graph/suggest.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,0 +1,13 @@
+/* "Did you mean": the closest of a list of names to a misspelt one, for every message that
+ * names accepted choices (op names, attribute choices, spec keys, optimizer and schedule types,
+ * commands). */
+#ifndef GRAPH_SUGGEST_H
+#define GRAPH_SUGGEST_H
+
+/* Levenshtein distance with adjacent transpositions. */
+int edit_distance(const char *a, const char *b);
+/* The candidate closest to `word` within a typo's distance (a third of its letters, 1 to 3), or
+ * NULL. */
+const char *suggest_word(const char *word, const char *const *candidates, int n);
+
+#endif
