@@ -2,6 +2,7 @@
  * experiments/gan_mnist.yaml: both networks' forward and backward, both Adam updates) through its
  * Algorithm, then the generator drawing a batch of samples in evaluation mode; with --profile,
  * where the step's time goes per op kind and per node. */
+#include "runner/cmd_args.h"
 #include "runner/commands.h"
 #include "runner/experiment.h"
 
@@ -35,36 +36,21 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static int parse_int(const char *flag, const char *text, int min, int *out, Error *err)
-{
-    char *end;
-    long v = text ? strtol(text, &end, 10) : 0;
-    if (!text || *end || v < min || v > 1000000)
-        return err_set(err, "bench: %s expects an integer >= %d, got '%s'", flag, min, text ? text : "");
-    *out = (int)v;
-    return 0;
-}
-
 static int parse_options(int argc, char **argv, BenchOptions *o, Error *err)
 {
     *o = (BenchOptions){.spec = "experiments/gan_mnist.yaml", .backend = "cpu", .threads = 2, .steps = 30,
                         .warmup = 5, .samples = 1000};
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int rc = 0;
-        if (strcmp(a, "--profile") == 0) { o->profile = true; continue; }
-        if (strcmp(a, "--threads") == 0) rc = parse_int(a, v, 1, &o->threads, err);
-        else if (strcmp(a, "--steps") == 0) rc = parse_int(a, v, 1, &o->steps, err);
-        else if (strcmp(a, "--warmup") == 0) rc = parse_int(a, v, 0, &o->warmup, err);
-        else if (strcmp(a, "--batch") == 0) rc = parse_int(a, v, 1, &o->batch, err);
-        else if (strcmp(a, "--samples") == 0) rc = parse_int(a, v, 0, &o->samples, err);
-        else if (strcmp(a, "--spec") == 0 && v) o->spec = v;
-        else if (strcmp(a, "--backend") == 0 && v) o->backend = v;
-        else return err_set(err, "bench: unknown argument '%s'; " BENCH_USAGE, a);
-        if (rc) return -1;
-        i++;
-    }
-    return 0;
+    const ArgOption options[] = {
+        OPTION_TEXT("--spec", &o->spec),
+        OPTION_TEXT("--backend", &o->backend),
+        OPTION_INT("--threads", &o->threads, 1, 1024),
+        OPTION_INT("--steps", &o->steps, 1, 1000000),
+        OPTION_INT("--warmup", &o->warmup, 0, 1000000),
+        OPTION_INT("--batch", &o->batch, 1, 1000000),
+        OPTION_INT("--samples", &o->samples, 0, 1000000),
+        OPTION_FLAG("--profile", &o->profile),
+    };
+    return cmd_parse(argc, argv, options, sizeof options / sizeof options[0], NULL, BENCH_USAGE, err);
 }
 
 static double median(double *ms, int n)

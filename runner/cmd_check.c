@@ -4,6 +4,7 @@
  * two is found before a run. */
 #include "graph/graph.h"
 #include "graph/network.h"
+#include "runner/cmd_args.h"
 #include "runner/commands.h"
 #include "runner/spec.h"
 
@@ -142,23 +143,12 @@ done:
 int cmd_check(int argc, char **argv, Error *err)
 {
     const char *path = NULL, *sets[MAX_SETS];
-    int n_sets = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--set") || !strncmp(a, "--set=", 6)) {
-            const char *v = a[5] == '=' ? a + 6 : (i + 1 < argc ? argv[++i] : NULL);
-            if (!v) return err_set(err, "error: --set needs a value: --set dotted.path=value");
-            if (n_sets == MAX_SETS) return err_set(err, "error: at most %d --set options", MAX_SETS);
-            sets[n_sets++] = v;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            return err_set(err, "error: unknown option '%s'; usage: runner check SPEC.yaml [--set key=value ...]", a);
-        } else if (path) {
-            return err_set(err, "error: one spec at a time ('%s' and '%s' given)", path, a);
-        } else {
-            path = a;
-        }
-    }
-    if (!path) return err_set(err, "error: no spec given; usage: runner check SPEC.yaml [--set key=value ...]");
+    ArgList set_list = {.items = sets, .max = MAX_SETS};
+    const ArgOption options[] = {OPTION_LIST("--set", &set_list)};
+    ArgPositionals spec_path = {.items = &path, .min = 1, .max = 1, .what = "spec"};
+    if (cmd_parse(argc, argv, options, 1, &spec_path, "usage: runner check SPEC.yaml [--set key=value ...]", err))
+        return -1;
+    int n_sets = set_list.n;
     Spec spec;
     if (spec_load(path, sets, n_sets, &spec, err)) return -1;
     int rc = 0;

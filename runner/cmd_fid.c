@@ -39,49 +39,25 @@ static int parse_options(int argc, char **argv, FidOptions *o, Error *err)
 {
     *o = (FidOptions){.features = "inception", .weights = "", .backend = "auto", .node = "features",
                       .batch = 16, .images = 64, .seed = 0};
-    int n_sides = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long long x = 0;
-        const char **text = !strcmp(a, "--features") ? &o->features
-                            : !strcmp(a, "--weights") ? &o->weights
-                            : !strcmp(a, "--cache")   ? &o->cache
-                            : !strcmp(a, "--backend") ? &o->backend
-                            : !strcmp(a, "--node")    ? &o->node
-                                                      : NULL;
-        int *num = !strcmp(a, "--samples") ? &o->samples
-                   : !strcmp(a, "--batch") ? &o->batch
-                   : !strcmp(a, "--threads") ? &o->threads
-                   : !strcmp(a, "--images") ? &o->images
-                                             : NULL;
-        bool *flag = !strcmp(a, "--kid") ? &o->kid
-                     : !strcmp(a, "--is") ? &o->is
-                     : !strcmp(a, "--no-cache") ? &o->no_cache
-                     : !strcmp(a, "--bench") ? &o->bench
-                                             : NULL;
-        if (flag) {
-            *flag = true;
-            continue;
-        }
-        if (text) {
-            if (!v) return err_set(err, "error: %s needs a value\n" USAGE, a);
-            *text = v;
-        } else if (num) {
-            if (cmd_parse_int(a, v, 1, 100000000, &x, err)) return -1;
-            *num = (int)x;
-        } else if (!strcmp(a, "--seed")) {
-            if (cmd_parse_int(a, v, 0, 2147483647, &x, err)) return -1;
-            o->seed = x;
-        } else if (a[0] == '-' && a[1] == '-') {
-            return err_set(err, "error: unknown option '%s'\n" USAGE, a);
-        } else {
-            if (n_sides == 2) return err_set(err, "error: more than two image sets given ('%s')\n" USAGE, a);
-            o->side[n_sides++] = a;
-            continue;
-        }
-        i++;
-    }
-    if (!o->bench && n_sides != 2) return err_set(err, "error: fid needs two image sets\n" USAGE);
+    const ArgOption options[] = {
+        OPTION_TEXT("--features", &o->features),
+        OPTION_TEXT("--weights", &o->weights),
+        OPTION_TEXT("--cache", &o->cache),
+        OPTION_TEXT("--backend", &o->backend),
+        OPTION_TEXT("--node", &o->node),
+        OPTION_INT("--samples", &o->samples, 1, 100000000),
+        OPTION_INT("--batch", &o->batch, 1, 100000000),
+        OPTION_INT("--threads", &o->threads, 1, 1024),
+        OPTION_INT("--images", &o->images, 1, 100000000),
+        OPTION_INT64("--seed", &o->seed, 0, 2147483647),
+        OPTION_FLAG("--kid", &o->kid),
+        OPTION_FLAG("--is", &o->is),
+        OPTION_FLAG("--no-cache", &o->no_cache),
+        OPTION_FLAG("--bench", &o->bench),
+    };
+    ArgPositionals sides = {.items = o->side, .max = 2, .what = "image set"};
+    if (cmd_parse(argc, argv, options, sizeof options / sizeof options[0], &sides, USAGE, err)) return -1;
+    if (!o->bench && sides.n != 2) return err_set(err, "error: fid needs two image sets\n" USAGE);
     return 0;
 }
 

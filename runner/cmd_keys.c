@@ -1,5 +1,6 @@
 /* `runner keys`: the spec key reference as Markdown, from the validation tables themselves
  * (docs/SPEC.md holds a copy that a test keeps identical). */
+#include "runner/cmd_args.h"
 #include "runner/commands.h"
 #include "runner/spec.h"
 
@@ -7,7 +8,7 @@
 
 int cmd_keys(int argc, char **argv, Error *err)
 {
-    if (argc > 0) return err_set(err, "error: 'keys' takes no arguments, found '%s'", argv[0]);
+    if (cmd_parse(argc, argv, NULL, 0, NULL, "usage: runner keys", err)) return -1;
     spec_keys_markdown(stdout);
     return 0;
 }

@@ -1,6 +1,7 @@
 /* `runner ops`: the op reference as Markdown, from the registry itself (docs/SPEC.md holds a copy
  * that a test keeps identical). */
 #include "graph/op.h"
+#include "runner/cmd_args.h"
 #include "runner/commands.h"
 #include "runner/spec_fields.h"
 
@@ -57,7 +58,7 @@ static void print_op(const Op *op)
 
 int cmd_ops(int argc, char **argv, Error *err)
 {
-    if (argc > 0) return err_set(err, "error: 'ops' takes no arguments, found '%s'", argv[0]);
+    if (cmd_parse(argc, argv, NULL, 0, NULL, "usage: runner ops", err)) return -1;
     for (int i = 0; i < op_count(); i++)
         if (!(op_at(i)->flags & OP_INTERNAL)) print_op(op_at(i));
     return 0;

@@ -8,18 +8,14 @@
 
 #include <omp.h>
 #include <stdio.h>
-#include <string.h>
 
 int cmd_version(int argc, char **argv, Error *err)
 {
-    long long threads = omp_get_max_threads();
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--threads") != 0)
-            return err_set(err, "error: unknown option '%s'\nusage: runner version [--threads N]", argv[i]);
-        if (cmd_parse_int("--threads", i + 1 < argc ? argv[++i] : NULL, 1, 1024, &threads, err)) return -1;
-    }
+    int threads = omp_get_max_threads();
+    const ArgOption options[] = {OPTION_INT("--threads", &threads, 1, 1024)};
+    if (cmd_parse(argc, argv, options, 1, NULL, "usage: runner version [--threads N]", err)) return -1;
     char buf[1024], why[256];
-    backend_cpu()->describe(buf, sizeof buf, (int)threads);
+    backend_cpu()->describe(buf, sizeof buf, threads);
     printf("runner %s\n%s\n", RUNNER_VERSION, buf);
     const Backend *cuda = backend_cuda(why, sizeof why);
     if (cuda) cuda->describe(buf, sizeof buf, 0);
