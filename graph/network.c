@@ -133,8 +133,7 @@ int network_apply(Network *net, Graph *g, Node *const *inputs, int n_inputs, uin
         for (int d = 0; ok && d < want->ndim; d++) ok = got->dim[d + 1] == want->dim[d];
         if (!ok) {
             char a[96], b[96];
-            Shape batch = {.ndim = want->ndim + 1, .dim = {-1}};
-            for (int d = 0; d < want->ndim; d++) batch.dim[d + 1] = want->dim[d];
+            Shape batch = shape_batched(-1, want);
             err_set(err, "network '%s' input '%s' expects shape %s (batch first), got %s", def->name,
                     def->inputs[i].name, shape_format(&batch, a, sizeof a), shape_format(got, b, sizeof b));
             node_error(def, NULL, err);
@@ -212,4 +211,13 @@ int network_param_nodes(const Network *net, Graph *g, Node **nodes, int max_node
             }
     }
     return count;
+}
+
+int network_input_leaves(Graph *g, const NetDef *def, int batch, Node **in, Error *err)
+{
+    for (int i = 0; i < def->n_inputs; i++) {
+        Shape s = shape_batched(batch, &def->inputs[i].shape);
+        if (!(in[i] = graph_input(g, def->inputs[i].name, &s, false, err))) return -1;
+    }
+    return 0;
 }

@@ -49,6 +49,8 @@ Network *network_new(const NetDef *def, Error *err);
 void network_free(Network *net);
 void netdef_free(NetDef *def);       /* frees def->nodes */
 
+/* One input leaf in g per input of def, named as the input, each (batch, *input shape). */
+int network_input_leaves(Graph *g, const NetDef *def, int batch, Node **in, Error *err);
 /* Applies the network to inputs (each (batch, *input shape)) in g.  The first call creates the
  * parameters on g->be and initialises them from `seed`.  *out receives the output node; when
  * node_out is not NULL, node_out[i] receives the node made for def.nodes[i]. */

@@ -45,3 +45,10 @@ char *shape_format(const Shape *s, char *buf, size_t len)
     if (used < len) snprintf(buf + used, len - used, s->ndim == 1 ? ",)" : ")");
     return buf;
 }
+
+Shape shape_batched(int64_t batch, const Shape *example)
+{
+    Shape s = {.ndim = example->ndim + 1, .dim = {batch}};
+    memcpy(&s.dim[1], example->dim, (size_t)example->ndim * sizeof s.dim[0]);
+    return s;
+}

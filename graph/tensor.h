@@ -22,6 +22,8 @@ Shape shape_make(int ndim, const int64_t *dims);
 Shape shape_of(int ndim, ...); /* shape_of(2, (int64_t)64, (int64_t)512) */
 int64_t shape_numel(const Shape *s);
 bool shape_equal(const Shape *a, const Shape *b);
+/* (batch, example...): an example's shape with the batch dimension in front. */
+Shape shape_batched(int64_t batch, const Shape *example);
 /* Writes "(64, 1, 28, 28)" into buf; returns buf. */
 char *shape_format(const Shape *s, char *buf, size_t len);
 

@@ -63,13 +63,6 @@ static uint64_t stream_seed(uint64_t seed, int64_t step, int stream)
     return mix64(mix64(seed) ^ (((uint64_t)step << 2) | (uint64_t)stream));
 }
 
-static Shape batched(int batch, const Shape *example)
-{
-    Shape s = {.ndim = example->ndim + 1, .dim = {batch}};
-    memcpy(&s.dim[1], example->dim, (size_t)example->ndim * sizeof s.dim[0]);
-    return s;
-}
-
 static Node *apply(Network *net, Graph *g, Node *x, uint64_t seed, Error *err)
 {
     Node *out = NULL;
@@ -238,8 +231,8 @@ static int adv_create(const TrainContext *ctx, void **state, Error *err)
     s->n_critic = s->kind == ADV_WGAN || s->kind == ADV_WGAN_GP ? l->n_critic : 1;
     if (s->n_critic < 1) s->n_critic = 1;
     s->gen_first = strcmp(l->order, "discriminator_first") != 0;
-    s->z_shape = batched(ctx->batch, &s->gen->def.inputs[0].shape);
-    s->x_shape = batched(ctx->batch, &s->disc->def.inputs[0].shape);
+    s->z_shape = shape_batched(ctx->batch, &s->gen->def.inputs[0].shape);
+    s->x_shape = shape_batched(ctx->batch, &s->disc->def.inputs[0].shape);
     if (!shape_equal(&ctx->data_shape, &s->disc->def.inputs[0].shape)) {
         char a[96], b[96];
         err_set(err, "the data's examples are %s but discriminator '%s' takes %s",
@@ -340,7 +333,7 @@ static int build_sampler(Adversarial *s, int chunk, Error *err)
     s->sample_chunk = 0;
     if (!s->sampler) return err_set(err, "out of memory");
     s->sampler->training = false; /* batch norms use running statistics and update nothing */
-    Shape zs = batched(chunk, &s->gen->def.inputs[0].shape);
+    Shape zs = shape_batched(chunk, &s->gen->def.inputs[0].shape);
     if (!(s->sample_z = graph_input(s->sampler, "z", &zs, false, err)) ||
         !(s->sample_x = apply(s->gen, s->sampler, s->sample_z, s->spec->seed, err)) ||
         graph_plan(s->sampler, &s->sample_x, 1, err))

@@ -66,8 +66,7 @@ static int build_graph(Classifier *s, ClsGraph *cg, int batch, bool training, Er
     g->training = training;
     cg->batch = batch;
     const Shape *ex = &s->net->def.inputs[0].shape;
-    Shape xs = {.ndim = ex->ndim + 1, .dim = {batch}}, ts = shape_of(1, (int64_t)batch);
-    memcpy(&xs.dim[1], ex->dim, (size_t)ex->ndim * sizeof xs.dim[0]);
+    Shape xs = shape_batched(batch, ex), ts = shape_of(1, (int64_t)batch);
     if (!(cg->x = graph_input(g, "images", &xs, false, err)) || !(cg->target = graph_input(g, "labels", &ts, false, err)) ||
         network_apply(s->net, g, &cg->x, 1, s->spec->seed, &cg->logits, NULL, err))
         return -1;

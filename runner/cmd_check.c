@@ -35,17 +35,6 @@ static const char *batch_shape(const Shape *s, char *buf, size_t len)
     return shape_format(&t, buf, len);
 }
 
-/* Makes one input leaf per network input, with `batch` samples. */
-static int make_inputs(Graph *g, const NetDef *def, int batch, Node **in, Error *err)
-{
-    for (int i = 0; i < def->n_inputs; i++) {
-        Shape s = {.ndim = def->inputs[i].shape.ndim + 1, .dim = {batch}};
-        for (int d = 0; d < def->inputs[i].shape.ndim; d++) s.dim[d + 1] = def->inputs[i].shape.dim[d];
-        if (!(in[i] = graph_input(g, def->inputs[i].name, &s, false, err))) return -1;
-    }
-    return 0;
-}
-
 static void print_table(const NetDef *def, Node *const *made, Node *const *in)
 {
     char a[96], b[32];
@@ -95,7 +84,7 @@ static int check_model(const NetDef *def, int batch, uint64_t seed, Error *err)
         err_set(err, "out of memory");
         goto done;
     }
-    if (make_inputs(g, def, batch, in, err) || network_apply(net, g, in, def->n_inputs, seed, &out, made, err) ||
+    if (network_input_leaves(g, def, batch, in, err) || network_apply(net, g, in, def->n_inputs, seed, &out, made, err) ||
         spec_check_inits(net, err))
         goto done;
     print_table(def, made, in);
@@ -123,7 +112,7 @@ static int check_gan_pair(const Spec *spec, int batch, Error *err)
         err_set(err, "out of memory");
         goto done;
     }
-    if (make_inputs(g, gd, batch, in, err) || network_apply(gn, g, in, gd->n_inputs, spec->seed, &fake, NULL, err))
+    if (network_input_leaves(g, gd, batch, in, err) || network_apply(gn, g, in, gd->n_inputs, spec->seed, &fake, NULL, err))
         goto done;
     if (network_apply(dn, g, &fake, 1, spec->seed, &score, NULL, err)) {
         err_prefix(err, "the generator's output does not fit the discriminator: ");

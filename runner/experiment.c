@@ -38,12 +38,7 @@ static int create_params(Network *net, const Backend *be, uint64_t seed, Error *
     Graph *g = graph_new(be);
     if (!g) return err_set(err, "out of memory");
     Node *in[NET_MAX_INPUTS], *out = NULL;
-    int rc = 0;
-    for (int i = 0; i < def->n_inputs && rc == 0; i++) {
-        Shape s = {.ndim = def->inputs[i].shape.ndim + 1, .dim = {1}};
-        memcpy(&s.dim[1], def->inputs[i].shape.dim, (size_t)def->inputs[i].shape.ndim * sizeof s.dim[0]);
-        if (!(in[i] = graph_input(g, def->inputs[i].name, &s, false, err))) rc = -1;
-    }
+    int rc = network_input_leaves(g, def, 1, in, err);
     if (rc == 0) rc = network_apply(net, g, in, def->n_inputs, seed, &out, NULL, err);
     if (rc == 0) rc = spec_check_inits(net, err);
     graph_free(g);
