@@ -5,6 +5,7 @@
 #include "runner/cmd_args.h"
 #include "runner/commands.h"
 #include "runner/experiment.h"
+#include "runner/run_plan.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,7 +263,12 @@ int cmd_bench(int argc, char **argv, Error *err)
     if (parse_options(argc, argv, &o, err)) return -1;
     Spec spec;
     if (spec_load(o.spec, NULL, 0, &spec, err)) return -1;
-    int rc = bench(&o, &spec, err);
+    /* The run the bench makes: warm-up and timed steps, each on its own batch. */
+    RunPlan plan;
+    spec.train.steps = o.warmup + o.steps;
+    if (o.batch) spec.data.batch_size = o.batch;
+    int rc = run_plan_resolve(&spec, (int64_t)o.warmup + o.steps, &plan, err);
+    if (rc == 0) rc = bench(&o, &spec, err);
     spec_free(&spec);
     return rc;
 }
