@@ -371,10 +371,48 @@ static int adv_graphs(void *state, Graph **out, int max)
     return n;
 }
 
+/* G's output must be a valid input of D (one sample shape, batch first). */
+static int adv_check(const Spec *spec, int batch, char *summary, size_t len, Error *err)
+{
+    const NetDef *gd = spec_model(spec, spec->loss.generator), *dd = spec_model(spec, spec->loss.discriminator);
+    if (!gd || !dd) return err_set(err, "error: loss.generator and loss.discriminator must name models of the spec");
+    if (dd->n_inputs != 1)
+        return err_set(err, "%s: error: discriminator '%s' must take one input (the image), it takes %d", dd->where,
+                       dd->name, dd->n_inputs);
+    Network *gn = network_new(gd, err), *dn = gn ? network_new(dd, err) : NULL;
+    Graph *g = graph_new(backend_cpu());
+    Node *in[NET_MAX_INPUTS], *fake = NULL, *score = NULL;
+    int rc = -1;
+    if (!gn || !dn) goto done;
+    if (!g) {
+        err_set(err, "out of memory");
+        goto done;
+    }
+    if (network_input_leaves(g, gd, batch, in, err) ||
+        network_apply(gn, g, in, gd->n_inputs, spec->seed, &fake, NULL, err))
+        goto done;
+    if (network_apply(dn, g, &fake, 1, spec->seed, &score, NULL, err)) {
+        err_prefix(err, "the generator's output does not fit the discriminator: ");
+        goto done;
+    }
+    /* Shapes print with -1 for the batch, as torchsummary does. */
+    Shape f = fake->out.shape, s = score->out.shape;
+    f.dim[0] = s.dim[0] = -1;
+    char a[96], b[96];
+    snprintf(summary, len, "%s -> %s: %s -> %s", gd->name, dd->name, shape_format(&f, a, sizeof a),
+             shape_format(&s, b, sizeof b));
+    rc = 0;
+done:
+    graph_free(g);
+    network_free(gn);
+    network_free(dn);
+    return rc;
+}
+
 #define ADVERSARIAL(type)                                                                        \
     const Algorithm algo_##type = {                                                              \
         .name = #type, .create = adv_create, .metric_names = adv_metric_names, .step = adv_step, \
-        .sample = adv_sample, .destroy = adv_destroy, .graphs = adv_graphs,                      \
+        .sample = adv_sample, .destroy = adv_destroy, .graphs = adv_graphs, .check = adv_check,  \
     };
 
 ADVERSARIAL(gan)

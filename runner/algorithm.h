@@ -40,6 +40,10 @@ typedef struct Algorithm {
     /* Optional (NULL if absent), for profilers: the planned graphs step() may run, in its order;
      * returns how many it stored (at most max).  Running one alone updates no weights. */
     int (*graphs)(void *state, Graph **out, int max);
+    /* Optional: checks on CPU graphs, before anything runs, what the algorithm asks of the spec's
+     * networks together (a GAN's generator output fits its discriminator) for batches of
+     * `batch`; may describe what it checked in `summary` (`runner check` prints it). */
+    int (*check)(const Spec *spec, int batch, char *summary, size_t len, Error *err);
     /* Optional (NULL if absent): held-out evaluation, e.g. the test split once per epoch.
      * eval_metric_names names its columns (classifier: test_loss, test_accuracy); evaluate fills
      * them for `count` host examples (count x data_shape floats, their labels; any count, batched

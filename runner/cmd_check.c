@@ -1,9 +1,10 @@
 /* `runner check SPEC.yaml [--set key=value ...]`: validates a spec, builds each network on the CPU
- * backend to infer every shape, and prints a torchsummary-like table per network.  For the GAN
- * family it also feeds the generator's output to the discriminator, so a mismatch between the
- * two is found before a run. */
+ * backend to infer every shape, and prints a torchsummary-like table per network, then runs the
+ * training algorithm's own check (for the GAN family: the generator's output fed to the
+ * discriminator), so a mismatch is found before a run. */
 #include "graph/graph.h"
 #include "graph/network.h"
+#include "runner/algorithm.h"
 #include "runner/cmd_args.h"
 #include "runner/commands.h"
 #include "runner/spec.h"
@@ -96,39 +97,6 @@ done:
     return rc;
 }
 
-/* G's output must be a valid input of D (one sample shape, batch first). */
-static int check_gan_pair(const Spec *spec, int batch, Error *err)
-{
-    const NetDef *gd = spec_model(spec, spec->loss.generator), *dd = spec_model(spec, spec->loss.discriminator);
-    if (dd->n_inputs != 1)
-        return err_set(err, "%s: error: discriminator '%s' must take one input (the image), it takes %d", dd->where,
-                       dd->name, dd->n_inputs);
-    Network *gn = network_new(gd, err), *dn = network_new(dd, err);
-    Graph *g = graph_new(backend_cpu());
-    Node *in[NET_MAX_INPUTS], *fake = NULL, *score = NULL;
-    int rc = -1;
-    if (!gn || !dn) goto done;
-    if (!g) {
-        err_set(err, "out of memory");
-        goto done;
-    }
-    if (network_input_leaves(g, gd, batch, in, err) || network_apply(gn, g, in, gd->n_inputs, spec->seed, &fake, NULL, err))
-        goto done;
-    if (network_apply(dn, g, &fake, 1, spec->seed, &score, NULL, err)) {
-        err_prefix(err, "the generator's output does not fit the discriminator: ");
-        goto done;
-    }
-    char a[96], b[96];
-    printf("%s -> %s: %s -> %s\n", gd->name, dd->name, batch_shape(&fake->out.shape, a, sizeof a),
-           batch_shape(&score->out.shape, b, sizeof b));
-    rc = 0;
-done:
-    graph_free(g);
-    network_free(gn);
-    network_free(dn);
-    return rc;
-}
-
 int cmd_check(int argc, char **argv, Error *err)
 {
     const char *path = NULL, *sets[MAX_SETS];
@@ -143,8 +111,11 @@ int cmd_check(int argc, char **argv, Error *err)
     int rc = 0;
     int batch = spec.data.batch_size;
     for (int i = 0; i < spec.n_models && rc == 0; i++) rc = check_model(&spec.models[i], batch, spec.seed, err);
-    bool gan = !strcmp(spec.loss.type, "gan") || !strcmp(spec.loss.type, "wgan") || !strcmp(spec.loss.type, "wgan_gp");
-    if (rc == 0 && gan) rc = check_gan_pair(&spec, batch, err);
+    /* What the training algorithm asks of the networks together (a GAN's G output fits D). */
+    const Algorithm *algo = algorithm_find(spec.loss.type);
+    char summary[256] = "";
+    if (rc == 0 && algo && algo->check) rc = algo->check(&spec, batch, summary, sizeof summary, err);
+    if (rc == 0 && summary[0]) printf("%s\n", summary);
     if (rc == 0) printf("%s: ok (%d model%s)\n", path, spec.n_models, spec.n_models == 1 ? "" : "s");
     spec_free(&spec);
     return rc;
