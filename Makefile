@@ -149,13 +149,14 @@ clean:
 # ---- Valgrind: `make valgrind` runs test programs under memcheck (tests/valgrind.sh), the runner
 # they start too, with suppressions only for third-party libraries (tests/valgrind.supp).  Its own
 # build folder, -O1 without CUDA; x86-64-v3 (AVX2) is as far as valgrind 3.19 decodes.  The
-# default programs are those that finish within minutes under valgrind on two cores (test_run,
-# test_ops, test_kernels_conv, test_fid*, test_adversarial and test_spec take far longer there;
-# test_blas_core compares CPU detection with /proc/cpuinfo, and valgrind hides AVX-512 from CPUID);
-# VALGRIND_TESTS="ops run" picks others.
+# default programs finish in about 7 minutes under valgrind on two cores (test_spec 4 of them);
+# test_run, test_ops, test_kernels_conv, test_fid* and test_adversarial take far longer there
+# (test_adversarial's reference GAN alone over 10 minutes), and test_blas_core compares CPU
+# detection with /proc/cpuinfo while valgrind hides AVX-512 from CPUID.  VALGRIND_TESTS="ops run"
+# picks others.
 VALGRIND_BUILD ?= build-valgrind
 VALGRIND_TESTS ?= graph optim init kernels_misc writers safetensors dataset dataset_files png_read image_set \
-                  spec_blocks classifier fuzz_regressions results_folder
+                  spec spec_blocks classifier fuzz_regressions results_folder
 .PHONY: valgrind
 valgrind:
 	$(MAKE) $(VALGRIND_BUILD)/runner $(VALGRIND_TESTS:%=$(VALGRIND_BUILD)/tests/test_%) $(VALGRIND_BUILD)/fixtures/.stamp \
