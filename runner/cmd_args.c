@@ -71,6 +71,9 @@ int cmd_parse(int argc, char **argv, const ArgOption *options, int n_options, Ar
             if (!positionals || positionals->n == positionals->max) {
                 if (!positionals || positionals->max == 0)
                     return err_set(err, "error: unexpected argument '%s'\n%s", a, usage);
+                if (positionals->max == 1)
+                    return err_set(err, "error: one %s at a time ('%s' and '%s' given)\n%s", positionals->what,
+                                   positionals->items[0], a, usage);
                 return err_set(err, "error: at most %d %s%s (also given: '%s')\n%s", positionals->max,
                                positionals->what, positionals->max == 1 ? "" : "s", a, usage);
             }

@@ -2,7 +2,9 @@
  * and writes its results folder.  Everything that can fail on the user's input (the spec, the
  * dataset, the backend, the networks, the batches, FID's weights) is checked before the folder is
  * created or an old one replaced, so a failed start leaves everything as it was. */
+#include "runner/cmd_args.h"
 #include "runner/commands.h"
+#include "runner/run_plan.h"
 #include "runner/train_loop.h"
 
 #include <stdio.h>
@@ -22,50 +24,17 @@ typedef struct RunOptions {
 static int parse_options(int argc, char **argv, RunOptions *o, Error *err)
 {
     memset(o, 0, sizeof *o);
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--force")) {
-            o->force = true;
-        } else if (!strcmp(a, "--set") || !strcmp(a, "--out") || !strcmp(a, "--threads")) {
-            if (!v) return err_set(err, "error: %s needs a value; " USAGE, a);
-            i++;
-            if (!strcmp(a, "--out")) {
-                o->out = v;
-            } else if (!strcmp(a, "--threads")) {
-                char *end;
-                long t = strtol(v, &end, 10);
-                if (*end || t < 1 || t > 1024) return err_set(err, "error: --threads expects an integer in 1..1024, got '%s'", v);
-                o->threads = (int)t;
-            } else {
-                if (o->n_sets == MAX_SETS) return err_set(err, "error: at most %d --set options", MAX_SETS);
-                o->sets[o->n_sets++] = v;
-            }
-        } else if (!strncmp(a, "--set=", 6)) {
-            if (o->n_sets == MAX_SETS) return err_set(err, "error: at most %d --set options", MAX_SETS);
-            o->sets[o->n_sets++] = a + 6;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            return err_set(err, "error: unknown option '%s'; " USAGE, a);
-        } else if (o->spec) {
-            return err_set(err, "error: one spec at a time ('%s' and '%s' given)", o->spec, a);
-        } else {
-            o->spec = a;
-        }
-    }
-    if (!o->spec) return err_set(err, "error: no spec given; " USAGE);
+    ArgList sets = {.items = o->sets, .max = MAX_SETS};
+    const ArgOption options[] = {
+        OPTION_LIST("--set", &sets),
+        OPTION_TEXT("--out", &o->out),
+        OPTION_FLAG("--force", &o->force),
+        OPTION_INT("--threads", &o->threads, 1, 1024),
+    };
+    ArgPositionals spec = {.items = &o->spec, .min = 1, .max = 1, .what = "spec"};
+    if (cmd_parse(argc, argv, options, sizeof options / sizeof options[0], &spec, USAGE, err)) return -1;
+    o->n_sets = sets.n;
     return 0;
-}
-
-/* cosine's t_max 0 means "the whole run": the number of training iterations. */
-static void resolve_schedule(Spec *spec, const Dataset *ds)
-{
-    ScheduleConfig *s = &spec->schedule;
-    bool cosine = s->type == SCHED_COSINE || (s->type == SCHED_LINEAR_WARMUP && s->after == SCHED_COSINE);
-    if (!cosine || s->t_max > 0) return;
-    int64_t b = spec->data.batch_size;
-    int64_t per_epoch = spec->data.drop_last ? ds->n / b : (ds->n + b - 1) / b;
-    if (per_epoch < 1) per_epoch = 1;
-    s->t_max = spec->train.steps > 0 ? spec->train.steps : spec->train.epochs * per_epoch;
 }
 
 /* The split an evaluating algorithm (classifier) is measured on after every epoch: the test split
@@ -101,7 +70,9 @@ static int run(const RunOptions *o, Spec *spec, Error *err)
         err_prefix(err, "data: ");
         goto done;
     }
-    resolve_schedule(spec, &ds);
+    /* Steps per epoch, the run's length and what the schedule makes of it, once for all below. */
+    RunPlan plan;
+    if (run_plan_resolve(spec, ds.n, &plan, err)) goto done;
 
     const Backend *be;
     char note[384];
@@ -122,7 +93,7 @@ static int run(const RunOptions *o, Spec *spec, Error *err)
         have_fid = true;
     }
     /* The batches (drop_last with too few examples), the grids and the buffers, still before. */
-    if (!(loop = train_loop_open(&x, &ds, have_eval ? &eval : NULL, have_fid ? &fid : NULL, err))) goto done;
+    if (!(loop = train_loop_open(&x, &plan, &ds, have_eval ? &eval : NULL, have_fid ? &fid : NULL, err))) goto done;
 
     /* Only now the folder: an old one given with --force is locked and replaced in one rename by a
      * new one that already holds spec.yaml; until then nothing at its place changes. */

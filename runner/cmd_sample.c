@@ -23,36 +23,15 @@ typedef struct SampleOptions {
 static int parse_options(int argc, char **argv, SampleOptions *o, Error *err)
 {
     *o = (SampleOptions){.count = 64, .nrow = 8, .seed = 1};
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long long x = 0;
-        if (!strcmp(a, "--out")) {
-            if (!v) return err_set(err, "error: --out needs a file name; " USAGE);
-            o->out = v;
-        } else if (!strcmp(a, "--count")) {
-            if (cmd_parse_int(a, v, 1, 10000, &x, err)) return -1;
-            o->count = (int)x;
-        } else if (!strcmp(a, "--nrow")) {
-            if (cmd_parse_int(a, v, 1, 1000, &x, err)) return -1;
-            o->nrow = (int)x;
-        } else if (!strcmp(a, "--threads")) {
-            if (cmd_parse_int(a, v, 1, 1024, &x, err)) return -1;
-            o->threads = (int)x;
-        } else if (!strcmp(a, "--seed")) {
-            if (cmd_parse_int(a, v, 0, 2147483647, &x, err)) return -1;
-            o->seed = x;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            return err_set(err, "error: unknown option '%s'; " USAGE, a);
-        } else if (o->dir) {
-            return err_set(err, "error: one results folder at a time ('%s' and '%s' given)", o->dir, a);
-        } else {
-            o->dir = a;
-            continue;
-        }
-        i++;
-    }
-    if (!o->dir) return err_set(err, "error: no results folder given; " USAGE);
-    return 0;
+    const ArgOption options[] = {
+        OPTION_TEXT("--out", &o->out),
+        OPTION_INT("--count", &o->count, 1, 10000),
+        OPTION_INT("--nrow", &o->nrow, 1, 1000),
+        OPTION_INT("--threads", &o->threads, 1, 1024),
+        OPTION_INT64("--seed", &o->seed, 0, 2147483647),
+    };
+    ArgPositionals dir = {.items = &o->dir, .min = 1, .max = 1, .what = "results folder"};
+    return cmd_parse(argc, argv, options, sizeof options / sizeof options[0], &dir, USAGE, err);
 }
 
 /* The example shape the run trained on, as its checkpoint records it ("1,28,28"). */

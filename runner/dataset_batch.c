@@ -1,5 +1,6 @@
 /* The batch iterator: one Fisher-Yates permutation per epoch from a generator seeded by (seed, epoch). */
 #include "runner/dataset.h"
+#include "runner/run_plan.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -67,8 +68,7 @@ void batch_iter_free(BatchIter *it)
 
 int64_t batch_iter_per_epoch(const BatchIter *it)
 {
-    int64_t n = it->ds->n, b = it->batch_size;
-    return it->drop_last ? n / b : (n + b - 1) / b;
+    return batches_per_epoch(it->ds->n, it->batch_size, it->drop_last);
 }
 
 void batch_iter_seek(BatchIter *it, int64_t epoch, int64_t batch)

@@ -421,7 +421,8 @@ static int prepare_eval(TrainLoop *l, const Dataset *eval, Error *err)
     return 0;
 }
 
-TrainLoop *train_loop_open(Experiment *x, const Dataset *ds, const Dataset *eval, FidRun *fid, Error *err)
+TrainLoop *train_loop_open(Experiment *x, const RunPlan *plan, const Dataset *ds, const Dataset *eval, FidRun *fid,
+                           Error *err)
 {
     TrainLoop *l = calloc(1, sizeof *l);
     if (!l) {
@@ -435,8 +436,8 @@ TrainLoop *train_loop_open(Experiment *x, const Dataset *ds, const Dataset *eval
     if (batch_iter_init(&l->it, ds, batch, spec->data.shuffle, spec->data.drop_last, spec->seed, err) ||
         (x->algo->sample && train_check_grid(x, err)))
         goto fail;
-    l->per_epoch = batch_iter_per_epoch(&l->it);
-    l->total = spec->train.steps > 0 ? spec->train.steps : (int64_t)spec->train.epochs * l->per_epoch;
+    l->per_epoch = plan->per_epoch;
+    l->total = plan->total_steps;
     l->images = malloc((size_t)batch * per * sizeof *l->images);
     l->labels = malloc((size_t)batch * sizeof *l->labels);
     if (!l->images || !l->labels) {

@@ -9,6 +9,7 @@
 #include "runner/experiment.h"
 #include "runner/fid_run.h"
 #include "runner/results.h"
+#include "runner/run_plan.h"
 
 /* The noise of every sample grid of a run: the same seed each time, so grids are comparable. */
 uint64_t train_grid_seed(const Spec *spec);
@@ -26,13 +27,14 @@ int train_write_grid(const Experiment *x, int count, int nrow, uint64_t seed, fl
 /* One training run, in two halves so that everything that can fail on the run's input comes
  * before its results folder exists: train_loop_open checks and allocates (the batch iterator, so
  * drop_last with fewer examples than a batch; the grid shape; the held-out set), train_loop_run
- * trains for train.steps (when > 0) or train.epochs over `ds`, writing into `res`.
+ * trains for the plan's steps (run_plan_resolve on `ds`) over `ds`, writing into `res`.
  * With `eval` (may be NULL) and an algorithm that evaluates, evaluates on it after every epoch and
  * at the end.  A loss that is not finite stops the run with an error naming the step; the last
  * good checkpoint stays.  `fid` (may be NULL), opened by the caller, measures the spec's
  * distances. */
 typedef struct TrainLoop TrainLoop;
-TrainLoop *train_loop_open(Experiment *x, const Dataset *ds, const Dataset *eval, FidRun *fid, Error *err);
+TrainLoop *train_loop_open(Experiment *x, const RunPlan *plan, const Dataset *ds, const Dataset *eval, FidRun *fid,
+                           Error *err);
 int train_loop_run(TrainLoop *l, const Results *res, Error *err);
 /* Frees what train_loop_open allocated (NULL is fine). */
 void train_loop_close(TrainLoop *l);

@@ -88,6 +88,18 @@ static void test_mistakes_are_named(void **state)
     expect("--force", "error: no word given");
 }
 
+/* With room for one word, the message names both. */
+static void test_one_word_at_a_time(void **state)
+{
+    (void)state;
+    char *argv[] = {"a.yaml", "b.yaml"};
+    const char *word = NULL;
+    ArgPositionals one = {.items = &word, .min = 1, .max = 1, .what = "spec"};
+    Error err = {{0}};
+    assert_int_equal(cmd_parse(2, argv, NULL, 0, &one, "usage: runner run SPEC.yaml", &err), -1);
+    assert_string_equal(err.msg, "error: one spec at a time ('a.yaml' and 'b.yaml' given)\nusage: runner run SPEC.yaml");
+}
+
 /* A command without options or words refuses any. */
 static void test_no_arguments(void **state)
 {
@@ -104,6 +116,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_kind_and_form),
         cmocka_unit_test(test_mistakes_are_named),
+        cmocka_unit_test(test_one_word_at_a_time),
         cmocka_unit_test(test_no_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -537,6 +537,10 @@ static double mean_abs_diff(const double *a, const double *b)
 static void test_learns_fashion(void **state)
 {
     (void)state;
+    if (getenv("VALGRIND_QUICK")) {
+        print_message("skipped under valgrind (VALGRIND_QUICK): a full epoch is too slow there\n");
+        skip();
+    }
 #if defined(__SANITIZE_ADDRESS__)
     /* 938 steps under AddressSanitizer take longer than a test may; the short runs above cover the
      * same code under the sanitizers. */
