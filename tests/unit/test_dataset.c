@@ -17,22 +17,6 @@
 #include "runner/idx.h"
 #include "tests/unit/testutil.h"
 
-static char tmpdir[256];
-
-static int make_tmpdir(void **state)
-{
-    (void)state;
-    return tu_make_tmpdir(tmpdir, sizeof tmpdir, "test_dataset");
-}
-
-static int remove_tmpdir(void **state)
-{
-    (void)state;
-    return tu_remove_tree(tmpdir);
-}
-
-static char *tmp_path(char *buf, size_t len, const char *name) { return tu_join(buf, len, tmpdir, name); }
-
 static void write_raw(const char *path, const void *data, size_t n)
 {
     FILE *f = fopen(path, "wb");
@@ -149,7 +133,7 @@ static void test_corrupt_idx_files(void **state)
     size_t full = make_idx(buf, 3, dims, 7);
 
     /* missing */
-    tmp_path(path, sizeof path, "absent-idx3-ubyte.gz");
+    tu_tmp(path, sizeof path, "absent-idx3-ubyte.gz");
     snprintf(want, sizeof want, "%s: cannot open: No such file or directory", path);
     expect_message(idx_read(path, 3, &a, &err), &err, want);
 
@@ -159,7 +143,7 @@ static void test_corrupt_idx_files(void **state)
     bad[0] = 0x1f, bad[1] = 0x2e;
     const char *kinds[2] = {"bad-magic", "bad-magic.gz"};
     for (int k = 0; k < 2; k++) {
-        tmp_path(path, sizeof path, kinds[k]);
+        tu_tmp(path, sizeof path, kinds[k]);
         (k ? write_gz : write_raw)(path, bad, full);
         snprintf(want, sizeof want, "%s: not an IDX file: magic number 1f2e0803 does not start with two zero bytes",
                  path);
@@ -169,26 +153,26 @@ static void test_corrupt_idx_files(void **state)
     /* element type other than unsigned bytes */
     memcpy(bad, buf, full);
     bad[2] = 0x0d;
-    tmp_path(path, sizeof path, "floats");
+    tu_tmp(path, sizeof path, "floats");
     write_raw(path, bad, full);
     snprintf(want, sizeof want, "%s: IDX element type 0x0d is not supported (expected 0x08, unsigned bytes)", path);
     expect_message(idx_read(path, 3, &a, &err), &err, want);
 
     /* wrong rank: images where labels are expected and the reverse */
-    tmp_path(path, sizeof path, "images.gz");
+    tu_tmp(path, sizeof path, "images.gz");
     write_gz(path, buf, full);
     snprintf(want, sizeof want, "%s: IDX file has 3 dimensions, expected 1 (labels)", path);
     expect_message(idx_read(path, 1, &a, &err), &err, want);
     const uint32_t ldim[1] = {2};
     size_t lsize = make_idx(bad, 1, ldim, 3);
-    tmp_path(path, sizeof path, "labels");
+    tu_tmp(path, sizeof path, "labels");
     write_raw(path, bad, lsize);
     snprintf(want, sizeof want, "%s: IDX file has 1 dimensions, expected 3 (images)", path);
     expect_message(idx_read(path, 3, &a, &err), &err, want);
 
     /* truncated data and header, raw and gzip'd */
     for (int k = 0; k < 2; k++) {
-        tmp_path(path, sizeof path, k ? "short.gz" : "short");
+        tu_tmp(path, sizeof path, k ? "short.gz" : "short");
         (k ? write_gz : write_raw)(path, buf, full - 100);
         snprintf(want, sizeof want, "%s: truncated: the header promises 1568 data bytes but the file ends early", path);
         expect_message(idx_read(path, 3, &a, &err), &err, want);
@@ -201,13 +185,13 @@ static void test_corrupt_idx_files(void **state)
     }
 
     /* trailing bytes */
-    tmp_path(path, sizeof path, "long.gz");
+    tu_tmp(path, sizeof path, "long.gz");
     write_gz(path, buf, full + 1);
     snprintf(want, sizeof want, "%s: 1568 data bytes expected, but the file is longer", path);
     expect_message(idx_read(path, 3, &a, &err), &err, want);
 
     /* a gzip file cut short inside its compressed stream */
-    tmp_path(path, sizeof path, "whole.gz");
+    tu_tmp(path, sizeof path, "whole.gz");
     write_gz(path, buf, full);
     FILE *f = fopen(path, "rb");
     assert_non_null(f);
@@ -215,20 +199,20 @@ static void test_corrupt_idx_files(void **state)
     size_t gz_n = fread(gz, 1, sizeof gz, f);
     fclose(f);
     assert_true(gz_n > 30 && gz_n < sizeof gz);
-    tmp_path(path, sizeof path, "cut.gz");
+    tu_tmp(path, sizeof path, "cut.gz");
     write_raw(path, gz, gz_n - 12);
     snprintf(want, sizeof want, "%s: truncated: the header promises 1568 data bytes but the file ends early", path);
     expect_message(idx_read(path, 3, &a, &err), &err, want);
 
     /* a gzip file whose data no longer matches its CRC-32 (the 8-byte trailer is CRC then size) */
     gz[gz_n - 8] ^= 1;
-    tmp_path(path, sizeof path, "crc.gz");
+    tu_tmp(path, sizeof path, "crc.gz");
     write_raw(path, gz, gz_n);
     snprintf(want, sizeof want, "%s: corrupt gzip data (incorrect data check)", path);
     expect_message(idx_read(path, 3, &a, &err), &err, want);
 
     /* the whole file, finally, reads */
-    tmp_path(path, sizeof path, "whole.gz");
+    tu_tmp(path, sizeof path, "whole.gz");
     assert_int_equal(idx_read(path, 3, &a, &err), 0);
     assert_int_equal(a.count, 1568);
     assert_int_equal(a.data[1567], 7);
@@ -239,7 +223,7 @@ static void test_corrupt_idx_files(void **state)
 static void make_root(const char *name, int n, int side, const uint8_t *labels, int n_labels)
 {
     char dir[512], path[600];
-    tmp_path(dir, sizeof dir, name);
+    tu_tmp(dir, sizeof dir, name);
     mkdir(dir, 0755);
     uint8_t *buf = malloc(64 + (size_t)n * side * side);
     assert_non_null(buf);
@@ -264,7 +248,7 @@ static void test_dataset_validation(void **state)
     const uint8_t ok[3] = {0, 9, 4}, high[3] = {0, 10, 4};
 
     make_root("good", 3, 28, ok, 3);
-    tmp_path(root, sizeof root, "good");
+    tu_tmp(root, sizeof root, "good");
     if (dataset_load_mnist_like("kmnist", root, "train", &ds, &err)) fail_msg("%s", err.msg);
     assert_int_equal(ds.n, 3);
     assert_int_equal(ds.labels[1], 9);
@@ -272,19 +256,19 @@ static void test_dataset_validation(void **state)
     dataset_free(&ds);
 
     make_root("count", 3, 28, ok, 2);
-    tmp_path(root, sizeof root, "count");
+    tu_tmp(root, sizeof root, "count");
     snprintf(want, sizeof want,
              "%s/train-images-idx3-ubyte.gz has 3 images but %s/train-labels-idx1-ubyte has 2 labels", root, root);
     expect_message(dataset_load_mnist_like("mnist", root, "train", &ds, &err), &err, want);
 
     make_root("range", 3, 28, high, 3);
-    tmp_path(root, sizeof root, "range");
+    tu_tmp(root, sizeof root, "range");
     snprintf(want, sizeof want, "%s/train-labels-idx1-ubyte: label 10 at index 1 is out of range (expected 0..9)",
              root);
     expect_message(dataset_load_mnist_like("mnist", root, "train", &ds, &err), &err, want);
 
     make_root("shape", 3, 14, ok, 3);
-    tmp_path(root, sizeof root, "shape");
+    tu_tmp(root, sizeof root, "shape");
     snprintf(want, sizeof want, "%s/train-images-idx3-ubyte.gz: images are 14x14, expected 28x28", root);
     expect_message(dataset_load_mnist_like("mnist", root, "train", &ds, &err), &err, want);
 
@@ -335,7 +319,7 @@ static void test_cifar10(void **state)
 {
     (void)state;
     char dir[300], sub[400], path[480], want[1000];
-    tmp_path(dir, sizeof dir, "cifar");
+    tu_tmp(dir, sizeof dir, "cifar");
     mkdir(dir, 0755);
     snprintf(sub, sizeof sub, "%s/cifar-10-batches-bin", dir); /* the folder the official archive unpacks to */
     mkdir(sub, 0755);
@@ -525,5 +509,5 @@ int main(void)
         cmocka_unit_test(test_shuffle),
         cmocka_unit_test(test_shuffle_uniform),
     };
-    return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
+    return cmocka_run_group_tests(tests, tu_group_setup, tu_group_teardown);
 }

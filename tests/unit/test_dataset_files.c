@@ -18,20 +18,6 @@
 #include "runner/idx.h"
 #include "tests/unit/testutil.h"
 
-static char tmpdir[256];
-
-static int make_tmpdir(void **state)
-{
-    (void)state;
-    return tu_make_tmpdir(tmpdir, sizeof tmpdir, "test_dataset_files");
-}
-
-static int remove_tmpdir(void **state)
-{
-    (void)state;
-    return tu_remove_tree(tmpdir);
-}
-
 static void write_file(const char *path, const void *data, size_t n, bool gz)
 {
     if (gz) {
@@ -62,14 +48,14 @@ static void expect_idx_error(const char *path, int ndim, const char *why)
 static void test_directory(void **state)
 {
     (void)state;
-    expect_idx_error(tmpdir, 3, "is a directory, not an IDX file");
+    expect_idx_error(tu_tmpdir, 3, "is a directory, not an IDX file");
     /* the same through a spec's data section */
     SpecData cfg = {.dataset = "idx", .normalize = {-1, 1}};
-    snprintf(cfg.images, sizeof cfg.images, "%s", tmpdir);
+    snprintf(cfg.images, sizeof cfg.images, "%s", tu_tmpdir);
     Dataset ds;
     Error err = {{0}};
     char want[1024];
-    snprintf(want, sizeof want, "%s: is a directory, not an IDX file", tmpdir);
+    snprintf(want, sizeof want, "%s: is a directory, not an IDX file", tu_tmpdir);
     assert_int_equal(dataset_load(&cfg, &ds, &err), -1);
     assert_string_equal(err.msg, want);
 }
@@ -78,11 +64,11 @@ static void test_empty_file(void **state)
 {
     (void)state;
     char path[512];
-    tu_join(path, sizeof path, tmpdir, "empty-idx3-ubyte");
+    tu_join(path, sizeof path, tu_tmpdir, "empty-idx3-ubyte");
     write_file(path, "", 0, false);
     expect_idx_error(path, 3, "the file is empty, not an IDX file");
     /* a gzip stream of nothing is a file, but no IDX file either */
-    tu_join(path, sizeof path, tmpdir, "empty-idx3-ubyte.gz");
+    tu_join(path, sizeof path, tu_tmpdir, "empty-idx3-ubyte.gz");
     write_file(path, "", 0, true);
     expect_idx_error(path, 3, "not an IDX file: shorter than its 4-byte magic number");
 }
@@ -91,10 +77,10 @@ static void test_missing_and_unreadable(void **state)
 {
     (void)state;
     char path[512];
-    tu_join(path, sizeof path, tmpdir, "absent");
+    tu_join(path, sizeof path, tu_tmpdir, "absent");
     expect_idx_error(path, 1, "cannot open: No such file or directory");
     if (geteuid() == 0) return; /* root reads files whatever their mode */
-    tu_join(path, sizeof path, tmpdir, "locked");
+    tu_join(path, sizeof path, tu_tmpdir, "locked");
     write_file(path, "\0\0\x08\x01", 4, false);
     assert_int_equal(chmod(path, 0), 0);
     expect_idx_error(path, 1, "cannot open: Permission denied");
@@ -108,13 +94,13 @@ static void test_header_promising_gigabytes(void **state)
     const uint8_t head[16] = {0, 0, 8, 3, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0};
     char path[512];
     for (int gz = 0; gz < 2; gz++) {
-        tu_join(path, sizeof path, tmpdir, gz ? "huge.gz" : "huge");
+        tu_join(path, sizeof path, tu_tmpdir, gz ? "huge.gz" : "huge");
         write_file(path, head, sizeof head, gz);
         expect_idx_error(path, 3, "truncated: the header promises 4294967296 data bytes but the file ends early");
     }
     /* one byte more in a dimension is refused before reading anything */
     const uint8_t over[16] = {0, 0, 8, 3, 0, 1, 0, 1, 0, 0, 1, 0, 0, 0, 1, 0};
-    tu_join(path, sizeof path, tmpdir, "over");
+    tu_join(path, sizeof path, tu_tmpdir, "over");
     write_file(path, over, sizeof over, false);
     expect_idx_error(path, 3, "IDX dimensions are implausibly large");
 }
@@ -123,7 +109,7 @@ static void test_cifar_batch_not_a_file(void **state)
 {
     (void)state;
     char root[512], path[600], want[1200];
-    tu_join(root, sizeof root, tmpdir, "cifar");
+    tu_join(root, sizeof root, tu_tmpdir, "cifar");
     assert_int_equal(mkdir(root, 0755), 0);
     tu_join(path, sizeof path, root, "test_batch.bin");
     assert_int_equal(mkdir(path, 0755), 0);
@@ -149,5 +135,5 @@ int main(void)
         cmocka_unit_test(test_header_promising_gigabytes),
         cmocka_unit_test(test_cifar_batch_not_a_file),
     };
-    return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
+    return cmocka_run_group_tests(tests, tu_group_setup, tu_group_teardown);
 }

@@ -18,7 +18,7 @@
 
 #include "tests/unit/testutil.h"
 
-static char tmpdir[64], lenet_dir[128], env[256];
+static char lenet_dir[128], env[256];
 static int lenet_rc = -1;
 
 static bool exists(const char *path)
@@ -53,9 +53,9 @@ static double fd_lenet(const char *a, const char *b, char *out, size_t len)
 static int setup(void **state)
 {
     (void)state;
-    if (tu_make_tmpdir(tmpdir, sizeof tmpdir, "test_fid_classifier") != 0) return -1;
-    snprintf(env, sizeof env, "XDG_CACHE_HOME='%s/cache' OMP_NUM_THREADS=2", tmpdir);
-    snprintf(lenet_dir, sizeof lenet_dir, "%s/lenet", tmpdir);
+    if (tu_group_setup(state) != 0) return -1;
+    snprintf(env, sizeof env, "XDG_CACHE_HOME='%s/cache' OMP_NUM_THREADS=2", tu_tmpdir);
+    snprintf(lenet_dir, sizeof lenet_dir, "%s/lenet", tu_tmpdir);
     char args[2048], out[16384];
     /* One epoch (157 steps) on the test split: about 99% train accuracy, a few seconds. */
     snprintf(args, sizeof args,
@@ -63,12 +63,6 @@ static int setup(void **state)
              "--threads 2 --out '%s'", tu_mnist_dir(), lenet_dir);
     if ((lenet_rc = run(args, out, sizeof out)) != 0) fprintf(stderr, "lenet run failed:\n%s\n", out);
     return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    return tu_remove_tree(tmpdir);
 }
 
 /* Two halves of MNIST's test split are the same distribution: fd_lenet 14.25 with this LeNet
@@ -106,7 +100,7 @@ static void test_cache_hit_and_invalidation(void **state)
     assert_non_null(strstr(out, "B: mnist-test:1000-2000, 1000 images of 1x28x28 (statistics from the cache)"));
     assert_true(fabs(first - second) <= 1e-9 * first);
     /* A copy of the split with one pixel of image 1 changed. */
-    snprintf(copy, sizeof copy, "%s/mnist_changed", tmpdir);
+    snprintf(copy, sizeof copy, "%s/mnist_changed", tu_tmpdir);
     snprintf(cmd, sizeof cmd,
              "mkdir -p '%s' && cp '%s/t10k-labels-idx1-ubyte.gz' '%s/' && zcat '%s/t10k-images-idx3-ubyte.gz' > '%s/raw' "
              "&& printf '\\377' | dd of='%s/raw' bs=1 seek=1000 conv=notrunc status=none "
@@ -140,11 +134,11 @@ static void test_fid_during_training(void **state)
              "run experiments/gan_mnist.yaml --set data.split=test --set data.root=%s --set train.steps=160 "
              "--set fid.features='%s' --set fid.samples=500 --set fid.every_epochs=1 --set 'fid.also=[kid]' "
              "--set log.every_steps=80 --set samples.every_epochs=0 --threads 2 --out '%s/gan'",
-             tu_mnist_dir(), lenet_dir, tmpdir);
+             tu_mnist_dir(), lenet_dir, tu_tmpdir);
     int rc = run(args, out, sizeof out);
     if (rc != 0) fprintf(stderr, "%s\n", out);
     assert_int_equal(rc, 0);
-    snprintf(path, sizeof path, "%s/gan/fid.csv", tmpdir);
+    snprintf(path, sizeof path, "%s/gan/fid.csv", tu_tmpdir);
     read_file(path, text, sizeof text);
     const char *header = "epoch,step,fd_lenet,kid_mean,kid_std\n";
     assert_memory_equal(text, header, strlen(header));
@@ -160,7 +154,7 @@ static void test_fid_during_training(void **state)
     assert_int_equal(step[1], 160);
     /* 160 steps make blurred strokes, nothing like digits yet: far above the halves' 14. */
     for (int i = 0; i < 2; i++) assert_true(isfinite(fd[i]) && fd[i] > 30 && isfinite(kid[i]) && kid_std[i] >= 0);
-    snprintf(path, sizeof path, "%s/gan/summary.csv", tmpdir);
+    snprintf(path, sizeof path, "%s/gan/summary.csv", tu_tmpdir);
     read_file(path, text, sizeof text);
     assert_non_null(strstr(text, ",fd_lenet,kid_mean,kid_std,"));
 }
@@ -173,15 +167,15 @@ static void test_missing_inception_fails_before_training(void **state)
     snprintf(args, sizeof args,
              "run experiments/gan_mnist.yaml --set data.split=test --set data.root=%s --set train.steps=20 "
              "--set fid.features=inception --set fid.weights='%s/absent.safetensors' --threads 2 --out '%s/nofid'",
-             tu_mnist_dir(), tmpdir, tmpdir);
+             tu_mnist_dir(), tu_tmpdir, tu_tmpdir);
     assert_int_not_equal(run(args, out, sizeof out), 0);
     assert_non_null(strstr(out, "FID Inception weights not found at"));
     assert_non_null(strstr(out, "tools/convert_fid_inception.py"));
-    snprintf(path, sizeof path, "%s/nofid", tmpdir);
+    snprintf(path, sizeof path, "%s/nofid", tu_tmpdir);
     assert_false(exists(path));
     /* A folder given as the weights is named as such. */
     snprintf(args, sizeof args, "fid mnist:test:0-10@%s mnist:test:10-20@%s --weights '%s'", tu_mnist_dir(),
-             tu_mnist_dir(), tmpdir);
+             tu_mnist_dir(), tu_tmpdir);
     assert_int_not_equal(run(args, out, sizeof out), 0);
     if (!strstr(out, "is a directory, not a safetensors file")) fail_msg("%s", out);
 }
@@ -194,5 +188,5 @@ int main(void)
         cmocka_unit_test(test_fid_during_training),
         cmocka_unit_test(test_missing_inception_fails_before_training),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, tu_group_teardown);
 }

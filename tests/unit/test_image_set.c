@@ -18,20 +18,6 @@
 
 #define FORM "DATASET:SPLIT[:FIRST-END][@ROOT]"
 
-static char tmpdir[256];
-
-static int make_tmpdir(void **state)
-{
-    (void)state;
-    return tu_make_tmpdir(tmpdir, sizeof tmpdir, "test_image_set");
-}
-
-static int remove_tmpdir(void **state)
-{
-    (void)state;
-    return tu_remove_tree(tmpdir);
-}
-
 static void expect_refused(const char *what, const char *part)
 {
     ImageSet s;
@@ -73,7 +59,7 @@ static void test_bad_dataset_arguments(void **state)
     /* Well formed, but not there. */
     snprintf(what, sizeof what, "mnist:test:0-20000@%s", tu_mnist_dir());
     expect_refused(what, "mnist test has only 10000 images");
-    snprintf(what, sizeof what, "mnist:test@%s/nothing_here", tmpdir);
+    snprintf(what, sizeof what, "mnist:test@%s/nothing_here", tu_tmpdir);
     expect_refused(what, "nothing_here");
     expect_refused("no_such_folder", "is neither a folder (results or PNG images) nor a dataset split");
 }
@@ -120,12 +106,12 @@ static void test_png_folders(void **state)
     ImageSet s;
     ImageSetOptions o = {0};
     Error err = {{0}};
-    tu_join(dir, sizeof dir, tmpdir, "empty");
+    tu_join(dir, sizeof dir, tu_tmpdir, "empty");
     assert_int_equal(mkdir(dir, 0777), 0);
     expect_refused(dir, "holds no .png files");
 
     /* Gray (16-bit) and RGBA images mix: the set is RGB, gray as three equal channels. */
-    tu_join(dir, sizeof dir, tmpdir, "mixed");
+    tu_join(dir, sizeof dir, tu_tmpdir, "mixed");
     assert_int_equal(mkdir(dir, 0777), 0);
     copy_fixture("png/gray16.png", tu_join(path, sizeof path, dir, "a.png"));
     copy_fixture("png/rgba8.png", tu_join(path, sizeof path, dir, "b.png"));
@@ -154,5 +140,5 @@ int main(void)
         cmocka_unit_test(test_runner_refuses_bad_argument),
         cmocka_unit_test(test_png_folders),
     };
-    return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
+    return cmocka_run_group_tests(tests, tu_group_setup, tu_group_teardown);
 }

@@ -26,20 +26,6 @@ static const char *const cases[] = {
 };
 #define N_CASES ((int)(sizeof cases / sizeof cases[0]))
 
-static char tmpdir[256];
-
-static int make_tmpdir(void **state)
-{
-    (void)state;
-    return tu_make_tmpdir(tmpdir, sizeof tmpdir, "test_png_read");
-}
-
-static int remove_tmpdir(void **state)
-{
-    (void)state;
-    return tu_remove_tree(tmpdir);
-}
-
 static unsigned char *read_file(const char *path, size_t *size)
 {
     FILE *f = fopen(path, "rb");
@@ -123,21 +109,21 @@ static void test_bad_files_named_with_reason(void **state)
 {
     (void)state;
     char path[512], fixture[512];
-    expect_refused(tmpdir, "is a directory");
-    expect_refused(tu_join(path, sizeof path, tmpdir, "missing.png"), "cannot open: No such file");
-    write_file(tu_join(path, sizeof path, tmpdir, "empty.png"), "", 0);
+    expect_refused(tu_tmpdir, "is a directory");
+    expect_refused(tu_join(path, sizeof path, tu_tmpdir, "missing.png"), "cannot open: No such file");
+    write_file(tu_join(path, sizeof path, tu_tmpdir, "empty.png"), "", 0);
     expect_refused(path, "is empty");
-    write_file(tu_join(path, sizeof path, tmpdir, "text.png"), "hello, world\n", 13);
+    write_file(tu_join(path, sizeof path, tu_tmpdir, "text.png"), "hello, world\n", 13);
     expect_refused(path, "not a PNG file");
 
     size_t size;
     unsigned char *good = read_file(tu_fixture_path(fixture, sizeof fixture, "png/rgb8.png"), &size);
-    write_file(tu_join(path, sizeof path, tmpdir, "truncated.png"), good, size / 2);
+    write_file(tu_join(path, sizeof path, tu_tmpdir, "truncated.png"), good, size / 2);
     expect_refused(path, "corrupt PNG");
-    write_file(tu_join(path, sizeof path, tmpdir, "only_signature.png"), good, 8);
+    write_file(tu_join(path, sizeof path, tu_tmpdir, "only_signature.png"), good, 8);
     expect_refused(path, "corrupt PNG");
     good[40] ^= 0xff; /* inside IHDR: its CRC no longer matches */
-    write_file(tu_join(path, sizeof path, tmpdir, "bad_crc.png"), good, size);
+    write_file(tu_join(path, sizeof path, tu_tmpdir, "bad_crc.png"), good, size);
     expect_refused(path, "corrupt PNG");
     free(good);
 
@@ -145,11 +131,11 @@ static void test_bad_files_named_with_reason(void **state)
     static const unsigned char huge[] = {
         0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R', 0, 0, 0x27, 0x10, 0, 0, 0x27,
         0x10, 8, 2, 0, 0, 0, 0x35, 0x2c, 0xf5, 0x70, 0, 0, 0, 0, 'I', 'D', 'A', 'T'};
-    write_file(tu_join(path, sizeof path, tmpdir, "huge.png"), huge, sizeof huge);
+    write_file(tu_join(path, sizeof path, tu_tmpdir, "huge.png"), huge, sizeof huge);
     expect_refused(path, "10000x10000 pixels is larger than");
 
     if (geteuid() != 0) { /* root reads anything */
-        write_file(tu_join(path, sizeof path, tmpdir, "unreadable.png"), "x", 1);
+        write_file(tu_join(path, sizeof path, tu_tmpdir, "unreadable.png"), "x", 1);
         assert_int_equal(chmod(path, 0), 0);
         expect_refused(path, "cannot open: Permission denied");
     }
@@ -161,5 +147,5 @@ int main(void)
         cmocka_unit_test(test_every_kind_reads_as_pil),
         cmocka_unit_test(test_bad_files_named_with_reason),
     };
-    return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
+    return cmocka_run_group_tests(tests, tu_group_setup, tu_group_teardown);
 }

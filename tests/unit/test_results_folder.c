@@ -21,11 +21,8 @@
 #include "runner/results.h"
 #include "tests/unit/testutil.h"
 
-static char tmpdir[64];
 /* "run <spec> <data options> <short run>": absolute paths, so it works from any directory. */
 static char run_args[2048];
-
-static char *tmp_path(char *buf, size_t len, const char *name) { return tu_join(buf, len, tmpdir, name); }
 
 static bool exists(const char *path)
 {
@@ -81,13 +78,13 @@ static char base_dir[128];
 static int base_rc = -1;
 static char base_out[16384];
 
-/* A copy of the finished run in tmpdir/name, with a file of ours added to tell it apart from its
+/* A copy of the finished run in tu_tmpdir/name, with a file of ours added to tell it apart from its
  * replacement. */
 static void make_results(char *dir, size_t len, const char *name)
 {
     char cmd[1200], extra[600];
     if (base_rc != 0) fail_msg("the run in setup failed (%d):\n%s", base_rc, base_out);
-    tmp_path(dir, len, name);
+    tu_tmp(dir, len, name);
     snprintf(cmd, sizeof cmd, "cp -a '%s' '%s'", base_dir, dir);
     assert_int_equal(system(cmd), 0);
     write_text(tu_join(extra, sizeof extra, dir, "old.txt"), "old results\n");
@@ -123,7 +120,7 @@ static void expect_no_staging(const char *parent)
 static int setup(void **state)
 {
     (void)state;
-    if (tu_make_tmpdir(tmpdir, sizeof tmpdir, "test_results_folder") != 0) return -1;
+    if (tu_group_setup(state) != 0) return -1;
     /* The tests change directory before running it. */
     char *runner = realpath(tu_runner(), NULL), *cwd = getcwd(NULL, 0);
     if (!runner || !cwd) return -1;
@@ -138,15 +135,9 @@ static int setup(void **state)
         snprintf(run_args, sizeof run_args, "run '%s/experiments/gan_fashion.yaml'", cwd);
     strcat(run_args, " --set data.split=test --set train.steps=2 --set samples.count=4 --set samples.nrow=2 --set data.batch_size=8 --threads 1");
     free(runner), free(cwd), free(mnist);
-    tmp_path(base_dir, sizeof base_dir, "base");
+    tu_tmp(base_dir, sizeof base_dir, "base");
     base_rc = short_run(NULL, NULL, base_dir, NULL, base_out, sizeof base_out);
     return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    return tu_remove_tree(tmpdir);
 }
 
 /* The report of issue 9: `--out . --force` emptied the current directory. */
@@ -154,7 +145,7 @@ static void test_force_on_current_directory(void **state)
 {
     (void)state;
     char dir[512], out[16384];
-    make_user_folder(tmp_path(dir, sizeof dir, "cwd"));
+    make_user_folder(tu_tmp(dir, sizeof dir, "cwd"));
     int rc = short_run(dir, NULL, ".", "--force", out, sizeof out);
     assert_int_not_equal(rc, 0);
     expect_in(out, "refusing to replace '.'");
@@ -174,14 +165,14 @@ static void test_force_on_other_folder(void **state)
 {
     (void)state;
     char dir[512], path[600], out[16384];
-    make_user_folder(tmp_path(dir, sizeof dir, "other"));
+    make_user_folder(tu_tmp(dir, sizeof dir, "other"));
     write_text(tu_join(path, sizeof path, dir, "spec.yaml"), "name: mine\n");
     assert_int_not_equal(short_run(NULL, NULL, dir, "--force", out, sizeof out), 0);
     expect_in(out, "not a results folder");
     expect_in(out, RESULTS_MARKER);
     expect_user_folder(dir);
     expect_text(path, "name: mine\n");
-    expect_no_staging(tmpdir);
+    expect_no_staging(tu_tmpdir);
 }
 
 /* The home directory and the parents of the current one, even when they look like results. */
@@ -189,7 +180,7 @@ static void test_force_on_home_and_parent(void **state)
 {
     (void)state;
     char home[512], child[600], path[700], env[600], out[16384];
-    make_user_folder(tmp_path(home, sizeof home, "home"));
+    make_user_folder(tu_tmp(home, sizeof home, "home"));
     write_text(tu_join(path, sizeof path, home, "spec.yaml"), "name: mine\n");
     write_text(tu_join(path, sizeof path, home, RESULTS_MARKER), "\n");
     snprintf(env, sizeof env, "HOME='%s'", home);
@@ -219,7 +210,7 @@ static void test_force_replaces_results(void **state)
     assert_false(exists(tu_join(path, sizeof path, dir, "old.txt")));
     assert_true(exists(tu_join(path, sizeof path, dir, "metrics.csv")));
     assert_true(exists(tu_join(path, sizeof path, dir, RESULTS_MARKER)));
-    expect_no_staging(tmpdir);
+    expect_no_staging(tu_tmpdir);
     /* Without --force an existing folder is never touched. */
     assert_int_not_equal(short_run(NULL, NULL, dir, NULL, out, sizeof out), 0);
     expect_in(out, "already exists");
@@ -233,7 +224,7 @@ static void test_failed_start_keeps_old_results(void **state)
     make_results(dir, sizeof dir, "kept");
     /* Ten blank 28x28 images in an IDX file, batches of 16. */
     char images[512], extra[1024];
-    tmp_path(images, sizeof images, "ten-images-idx3-ubyte");
+    tu_tmp(images, sizeof images, "ten-images-idx3-ubyte");
     static uint8_t idx[16 + 10 * 28 * 28] = {0, 0, 8, 3, 0, 0, 0, 10, 0, 0, 0, 28, 0, 0, 0, 28};
     FILE *f = fopen(images, "wb");
     assert_non_null(f);
@@ -245,7 +236,7 @@ static void test_failed_start_keeps_old_results(void **state)
     expect_in(out, "drop_last");
     expect_text(tu_join(path, sizeof path, dir, "old.txt"), "old results\n");
     assert_true(exists(tu_join(path, sizeof path, dir, "checkpoints/last.safetensors")));
-    expect_no_staging(tmpdir);
+    expect_no_staging(tu_tmpdir);
 }
 
 /* A second process that holds the lock (taken through the library, as a run takes it): the run is
@@ -293,7 +284,7 @@ static void test_open_folder_is_locked(void **state)
 {
     (void)state;
     char dir[512], out[16384], want[64], path[600];
-    tmp_path(dir, sizeof dir, "in-use");
+    tu_tmp(dir, sizeof dir, "in-use");
     Results r;
     Error err = {{0}};
     if (results_open(&r, dir, false, &err)) fail_msg("%s", err.msg);
@@ -313,7 +304,7 @@ static void test_open_folder_is_locked(void **state)
     results_close(&again);
     results_close(&r);
     assert_true(exists(dir));
-    expect_no_staging(tmpdir);
+    expect_no_staging(tu_tmpdir);
 }
 
 /* Two runs that start together into a folder that does not exist yet: both build theirs, the
@@ -322,7 +313,7 @@ static void test_racing_creation(void **state)
 {
     (void)state;
     char dir[512], path[600];
-    tmp_path(dir, sizeof dir, "raced");
+    tu_tmp(dir, sizeof dir, "raced");
     Results a, b;
     Error err = {{0}};
     if (results_open(&a, dir, false, &err) || results_open(&b, dir, false, &err)) fail_msg("%s", err.msg);
@@ -332,7 +323,7 @@ static void test_racing_creation(void **state)
     results_close(&b);
     results_close(&a);
     assert_true(exists(tu_join(path, sizeof path, dir, RESULTS_MARKER)));
-    expect_no_staging(tmpdir);
+    expect_no_staging(tu_tmpdir);
 }
 
 /* Every weight NaN: `sample` says how many values are not finite, exits non-zero, writes nothing. */
@@ -353,7 +344,7 @@ static void test_nan_weights(void **state)
     assert_int_equal(fseek(f, start, SEEK_SET), 0);
     for (long i = start; i < end; i++) fputc(0xff, f);
     assert_int_equal(fclose(f), 0);
-    tmp_path(png, sizeof png, "nan.png");
+    tu_tmp(png, sizeof png, "nan.png");
     snprintf(args, sizeof args, "sample '%s' --count 4 --nrow 2 --out '%s'", dir, png);
     assert_int_not_equal(run_in(NULL, NULL, args, out, sizeof out), 0);
     expect_in(out, "of 4 samples are not finite");
@@ -368,7 +359,7 @@ static void test_sample_location(void **state)
     (void)state;
     char dir[512], cwd[512], path[700], args[2048], out[16384];
     make_results(dir, sizeof dir, "sampled");
-    make_user_folder(tmp_path(cwd, sizeof cwd, "elsewhere"));
+    make_user_folder(tu_tmp(cwd, sizeof cwd, "elsewhere"));
     snprintf(args, sizeof args, "sample '%s' --count 4 --nrow 2 --seed 3", dir);
     int rc = run_in(cwd, NULL, args, out, sizeof out);
     if (rc != 0) fail_msg("sample failed (%d):\n%s", rc, out);
@@ -396,5 +387,5 @@ int main(void)
         cmocka_unit_test(test_nan_weights),
         cmocka_unit_test(test_sample_location),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, tu_group_teardown);
 }

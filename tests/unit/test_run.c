@@ -25,11 +25,8 @@
 #include "runner/results.h"
 #include "tests/unit/testutil.h"
 
-static char tmpdir[64];
 static char gan_dir[128], wgan_dir[128];
 static int gan_rc = -1, wgan_rc = -1;
-
-static char *tmp_path(char *buf, size_t len, const char *name) { return tu_join(buf, len, tmpdir, name); }
 
 static bool exists(const char *path)
 {
@@ -56,21 +53,15 @@ static void mnist_args(char *buf, size_t len, const char *spec, const char *extr
 static int setup(void **state)
 {
     (void)state;
-    if (tu_make_tmpdir(tmpdir, sizeof tmpdir, "test_run") != 0) return -1;
+    if (tu_group_setup(state) != 0) return -1;
     char args[2048], out[16384];
-    tmp_path(gan_dir, sizeof gan_dir, "gan");
-    tmp_path(wgan_dir, sizeof wgan_dir, "wgan");
+    tu_tmp(gan_dir, sizeof gan_dir, "gan");
+    tu_tmp(wgan_dir, sizeof wgan_dir, "wgan");
     mnist_args(args, sizeof args, "gan_mnist", SHORT_RUN, gan_dir);
     if ((gan_rc = run(args, out, sizeof out)) != 0) fprintf(stderr, "gan run failed:\n%s\n", out);
     mnist_args(args, sizeof args, "wgan_mnist", SHORT_RUN, wgan_dir);
     if ((wgan_rc = run(args, out, sizeof out)) != 0) fprintf(stderr, "wgan run failed:\n%s\n", out);
     return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    return tu_remove_tree(tmpdir);
 }
 
 static void expect_png(const char *dir, const char *rel, int width, int height)
@@ -261,7 +252,7 @@ static void test_epochs_and_last_batch(void **state)
     Error err = {{0}};
     if (dataset_load_mnist_like("mnist", tu_mnist_dir(), "test", &ds, &err)) fail_msg("%s", err.msg);
     char images[512], dir[512], args[2048], out[16384];
-    tmp_path(images, sizeof images, "hundred-images-idx3-ubyte");
+    tu_tmp(images, sizeof images, "hundred-images-idx3-ubyte");
     FILE *f = fopen(images, "wb");
     assert_non_null(f);
     const uint8_t head[16] = {0, 0, 8, 3, 0, 0, 0, 100, 0, 0, 0, 28, 0, 0, 0, 28};
@@ -269,7 +260,7 @@ static void test_epochs_and_last_batch(void **state)
     assert_int_equal(fwrite(ds.pixels, 1, 100 * 28 * 28, f), 100 * 28 * 28);
     assert_int_equal(fclose(f), 0);
     dataset_free(&ds);
-    tmp_path(dir, sizeof dir, "epochs");
+    tu_tmp(dir, sizeof dir, "epochs");
     snprintf(args, sizeof args,
              "run experiments/gan_mnist.yaml --set data.dataset=idx --set data.images=%s --set train.epochs=3 "
              "--set log.every_steps=1 --set samples.count=16 --set samples.nrow=4 --threads 2 " NO_FID " --out '%s'",
@@ -299,7 +290,7 @@ static void test_determinism(void **state)
     char dirs[2][512], args[2048], out[16384];
     MetricsTable t[2];
     for (int i = 0; i < 2; i++) {
-        tmp_path(dirs[i], sizeof dirs[i], i ? "same2" : "same1");
+        tu_tmp(dirs[i], sizeof dirs[i], i ? "same2" : "same1");
         mnist_args(args, sizeof args, "gan_mnist", "--set train.steps=12 --set log.every_steps=3", dirs[i]);
         int rc = run(args, out, sizeof out);
         if (rc != 0) fail_msg("run %d failed:\n%s", i, out);
@@ -334,14 +325,14 @@ static void test_sample(void **state)
     for (int i = 0; i < 3; i++) {
         char name[32];
         snprintf(name, sizeof name, "sample%d.png", i);
-        tmp_path(png[i], sizeof png[i], name);
+        tu_tmp(png[i], sizeof png[i], name);
         snprintf(args, sizeof args, "sample '%s' --count 64 --nrow 8 --seed %d --out '%s'", gan_dir, i < 2 ? 1 : 2,
                  png[i]);
         int rc = run(args, out, sizeof out);
         if (rc != 0) fail_msg("sample failed:\n%s", out);
     }
     /* 8 x 8 grid of 28x28 with padding 2: (28 + 2) * 8 + 2 = 242. */
-    expect_png(tmpdir, "sample0.png", 242, 242);
+    expect_png(tu_tmpdir, "sample0.png", 242, 242);
     static unsigned char a[1 << 20], b[1 << 20], c[1 << 20];
     long na = file_bytes(png[0], a, sizeof a), nb = file_bytes(png[1], b, sizeof b), nc = file_bytes(png[2], c, sizeof c);
     assert_true(na > 0 && na == nb && memcmp(a, b, (size_t)na) == 0);
@@ -354,7 +345,7 @@ static void test_refuses_overwrite(void **state)
 {
     (void)state;
     char dir[512], marker[600], args[2048], out[16384];
-    tmp_path(dir, sizeof dir, "taken");
+    tu_tmp(dir, sizeof dir, "taken");
     assert_int_equal(mkdir(dir, 0777), 0);
     snprintf(marker, sizeof marker, "%s/keep.txt", dir);
     FILE *f = fopen(marker, "w");
@@ -398,13 +389,13 @@ static void test_bad_data(void **state)
     (void)state;
     char path[512], extra[1024], out_dir[512];
     /* Results would go two levels down: neither level may appear. */
-    tmp_path(out_dir, sizeof out_dir, "bad/run");
+    tu_tmp(out_dir, sizeof out_dir, "bad/run");
     char parent[512];
-    tmp_path(parent, sizeof parent, "bad");
+    tu_tmp(parent, sizeof parent, "bad");
 
     /* Corrupt: a JPEG's first bytes where the IDX magic number belongs. */
     static const uint8_t junk[64] = {0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 'J', 'F', 'I', 'F'};
-    tmp_path(path, sizeof path, "corrupt-idx3-ubyte");
+    tu_tmp(path, sizeof path, "corrupt-idx3-ubyte");
     write_file(path, junk, sizeof junk);
     snprintf(extra, sizeof extra, "--set data.dataset=idx --set data.images=%s", path);
     expect_clean_failure("", extra, out_dir, path, "magic number");
@@ -412,14 +403,14 @@ static void test_bad_data(void **state)
 
     /* Truncated: the header promises 100 images of 28x28, the file holds 1000 bytes of them. */
     static uint8_t cut[16 + 1000] = {0, 0, 8, 3, 0, 0, 0, 100, 0, 0, 0, 28, 0, 0, 0, 28};
-    tmp_path(path, sizeof path, "truncated-idx3-ubyte");
+    tu_tmp(path, sizeof path, "truncated-idx3-ubyte");
     write_file(path, cut, sizeof cut);
     snprintf(extra, sizeof extra, "--set data.dataset=idx --set data.images=%s", path);
     expect_clean_failure("", extra, out_dir, path, "truncated");
     assert_false(exists(parent));
 
     /* Missing: a root without the standard files. */
-    tmp_path(path, sizeof path, "no-such-folder");
+    tu_tmp(path, sizeof path, "no-such-folder");
     snprintf(extra, sizeof extra, "--set data.root=%s", path);
     expect_clean_failure("", extra, out_dir, path, "not found");
     assert_false(exists(parent));
@@ -431,11 +422,11 @@ static void test_read_only_folder(void **state)
 {
     (void)state;
     char ro[512], out_dir[600];
-    tmp_path(ro, sizeof ro, "read-only");
+    tu_tmp(ro, sizeof ro, "read-only");
     assert_int_equal(mkdir(ro, 0777), 0);
     assert_int_equal(chmod(ro, 0555), 0);
     /* The temporary folder must be enterable by that user too. */
-    assert_int_equal(chmod(tmpdir, 0755), 0);
+    assert_int_equal(chmod(tu_tmpdir, 0755), 0);
     snprintf(out_dir, sizeof out_dir, "%s/nested/run", ro);
     const char *prefix = geteuid() == 0 ? "setpriv --reuid=65534 --regid=65534 --clear-groups" : "";
     expect_clean_failure(prefix, "--set train.steps=2", out_dir, "cannot create results folder", "Permission denied");
@@ -449,7 +440,7 @@ static void test_divergence(void **state)
 {
     (void)state;
     char dir[512], args[2048], out[16384];
-    tmp_path(dir, sizeof dir, "diverged");
+    tu_tmp(dir, sizeof dir, "diverged");
     /* Adam's steps are about lr in size whatever the gradient: 1e30 overflows at once. */
     mnist_args(args, sizeof args, "gan_mnist",
                "--set train.steps=20 --set log.every_steps=1 --set train.checkpoint_every=1 "
@@ -479,7 +470,7 @@ static void test_classifier_evaluates(void **state)
         fail_msg("%s (make setup installs dataset-fashion-mnist)", err.msg);
     dataset_free(&probe);
     char dir[512], args[2048], out[16384];
-    tmp_path(dir, sizeof dir, "classifier");
+    tu_tmp(dir, sizeof dir, "classifier");
     snprintf(args, sizeof args,
              "run experiments/lenet_fashion.yaml --set train.steps=12 --set log.every_steps=5 --threads 2 --out '%s'", dir);
     int rc = run(args, out, sizeof out);
@@ -499,7 +490,7 @@ static void test_classifier_evaluates(void **state)
     char final[600];
     snprintf(final, sizeof final, "%s/samples/final.png", dir);
     assert_false(exists(final));
-    snprintf(args, sizeof args, "sample '%s' --out '%s/none.png'", dir, tmpdir);
+    snprintf(args, sizeof args, "sample '%s' --out '%s/none.png'", dir, tu_tmpdir);
     assert_int_not_equal(run(args, out, sizeof out), 0);
     assert_non_null(strstr(out, "generates no samples"));
 }
@@ -558,7 +549,7 @@ static void test_learns_fashion(void **state)
     dataset_free(&ds);
 
     char dir[512], args[2048], out[65536], path[600];
-    tmp_path(dir, sizeof dir, "fashion");
+    tu_tmp(dir, sizeof dir, "fashion");
     snprintf(args, sizeof args,
              "run experiments/gan_fashion.yaml --set train.epochs=1 --set samples.every_epochs=1 --set log.every_steps=200 "
              "--threads 2 --out '%s'",
@@ -586,5 +577,5 @@ int main(void)
         cmocka_unit_test(test_read_only_folder), cmocka_unit_test(test_divergence),
         cmocka_unit_test(test_classifier_evaluates), cmocka_unit_test(test_learns_fashion),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, tu_group_teardown);
 }

@@ -19,22 +19,6 @@
 #include "runner/safetensors.h"
 #include "tests/unit/testutil.h"
 
-static char tmpdir[256];
-
-static int make_tmpdir(void **state)
-{
-    (void)state;
-    return tu_make_tmpdir(tmpdir, sizeof tmpdir, "test_safetensors");
-}
-
-static int remove_tmpdir(void **state)
-{
-    (void)state;
-    return tu_remove_tree(tmpdir);
-}
-
-static char *tmp_path(char *buf, size_t len, const char *name) { return tu_join(buf, len, tmpdir, name); }
-
 static void expect_error(int rc, const Error *err, const char *part)
 {
     assert_int_equal(rc, -1);
@@ -62,7 +46,7 @@ static void test_round_trip(void **state)
     (void)state;
     char path[512], tmp[600];
     Error err = {{0}};
-    tmp_path(path, sizeof path, "round.safetensors");
+    tu_tmp(path, sizeof path, "round.safetensors");
     assert_int_equal(write_known(path, &err), 0);
     assert_int_equal(write_known(path, &err), 0); /* replaces an existing file */
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
@@ -170,7 +154,7 @@ static void test_python_reads_ours(void **state)
     if (access("/usr/bin/python3", X_OK) != 0) fail_msg("/usr/bin/python3 is missing: run make setup");
     char path[512], cmd[1200];
     Error err = {{0}};
-    tmp_path(path, sizeof path, "ours.safetensors");
+    tu_tmp(path, sizeof path, "ours.safetensors");
     assert_int_equal(write_known(path, &err), 0);
     snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s verify '%s'", script, path);
     int rc = system(cmd);
@@ -195,7 +179,7 @@ static void expect_corrupt(const char *name, uint64_t hlen, const char *header, 
                            const char *part)
 {
     char path[512];
-    tmp_path(path, sizeof path, name);
+    tu_tmp(path, sizeof path, name);
     write_raw(path, hlen == UINT64_MAX ? strlen(header) : hlen, header, n_data);
     StFile f;
     Error err = {{0}};
@@ -250,12 +234,12 @@ static void test_corrupt_files(void **state)
     char path[512];
     Error err = {{0}};
     StFile f;
-    tmp_path(path, sizeof path, "short");
+    tu_tmp(path, sizeof path, "short");
     FILE *fp = fopen(path, "wb");
     fputs("abc", fp);
     fclose(fp);
     expect_error(st_read(path, &f, &err), &err, "too short for a safetensors file");
-    tmp_path(path, sizeof path, "does_not_exist");
+    tu_tmp(path, sizeof path, "does_not_exist");
     expect_error(st_read(path, &f, &err), &err, "does_not_exist: cannot open");
 }
 
@@ -287,7 +271,7 @@ static void test_sizes_that_would_overflow(void **state)
 
     /* A zero-size tensor with large sizes is valid, and holds nothing. */
     char path[512];
-    tmp_path(path, sizeof path, "zero_numel");
+    tu_tmp(path, sizeof path, "zero_numel");
     write_raw(path, strlen("{\"x\":{\"dtype\":\"F32\",\"shape\":[0,1099511627776],\"data_offsets\":[0,0]}}"),
               "{\"x\":{\"dtype\":\"F32\",\"shape\":[0,1099511627776],\"data_offsets\":[0,0]}}", 0);
     StFile f;
@@ -304,10 +288,10 @@ static void test_directory_and_empty_paths(void **state)
     StFile f;
     Error err = {{0}};
     char path[512];
-    expect_error(st_read(tmpdir, &f, &err), &err, "is a directory, not a safetensors file");
+    expect_error(st_read(tu_tmpdir, &f, &err), &err, "is a directory, not a safetensors file");
     assert_null(strstr(err.msg, "out of memory"));
-    expect_error(checkpoint_load(tmpdir, NULL, 0, NULL, 0, true, &err), &err, "is a directory");
-    tmp_path(path, sizeof path, "empty.safetensors");
+    expect_error(checkpoint_load(tu_tmpdir, NULL, 0, NULL, 0, true, &err), &err, "is a directory");
+    tu_tmp(path, sizeof path, "empty.safetensors");
     FILE *fp = fopen(path, "wb");
     assert_non_null(fp);
     fclose(fp);
@@ -378,7 +362,7 @@ static void test_checkpoint_round_trip(void **state)
     (void)state;
     Error err = {{0}};
     char path[512];
-    tmp_path(path, sizeof path, "ckpt.safetensors");
+    tu_tmp(path, sizeof path, "ckpt.safetensors");
     Network *g = make_net("generator", 3, 4), *d = make_net("discriminator", 4, 1);
     Optimizer *og = make_opt(g), *od = make_opt(d);
     float grad[12];
@@ -433,7 +417,7 @@ static void test_checkpoint_mismatches(void **state)
     (void)state;
     Error err = {{0}};
     char path[512];
-    tmp_path(path, sizeof path, "small.safetensors");
+    tu_tmp(path, sizeof path, "small.safetensors");
     Network *g = make_net("generator", 3, 4);
     Network *nets[1] = {g};
     assert_int_equal(checkpoint_save(path, nets, 1, NULL, 0, NULL, NULL, 0, &err), 0);
@@ -520,5 +504,5 @@ int main(void)
         cmocka_unit_test(test_checkpoint_mismatches),
         cmocka_unit_test(test_checkpoint_loads_pytorch_state_dict),
     };
-    return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
+    return cmocka_run_group_tests(tests, tu_group_setup, tu_group_teardown);
 }

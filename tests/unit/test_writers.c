@@ -19,22 +19,6 @@
 #include "runner/sample_grid.h"
 #include "tests/unit/testutil.h"
 
-static char tmpdir[256];
-
-static int make_tmpdir(void **state)
-{
-    (void)state;
-    return tu_make_tmpdir(tmpdir, sizeof tmpdir, "test_writers");
-}
-
-static int remove_tmpdir(void **state)
-{
-    (void)state;
-    return tu_remove_tree(tmpdir);
-}
-
-static char *tmp_path(char *buf, size_t len, const char *name) { return tu_join(buf, len, tmpdir, name); }
-
 static char *slurp(const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -63,7 +47,7 @@ static void test_csv_round_trip(void **state)
 {
     (void)state;
     char path[300];
-    tmp_path(path, sizeof path, "metrics.csv");
+    tu_tmp(path, sizeof path, "metrics.csv");
     MetricsLog log;
     Error err = {{0}};
     assert_int_equal(metrics_log_open(&log, path, columns, 4, false, &err), 0);
@@ -118,7 +102,7 @@ static void test_csv_append(void **state)
 {
     (void)state;
     char path[300], want[700];
-    tmp_path(path, sizeof path, "resumed.csv");
+    tu_tmp(path, sizeof path, "resumed.csv");
     MetricsLog log;
     Error err = {{0}};
     Cell row[4] = {cell_int(1), cell_double(0.5), cell_float(0.25f), cell_empty()};
@@ -144,21 +128,21 @@ static void test_csv_single_row(void **state)
 {
     (void)state;
     char path[300];
-    tmp_path(path, sizeof path, "summary.csv");
+    tu_tmp(path, sizeof path, "summary.csv");
     const char *const cols[] = {"name", "algorithm", "steps", "loss_g", "steps_per_s"};
     Cell row[5] = {cell_text("gan, fashion"), cell_text("gan"), cell_int(938), cell_float(1.5f), cell_double(12.25)};
     Error err = {{0}};
     assert_int_equal(metrics_write_single(path, cols, row, 5, &err), 0);
     assert_string_equal(slurp(path), "name,algorithm,steps,loss_g,steps_per_s\n\"gan, fashion\",gan,938,1.5,12.25\n");
     /* nothing but the file itself is left in the folder (no temporary files) */
-    DIR *d = opendir(tmpdir);
+    DIR *d = opendir(tu_tmpdir);
     assert_non_null(d);
     struct dirent *e;
     while ((e = readdir(d)))
         if (strstr(e->d_name, ".tmp")) fail_msg("temporary file left behind: %s", e->d_name);
     closedir(d);
     char bad[300];
-    tmp_path(bad, sizeof bad, "no/such/folder/summary.csv");
+    tu_tmp(bad, sizeof bad, "no/such/folder/summary.csv");
     assert_int_equal(metrics_write_single(bad, cols, row, 5, &err), -1);
     assert_non_null(strstr(err.msg, "no/such/folder/summary.csv: cannot write: No such file or directory"));
 }
@@ -169,27 +153,27 @@ static void test_csv_malformed(void **state)
     char path[300], want[700];
     MetricsTable t;
     Error err = {{0}};
-    tmp_path(path, sizeof path, "ragged.csv");
+    tu_tmp(path, sizeof path, "ragged.csv");
     write_text_file(path, "a,b,c\n1,2,3\n4,5\n");
     snprintf(want, sizeof want, "%s: row 3 has 2 fields but the header has 3", path);
     assert_int_equal(metrics_table_read(path, &t, &err), -1);
     assert_string_equal(err.msg, want);
-    tmp_path(path, sizeof path, "quote.csv");
+    tu_tmp(path, sizeof path, "quote.csv");
     write_text_file(path, "a,b\n1,\"unterminated\n");
     snprintf(want, sizeof want, "%s: malformed CSV at the end: error parsing data while strict checking enabled", path);
     assert_int_equal(metrics_table_read(path, &t, &err), -1);
     assert_string_equal(err.msg, want);
-    tmp_path(path, sizeof path, "empty.csv");
+    tu_tmp(path, sizeof path, "empty.csv");
     write_text_file(path, "");
     snprintf(want, sizeof want, "%s: empty file (expected a header row)", path);
     assert_int_equal(metrics_table_read(path, &t, &err), -1);
     assert_string_equal(err.msg, want);
-    tmp_path(path, sizeof path, "absent.csv");
+    tu_tmp(path, sizeof path, "absent.csv");
     snprintf(want, sizeof want, "%s: cannot open: No such file or directory", path);
     assert_int_equal(metrics_table_read(path, &t, &err), -1);
     assert_string_equal(err.msg, want);
     /* a last row without its line break still counts */
-    tmp_path(path, sizeof path, "noeol.csv");
+    tu_tmp(path, sizeof path, "noeol.csv");
     write_text_file(path, "a,b\n1,2");
     assert_int_equal(metrics_table_read(path, &t, &err), 0);
     assert_int_equal(t.n_rows, 1);
@@ -234,7 +218,7 @@ static void test_plot(void **state)
     b[100] = INFINITY;
     PlotSeries series[2] = {{"loss_d", xs, a, N}, {"loss_g", xs, b, N}};
     char path[300];
-    tmp_path(path, sizeof path, "losses.png");
+    tu_tmp(path, sizeof path, "losses.png");
     Error err = {{0}};
     assert_int_equal(plot_lines(path, "losses", "step", "loss", series, 2, &err), 0);
     Image img;
@@ -368,5 +352,5 @@ int main(void)
         cmocka_unit_test(test_plot_edge_cases),
         cmocka_unit_test(test_grid_layout),
     };
-    return cmocka_run_group_tests(tests, make_tmpdir, remove_tmpdir);
+    return cmocka_run_group_tests(tests, tu_group_setup, tu_group_teardown);
 }

@@ -23,6 +23,23 @@ char *tu_fixture_path(char *buf, size_t len, const char *rel)
     return buf;
 }
 
+char tu_tmpdir[64];
+
+int tu_group_setup(void **state)
+{
+    (void)state;
+    extern char *program_invocation_short_name; /* glibc: the test program's name */
+    return tu_make_tmpdir(tu_tmpdir, sizeof tu_tmpdir, program_invocation_short_name);
+}
+
+int tu_group_teardown(void **state)
+{
+    (void)state;
+    return tu_remove_tree(tu_tmpdir);
+}
+
+char *tu_tmp(char *buf, size_t len, const char *name) { return tu_join(buf, len, tu_tmpdir, name); }
+
 int tu_make_tmpdir(char *dir, size_t len, const char *name)
 {
     snprintf(dir, len, "/tmp/%s.XXXXXX", name);

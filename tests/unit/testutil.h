@@ -22,6 +22,13 @@ bool tu_allclose(const char *what, const float *got, const float *want, size_t n
 /* max_i |x_i| (0 for n = 0). */
 double tu_max_abs(const float *x, size_t n);
 
+/* The test program's scratch folder, /tmp/<program>.XXXXXX: tu_group_setup makes it (a cmocka
+ * group setup), tu_group_teardown removes it, tu_tmp joins a name to it. */
+extern char tu_tmpdir[64];
+int tu_group_setup(void **state);
+int tu_group_teardown(void **state);
+char *tu_tmp(char *buf, size_t len, const char *name);
+
 /* Creates a fresh folder /tmp/<name>.XXXXXX into dir; 0, or -1 on failure. */
 int tu_make_tmpdir(char *dir, size_t len, const char *name);
 /* Removes dir and everything below it, read-only parts included; 0, or -1 on failure. */
