@@ -109,13 +109,11 @@ static int parse_data(Spec *s, const YNode *root, Error *err)
 
 /* ---- loss ---- */
 
-static const char *const loss_types[] = {"gan", "wgan", "wgan_gp", "ddpm", "classifier", NULL};
 static const char *const gan_variants[] = {"non_saturating", "minimax", "hinge", "least_squares", NULL};
 static const char *const orders[] = {"generator_first", "discriminator_first", NULL};
 static const char *const beta_kinds[] = {"linear", "cosine", NULL};
 static const char *const sigma_kinds[] = {"beta", "posterior", NULL};
 #define LA(x) offsetof(SpecLoss, x)
-static const Field loss_f[] = {{"type", F_WORD, LA(type), NULL, 1, 0, loss_types, "the training algorithm"}};
 static const Field gan_family_f[] = {
     {"order", F_WORD, LA(order), "generator_first", 1, 0, orders,
      "which network steps first (the other sees the fake batch detached)"},
@@ -144,13 +142,57 @@ static const Field classifier_f[] = {
     {"model", F_TEXT, LA(model), "", 1, 0, NULL, "the classifier (empty: the only model)"},
     {"label_smoothing", F_FLOAT, LA(label_smoothing), "0", 0, 1, NULL, "cross-entropy label smoothing"},
 };
-static const FieldTable loss_t = {"loss", loss_f, N(loss_f)};
 static const FieldTable gan_family_t = {"loss (gan, wgan, wgan_gp)", gan_family_f, N(gan_family_f)};
 static const FieldTable gan_t = {"loss (gan)", gan_f, N(gan_f)};
 static const FieldTable wgan_t = {"loss (wgan)", wgan_f, N(wgan_f)};
 static const FieldTable wgan_gp_t = {"loss (wgan_gp)", wgan_gp_f, N(wgan_gp_f)};
 static const FieldTable ddpm_t = {"loss (ddpm)", ddpm_f, N(ddpm_f)};
 static const FieldTable classifier_t = {"loss (classifier)", classifier_f, N(classifier_f)};
+
+/* Every loss type, once: LOSS_KIND(type, its key tables beyond `type`, whether it trains a
+ * generator against a discriminator (loss.generator, loss.discriminator) or one model
+ * (loss.model)).  The algorithms that train them are runner/algorithm.c's table. */
+#define LOSS_KINDS(LOSS_KIND)                                 \
+    LOSS_KIND(gan, &gan_family_t, &gan_t, true)               \
+    LOSS_KIND(wgan, &gan_family_t, &wgan_t, true)             \
+    LOSS_KIND(wgan_gp, &gan_family_t, &wgan_gp_t, true)       \
+    LOSS_KIND(ddpm, &ddpm_t, NULL, false)                     \
+    LOSS_KIND(classifier, &classifier_t, NULL, false)
+
+static const struct LossKind {
+    const char *type;
+    const FieldTable *tables[2];
+    bool adversarial;
+} loss_kinds[] = {
+#define LOSS_KIND_ROW(type, first, second, adversarial) {#type, {first, second}, adversarial},
+    LOSS_KINDS(LOSS_KIND_ROW)
+#undef LOSS_KIND_ROW
+};
+static const char *const loss_types[] = {
+#define LOSS_KIND_NAME(type, ...) #type,
+    LOSS_KINDS(LOSS_KIND_NAME)
+#undef LOSS_KIND_NAME
+    NULL,
+};
+static const Field loss_f[] = {{"type", F_WORD, LA(type), NULL, 1, 0, loss_types, "the training algorithm"}};
+static const FieldTable loss_t = {"loss", loss_f, N(loss_f)};
+
+static const struct LossKind *loss_kind(const char *type)
+{
+    for (size_t i = 0; i < N(loss_kinds); i++)
+        if (!strcmp(loss_kinds[i].type, type)) return &loss_kinds[i];
+    return NULL;
+}
+
+/* loss_t and the tables of `type`'s keys into t (at most 3); returns how many. */
+static int loss_tables(const char *type, const FieldTable **t)
+{
+    int n = 0;
+    t[n++] = &loss_t;
+    const struct LossKind *k = loss_kind(type);
+    for (int i = 0; k && i < 2 && k->tables[i]; i++) t[n++] = k->tables[i];
+    return n;
+}
 
 static int model_names(const Spec *s, const char **names)
 {
@@ -175,17 +217,12 @@ static int parse_loss(Spec *s, const YNode *root, Error *err)
     SpecLoss *l = &s->loss;
     memset(l, 0, sizeof *l);
     if (!v) return 0; /* no training configured: `check` still works, `run` says what is missing */
-    const FieldTable *t[3] = {&loss_t};
-    int n = 1;
+    const FieldTable *t[3];
     const YNode *type = ymap_get(v, "type");
     if (v->kind == Y_MAP && !type)
         return yerr(err, v, "missing required key 'type' in loss (gan, wgan, wgan_gp, ddpm or classifier)");
     if (type && field_parse_node(&loss_f[0], type, l, err)) return -1;
-    if (!strcmp(l->type, "gan")) t[n++] = &gan_family_t, t[n++] = &gan_t;
-    if (!strcmp(l->type, "wgan")) t[n++] = &gan_family_t, t[n++] = &wgan_t;
-    if (!strcmp(l->type, "wgan_gp")) t[n++] = &gan_family_t, t[n++] = &wgan_gp_t;
-    if (!strcmp(l->type, "ddpm")) t[n++] = &ddpm_t;
-    if (!strcmp(l->type, "classifier")) t[n++] = &classifier_t;
+    int n = loss_tables(l->type, t);
     char what[64];
     snprintf(what, sizeof what, l->type[0] ? "loss (type %s)" : "loss", l->type);
     for (int i = 0; i < n; i++)
@@ -301,7 +338,8 @@ static int parse_optimizers(Spec *s, const YNode *root, Error *err)
     }
     /* A trained model without an entry gets the defaults (Adam, PyTorch's settings). */
     const char *trained[2] = {NULL, NULL};
-    if (!strcmp(s->loss.type, "gan") || !strcmp(s->loss.type, "wgan") || !strcmp(s->loss.type, "wgan_gp"))
+    const struct LossKind *kind = loss_kind(s->loss.type);
+    if (kind && kind->adversarial)
         trained[0] = s->loss.generator, trained[1] = s->loss.discriminator;
     else if (s->loss.type[0])
         trained[0] = s->loss.model;
@@ -491,14 +529,8 @@ static int fill_section(YNode *root, const char *key, const FieldTable *const *t
 
 static int fill_loss(const Spec *s, YNode *root, Error *err)
 {
-    const FieldTable *t[3] = {&loss_t};
-    int n = 1;
-    const char *type = s->loss.type;
-    if (!strcmp(type, "gan")) t[n++] = &gan_family_t, t[n++] = &gan_t;
-    if (!strcmp(type, "wgan")) t[n++] = &gan_family_t, t[n++] = &wgan_t;
-    if (!strcmp(type, "wgan_gp")) t[n++] = &gan_family_t, t[n++] = &wgan_gp_t;
-    if (!strcmp(type, "ddpm")) t[n++] = &ddpm_t;
-    if (!strcmp(type, "classifier")) t[n++] = &classifier_t;
+    const FieldTable *t[3];
+    int n = loss_tables(s->loss.type, t);
     return fill_section(root, "loss", t, n, &s->loss, err);
 }
 
