@@ -4,6 +4,7 @@
 #include "graph/suggest.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,15 +29,35 @@ static const char *type_word(const AttrSchema *s)
     return "a value";
 }
 
+/* "'NAME' is out of range: found TEXT, expected ..." with the attribute's accepted range. */
+static int out_of_range(const AttrSchema *s, const char *text, Error *err)
+{
+    bool ranged = s->min <= s->max;
+    if (s->type == ATTR_FLOAT && !ranged)
+        return err_set(err, "'%s' is out of range: found %s, expected a finite number", s->name, text);
+    if (s->type == ATTR_FLOAT)
+        return err_set(err, "'%s' is out of range: found %s, expected a number from %g to %g", s->name, text, s->min,
+                       s->max);
+    if (!ranged)
+        return err_set(err, "'%s' is out of range: found %s, expected an integer from %lld to %lld", s->name, text,
+                       LLONG_MIN, LLONG_MAX);
+    return err_set(err, "'%s' is out of range: found %s, expected an integer from %.0f to %.0f", s->name, text,
+                   s->min, s->max);
+}
+
 static int parse_int(const AttrSchema *s, const char *text, int64_t *out, Error *err)
 {
     char *end;
     errno = 0;
     long long v = strtoll(text, &end, 10);
-    if (*text == '\0' || *end != '\0' || errno)
+    if (*text != '\0' && *end == '\0' && errno == ERANGE) return out_of_range(s, text, err);
+    if (*text == '\0' || *end != '\0' || errno) {
+        double x = strtod(text, &end); /* 1e400 or 1e30: a number, but no int64 */
+        if (*text != '\0' && *end == '\0' && !isnan(x) && (!isfinite(x) || fabs(x) >= 0x1p63))
+            return out_of_range(s, text, err);
         return err_set(err, "'%s' expects %s, found '%s'", s->name, type_word(s), text);
-    if (s->min <= s->max && (v < s->min || v > s->max))
-        return err_set(err, "'%s' must be between %g and %g, found %lld", s->name, s->min, s->max, v);
+    }
+    if (s->min <= s->max && (v < s->min || v > s->max)) return out_of_range(s, text, err);
     *out = v;
     return 0;
 }
@@ -67,10 +88,10 @@ int attr_parse(const AttrSchema *s, const char *const *items, int n_items, bool 
         char *end;
         errno = 0;
         double v = strtod(items[0], &end);
-        if (*items[0] == '\0' || *end != '\0' || errno || !isfinite(v))
+        if (*items[0] == '\0' || *end != '\0' || isnan(v))
             return err_set(err, "'%s' expects a number, found '%s'", s->name, items[0]);
-        if (s->min <= s->max && (v < s->min || v > s->max))
-            return err_set(err, "'%s' must be between %g and %g, found %g", s->name, s->min, s->max, v);
+        if (!isfinite(v) || (s->min <= s->max && (v < s->min || v > s->max))) /* 1e400 overflows to inf */
+            return out_of_range(s, items[0], err);
         out->f = v;
         out->n = 1;
         break;
