@@ -2,7 +2,8 @@
 # `make test-portability`: the numeric tests once per kernel family a user's machine may select,
 # since OpenBLAS and oneDNN pick kernels (and so summation orders) by CPU: OpenBLAS's generic SSE3
 # kernels (Prescott: what a CPU newer than the library gets), its AVX2 (Haswell) and AVX-512
-# (SkylakeX) kernels, and oneDNN capped at AVX2.  Every parity test must hold under each.  A
+# (SkylakeX) kernels, oneDNN capped at AVX2, and OpenMP capped at one thread while two are asked
+# for (teams smaller than the split).  Every parity test must hold under each.  A
 # configuration this CPU cannot run (SkylakeX without AVX-512) is skipped with the reason.  Ends
 # with one line, "portability: N passed, M failed[, K skipped]", summed over the configurations.
 set -uo pipefail
@@ -18,7 +19,7 @@ log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 passed=0 failed=0 skipped=0 status=0
 for config in OPENBLAS_CORETYPE=Prescott OPENBLAS_CORETYPE=Haswell OPENBLAS_CORETYPE=SkylakeX \
-              ONEDNN_MAX_CPU_ISA=AVX2; do
+              ONEDNN_MAX_CPU_ISA=AVX2 OMP_THREAD_LIMIT=1; do
     echo "##### $config"
     if [ "$config" = OPENBLAS_CORETYPE=SkylakeX ] && ! { cpu_has avx512f && cpu_has avx512bw && cpu_has avx512vl; }; then
         echo "skipped: $config needs AVX-512, which this CPU lacks"

@@ -38,9 +38,11 @@ void cpu_gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, cons
     int step = ((len + T - 1) / T + 15) & ~15;
     int prev = openblas_get_num_threads();
     openblas_set_num_threads(1);
-#pragma omp parallel num_threads(T)
-    {
-        int b0 = omp_get_thread_num() * step, b1 = b0 + step < len ? b0 + step : len;
+    /* One block per iteration, not per thread: a team smaller than T (OMP_DYNAMIC, a thread
+     * limit) still computes every block. */
+#pragma omp parallel for num_threads(T) schedule(static)
+    for (int k = 0; k < T; k++) {
+        int b0 = k * step, b1 = b0 + step < len ? b0 + step : len;
         if (b0 < b1) {
             if (by_rows) /* rows b0..b1 of op(A) and C */
                 blas(trans_a, trans_b, b1 - b0, N, K, alpha, trans_a ? A + b0 : A + (size_t)b0 * lda, lda, B,

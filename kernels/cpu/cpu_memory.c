@@ -36,6 +36,10 @@ const char *cpu_last_error(void) { return NULL; }
 void cpu_set_threads(int threads)
 {
     if (threads < 1) threads = 1;
+    /* Kernels (ours and oneDNN's primitives) split work into as many parts as there are threads
+     * and need a team of that size: no dynamic adjustment, nor more than the thread limit. */
+    omp_set_dynamic(0);
+    if (threads > omp_get_thread_limit()) threads = omp_get_thread_limit();
     omp_set_num_threads(threads);
     openblas_set_num_threads(threads);
 }
