@@ -138,7 +138,10 @@ static Node *second_derivative(Graph *g, UnaryKind k, Node *G, Node *dy, Node *x
         t = build_unary_grad(g, UNARY_SQRT, 0, gdy, x, y, err); /* G dy / (2y) */
         t = t ? build_unary_grad(g, UNARY_SQRT, 0, t, x, y, err) : NULL;
         return t ? build_scale(g, t, -2.0, 0.0, err) : NULL;
-    default: return NULL;
+    default:
+        err_set(err, "activation '%s' has no second-order gradient (a gradient penalty differentiates its "
+                     "gradient again)", kind_names[k]);
+        return NULL;
     }
 }
 
