@@ -34,7 +34,7 @@ endif
 # Keep test objects: they are intermediates, but rebuilding them every run wastes time.
 .SECONDARY:
 
-.PHONY: all setup run test test-portability asan bench bench-shared conv-bench fixtures clean check-specs demo
+.PHONY: all setup run test test-portability asan bench bench-shared docs conv-bench fixtures clean check-specs demo
 all: $(BUILD)/runner
 
 $(BUILD)/obj/%.o: %.c
@@ -85,6 +85,10 @@ bench: $(BUILD)/runner
 # The training step on shared cores: OpenMP wait policies, alone, beside a busy loop, two at once.
 bench-shared: $(BUILD)/runner
 	BUILD=$(BUILD) bash tools/bench_shared.sh
+
+# The generated parts of docs/SPEC.md (op and key references) from the runner (tools/spec_docs.sh).
+docs: $(BUILD)/runner
+	RUNNER=$(BUILD)/runner bash tools/spec_docs.sh
 
 # Convolution micro-benchmark: im2col + OpenBLAS, oneDNN and PyTorch per geometry and pass.
 $(BUILD)/conv_bench: $(BUILD)/obj/tests/bench/conv_bench.o $(BUILD)/librunner.a
