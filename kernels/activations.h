@@ -10,9 +10,9 @@
  *   param:    NO_PARAM, or NEGATIVE_SLOPE (attribute negative_slope, default 0.01, passed as a);
  *   costs:    CHEAP (vectorised loop, threads above 32768 elements) or COSTLY (a transcendental
  *             function per element: threads above 4096).
- * Adding one: a line here, its cases in tests/parity/cases_eltwise.py, its section of
- * docs/SPEC.md (`runner ops` prints it), and a case in second_derivative() in
- * graph/ops/activation.c if WGAN-GP critics may use it. */
+ * Adding one: a line here (and a KERNEL_FN below if its formula needs one), its cases in
+ * tests/parity/cases_eltwise.py, `make docs` for docs/SPEC.md, and a case in
+ * second_derivative() in graph/ops/activation.c if WGAN-GP critics may use it. */
 #ifndef KERNELS_ACTIVATIONS_H
 #define KERNELS_ACTIVATIONS_H
 
@@ -20,25 +20,27 @@
 
 #include <math.h>
 
-#define ACTIVATIONS(ACTIVATION)                                                                          \
-    ACTIVATION(RELU, relu, "max(x, 0)",                                                                 \
-               x > 0.0f ? x : 0.0f, x > 0.0f ? dy : 0.0f, FLAT, NO_PARAM, CHEAP, CHEAP)                 \
-    ACTIVATION(LEAKY_RELU, leaky_relu, "x for x > 0, negative_slope * x otherwise",                     \
-               x > 0.0f ? x : a * x, x > 0.0f ? dy : a * dy, FLAT, NEGATIVE_SLOPE, CHEAP, CHEAP)        \
-    ACTIVATION(TANH, tanh, "tanh(x)",                                                                   \
-               tanhf(x), dy * (1.0f - y * y), Y, NO_PARAM, COSTLY, CHEAP)                               \
-    ACTIVATION(SIGMOID, sigmoid, "1 / (1 + exp(-x))",                                                   \
-               kf_sigmoid(x), dy * y * (1.0f - y), Y, NO_PARAM, COSTLY, CHEAP)                          \
-    ACTIVATION(SILU, silu, "x * sigmoid(x) (swish)",                                                    \
-               x * kf_sigmoid(x), kf_silu_grad(x, dy), X, NO_PARAM, COSTLY, COSTLY)                     \
-    ACTIVATION(SOFTPLUS, softplus, "log(1 + exp(x))",                                                   \
-               fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x))), dy * kf_sigmoid(x), X, NO_PARAM, COSTLY,     \
-               COSTLY)                                                                                  \
-    ACTIVATION(EXP, exp, "exp(x)", expf(x), dy * y, Y, NO_PARAM, COSTLY, CHEAP)                         \
-    ACTIVATION(LOG, log, "natural logarithm", logf(x), dy / x, X, NO_PARAM, COSTLY, CHEAP)              \
-    ACTIVATION(SQUARE, square, "x * x", x * x, 2.0f * x * dy, X, NO_PARAM, CHEAP, CHEAP)                \
-    ACTIVATION(SQRT, sqrt, "square root", sqrtf(x), dy / (2.0f * y), Y, NO_PARAM, CHEAP, CHEAP)         \
-    ACTIVATION(ABS, abs, "|x|",                                                                         \
+#define ACTIVATIONS(ACTIVATION)                                                                     \
+    ACTIVATION(RELU, relu, "max(x, 0)",                                                             \
+               x > 0.0f ? x : 0.0f, x > 0.0f ? dy : 0.0f, FLAT, NO_PARAM, CHEAP, CHEAP)             \
+    ACTIVATION(LEAKY_RELU, leaky_relu, "x for x > 0, negative_slope * x otherwise",                 \
+               x > 0.0f ? x : a * x, x > 0.0f ? dy : a * dy, FLAT, NEGATIVE_SLOPE, CHEAP, CHEAP)    \
+    ACTIVATION(TANH, tanh, "tanh(x)",                                                               \
+               tanhf(x), dy * (1.0f - y * y), Y, NO_PARAM, COSTLY, CHEAP)                           \
+    ACTIVATION(SIGMOID, sigmoid, "1 / (1 + exp(-x))",                                               \
+               kf_sigmoid(x), dy * y * (1.0f - y), Y, NO_PARAM, COSTLY, CHEAP)                      \
+    ACTIVATION(SILU, silu, "x * sigmoid(x) (swish)",                                                \
+               x * kf_sigmoid(x), kf_silu_grad(x, dy), X, NO_PARAM, COSTLY, COSTLY)                 \
+    ACTIVATION(GELU, gelu, "x * Phi(x), Phi the standard normal CDF (exact, as PyTorch's default)", \
+               kf_gelu(x), kf_gelu_grad(x, dy), X, NO_PARAM, COSTLY, COSTLY)                        \
+    ACTIVATION(SOFTPLUS, softplus, "log(1 + exp(x))",                                               \
+               fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x))), dy * kf_sigmoid(x), X, NO_PARAM, COSTLY,   \
+               COSTLY)                                                                              \
+    ACTIVATION(EXP, exp, "exp(x)", expf(x), dy * y, Y, NO_PARAM, COSTLY, CHEAP)                     \
+    ACTIVATION(LOG, log, "natural logarithm", logf(x), dy / x, X, NO_PARAM, COSTLY, CHEAP)          \
+    ACTIVATION(SQUARE, square, "x * x", x * x, 2.0f * x * dy, X, NO_PARAM, CHEAP, CHEAP)            \
+    ACTIVATION(SQRT, sqrt, "square root", sqrtf(x), dy / (2.0f * y), Y, NO_PARAM, CHEAP, CHEAP)     \
+    ACTIVATION(ABS, abs, "|x|",                                                                     \
                fabsf(x), x > 0.0f ? dy : (x < 0.0f ? -dy : 0.0f), FLAT, NO_PARAM, CHEAP, CHEAP)
 
 /* 1 / (1 + exp(-x)) in two branches, so that exp never overflows. */
@@ -47,6 +49,15 @@ KERNEL_FN float kf_sigmoid(float x)
     if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
     float e = expf(x);
     return e / (1.0f + e);
+}
+
+/* x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)); dy * (Phi(x) + x phi(x)), as PyTorch computes them. */
+KERNEL_FN float kf_gelu(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
+KERNEL_FN float kf_gelu_grad(float x, float dy)
+{
+    float cdf = 0.5f * (1.0f + erff(x * 0.70710678118654752f));
+    float pdf = 0.39894228040143268f * expf(-0.5f * x * x);
+    return dy * (cdf + x * pdf);
 }
 
 /* dy * silu'(x) = dy * s * (1 + x * (1 - s)), s = sigmoid(x). */

@@ -12,6 +12,7 @@ ACTIVATIONS = {
     "tanh": (torch.tanh, None),
     "sigmoid": (torch.sigmoid, None),
     "silu": (F.silu, (-3.0, 3.0)),
+    "gelu": (F.gelu, (-3.0, 3.0)),
     "softplus": (F.softplus, (-4.0, 4.0)),
     "exp": (torch.exp, None),
     "log": (torch.log, POSITIVE),
