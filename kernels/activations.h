@@ -51,11 +51,12 @@ KERNEL_FN float kf_sigmoid(float x)
     return e / (1.0f + e);
 }
 
-/* x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)); dy * (Phi(x) + x phi(x)), as PyTorch computes them. */
-KERNEL_FN float kf_gelu(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
+/* x * Phi(x) and dy * (Phi(x) + x phi(x)), with Phi(x) = erfc(-x / sqrt 2) / 2: PyTorch's
+ * 1 + erf(x / sqrt 2) cancels to 0 in the left tail (x < -5.5), erfc keeps its digits. */
+KERNEL_FN float kf_gelu(float x) { return 0.5f * x * erfcf(-x * 0.70710678118654752f); }
 KERNEL_FN float kf_gelu_grad(float x, float dy)
 {
-    float cdf = 0.5f * (1.0f + erff(x * 0.70710678118654752f));
+    float cdf = 0.5f * erfcf(-x * 0.70710678118654752f);
     float pdf = 0.39894228040143268f * expf(-0.5f * x * x);
     return dy * (cdf + x * pdf);
 }
