@@ -9,7 +9,7 @@ LDLIBS   += -lyaml -lcsv -lpng -lz -lopenblas -llapacke -lcjson -ldnnl -lm -fope
 PYTHON   ?= /usr/bin/python3
 NVCC     ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
 
-LIB_SRC  := $(wildcard graph/*.c graph/ops/*.c kernels/*.c kernels/cpu/*.c) $(filter-out runner/main.c,$(wildcard runner/*.c))
+LIB_SRC  := $(wildcard graph/*.c graph/ops/*.c kernels/*.c kernels/cpu/*.c) $(filter-out runner/cli/main.c,$(wildcard runner/*/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -49,7 +49,7 @@ $(BUILD)/librunner.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/runner: $(BUILD)/obj/runner/main.o $(BUILD)/librunner.a
+$(BUILD)/runner: $(BUILD)/obj/runner/cli/main.o $(BUILD)/librunner.a
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_SUPPORT_OBJ) $(BUILD)/librunner.a

@@ -1,4 +1,4 @@
-/* Errors that travel up to runner/main.c: every fallible function takes an Error* and
+/* Errors that travel up to runner/cli/main.c: every fallible function takes an Error* and
  * returns -1 (or NULL) after filling it, so the message says where and why. */
 #ifndef GRAPH_ERROR_H
 #define GRAPH_ERROR_H

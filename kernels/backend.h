@@ -192,7 +192,7 @@ const Backend *backend_cpu(void);
  *     spinning for up to about 0.3 s, which on cores shared with any other process made 2
  *     threads 5 to 20 times slower than 1 (docs/BENCHMARKS.md, "Shared machines").
  * Writes at most `max` into out and returns how many; the program applies them by starting
- * again (runner/main.c). */
+ * again (runner/cli/main.c). */
 typedef struct EnvSetting {
     const char *name, *value;
 } EnvSetting;

@@ -3,7 +3,7 @@
  * to its SSE3 "Prescott" kernels (Debian's 0.3.21 on Emerald Rapids: sgemm 6x slower), although
  * the CPU's instruction sets say which kernels fit.  The runner compares the two at start and,
  * when the library under-uses the CPU, starts itself again with OPENBLAS_CORETYPE set
- * (runner/main.c); `runner version` and `make bench` print what runs and how fast. */
+ * (runner/cli/main.c); `runner version` and `make bench` print what runs and how fast. */
 #ifndef KERNELS_CPU_BLAS_CORE_H
 #define KERNELS_CPU_BLAS_CORE_H
 

@@ -27,7 +27,7 @@ static const char *dnnl_isa_name(dnnl_cpu_isa_t isa)
 }
 
 /* Who chose the core: the library by itself, the user's OPENBLAS_CORETYPE, or the runner, which
- * records the library's own choice in RUNNER_OPENBLAS_DETECTED when it restarts (runner/main.c). */
+ * records the library's own choice in RUNNER_OPENBLAS_DETECTED when it restarts (runner/cli/main.c). */
 static void core_origin(char *buf, size_t len)
 {
     const char *forced = getenv("OPENBLAS_CORETYPE"), *detected = getenv("RUNNER_OPENBLAS_DETECTED");

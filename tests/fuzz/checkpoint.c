@@ -5,7 +5,7 @@
 #include "graph/network.h"
 #include "graph/optim.h"
 #include "graph/param.h"
-#include "runner/checkpoint.h"
+#include "runner/io/checkpoint.h"
 #include "tests/fuzz/harness.h"
 
 #include <string.h>

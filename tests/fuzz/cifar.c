@@ -1,6 +1,6 @@
 /* CIFAR-10's binary batches: the input is the test split's one file, test_batch.bin.  A split
  * that loads must hold whole records with labels 0..9. */
-#include "runner/dataset.h"
+#include "runner/data/dataset.h"
 #include "tests/fuzz/harness.h"
 
 #include <string.h>

@@ -1,7 +1,7 @@
 /* The FID statistics cache: the input is the cache entry for a fixed key.  Whatever it holds, a
  * lookup is a miss, a hit with statistics of a consistent size, or an unusable entry with a message;
  * never a crash. */
-#include "runner/fid_cache.h"
+#include "runner/eval/fid_cache.h"
 #include "tests/fuzz/harness.h"
 
 #define KEY "fuzz | data=mnist:test n=2 shape=1x2x2 pixels_crc32=00000000"

@@ -1,8 +1,8 @@
 /* IDX files, raw and gzip'd: the input is read as it is (raw, or gzip when it starts like one)
  * and once more gzip-compressed by the harness, so every header the fuzzer makes up also reaches
  * the reader through zlib.  A file that reads must hold exactly the bytes its header promises. */
-#include "runner/dataset.h"
-#include "runner/idx.h"
+#include "runner/data/dataset.h"
+#include "runner/data/idx.h"
 #include "tests/fuzz/harness.h"
 
 #include <string.h>

@@ -224,7 +224,7 @@ def checkpoint_seeds():
                                                    for n, dt, sh, v in checkpoint_tensors()]))
 
 
-# ---- FID statistics cache: an entry as runner/fid_cache.c writes it (version 2, CRC32 of the payload) ----
+# ---- FID statistics cache: an entry as runner/eval/fid_cache.c writes it (version 2, CRC32 of the payload) ----
 
 FID_KEY = "fuzz | data=mnist:test n=2 shape=1x2x2 pixels_crc32=00000000"  # the key tests/fuzz/fid_cache.c asks for
 

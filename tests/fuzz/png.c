@@ -2,7 +2,7 @@
  * its contents, so that mutations reach libpng's decoding and the reader's conversions instead of
  * stopping at a checksum.  An image that reads has a plausible size, 1 or 3 channels and every
  * pixel byte present. */
-#include "runner/png_image.h"
+#include "runner/io/png_image.h"
 #include "tests/fuzz/harness.h"
 
 #include <string.h>

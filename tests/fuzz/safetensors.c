@@ -1,7 +1,7 @@
 /* Safetensors files (checkpoints, imported weights).  A file that reads must describe every tensor
  * truthfully: its bytes inside the file, as many as its dtype and shape say, findable by name, and
  * convertible to floats. */
-#include "runner/safetensors.h"
+#include "runner/io/safetensors.h"
 #include "tests/fuzz/harness.h"
 
 #include <string.h>

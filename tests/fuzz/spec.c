@@ -3,7 +3,7 @@
  *   #@file NAME   the text up to the next section is written to NAME, which the spec may include
  *   #@set         each following line is one --set override
  * A spec that loads must write a resolved spec (defaults filled in) that loads again. */
-#include "runner/spec.h"
+#include "runner/spec/spec.h"
 #include "tests/fuzz/harness.h"
 
 #include <string.h>

@@ -4,7 +4,7 @@ Each case is a spec (YAML text, stored in the fixture's metadata so that the C t
 these networks) and the same networks in PyTorch.  Layer chains are nn.Sequential, whose state_dict
 key `<index>.<param>` is our parameter `<network>.<index>.<param>`.
 
-One iteration, as runner/algo_adversarial.c defines it: one discriminator (critic) step per
+One iteration, as runner/algo/algo_adversarial.c defines it: one discriminator (critic) step per
 iteration; the generator steps every n_critic iterations, first in the iteration under
 generator_first (then the discriminator trains on the detached fake batch made before the
 generator's update), last under discriminator_first (on fresh noise).  wgan clamps every critic
@@ -145,7 +145,7 @@ CASES = [
      ADAM_GP, 8, 2, None),
 ]
 
-# c * mean(fn(a*x + b)) per term: (d_real, d_fake, g); see runner/adversarial_losses.c.
+# c * mean(fn(a*x + b)) per term: (d_real, d_fake, g); see runner/algo/adversarial_losses.c.
 SOFTPLUS, RELU, SQUARE, IDENT = F.softplus, F.relu, torch.square, (lambda x: x)
 OBJECTIVES = {
     "non_saturating": ((-1, 0, SOFTPLUS, 1), (1, 0, SOFTPLUS, 1), (-1, 0, SOFTPLUS, 1)),

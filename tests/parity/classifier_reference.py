@@ -1,4 +1,4 @@
-"""PyTorch reference for the classifier algorithm (loss type `classifier`, runner/algo_classifier.c).
+"""PyTorch reference for the classifier algorithm (loss type `classifier`, runner/algo/algo_classifier.c).
 
 One iteration: logits = net(images), loss = F.cross_entropy(logits, labels,
 label_smoothing=s) (mean), backward, one optimizer step; metrics are that loss and the batch's

@@ -1,4 +1,4 @@
-/* The adversarial algorithms (runner/algo_adversarial.c) against PyTorch
+/* The adversarial algorithms (runner/algo/algo_adversarial.c) against PyTorch
  * (tests/parity/adversarial_reference.py): for each loss type and variant, whole iterations (for
  * n_critic > 1 at least a generator step's worth) from the same initial weights, batches and noise
  * (fed through the backend table: see scripted_backend) must give PyTorch's gradients, metrics
@@ -26,9 +26,9 @@
  *   Buffers (batch-norm running statistics), per tensor: ||ours - torch||_2 <= WEIGHT_RTOL *
  *     ||torch||_2, or elementwise within 2 * move for a running mean that follows a
  *     rounding-driven bias.  Counters must be equal. */
-#include "runner/adversarial.h"
-#include "runner/checkpoint.h"
-#include "runner/experiment.h"
+#include "runner/algo/adversarial.h"
+#include "runner/io/checkpoint.h"
+#include "runner/algo/experiment.h"
 #include "tests/unit/testutil.h"
 
 #include <math.h>

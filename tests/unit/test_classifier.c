@@ -1,4 +1,4 @@
-/* The classifier algorithm (runner/algo_classifier.c) against PyTorch
+/* The classifier algorithm (runner/algo/algo_classifier.c) against PyTorch
  * (tests/parity/classifier_reference.py): from the same initial weights and batches, each
  * iteration's loss and accuracy, the updated weights and buffers, and the evaluation metrics of
  * held-out examples afterwards must be PyTorch's.  Also the errors a user can cause.
@@ -10,8 +10,8 @@
  *   rounding of near-zero gradients); the SGD case also bounds the update itself,
  *   ||(ours - init) - (torch - init)||_2 <= 1e-4 * ||torch - init||_2, so a wrong gradient cannot
  *   hide behind a small learning rate.  Counters must be equal. */
-#include "runner/checkpoint.h"
-#include "runner/experiment.h"
+#include "runner/io/checkpoint.h"
+#include "runner/algo/experiment.h"
 #include "tests/unit/testutil.h"
 
 #include <math.h>

@@ -1,6 +1,6 @@
-/* The subcommands' argument parser (runner/cmd_args.c): every option kind, both value forms,
+/* The subcommands' argument parser (runner/cli/cmd_args.c): every option kind, both value forms,
  * positional words among options, and the message of each mistake. */
-#include "runner/cmd_args.h"
+#include "runner/cli/cmd_args.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -13,8 +13,8 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
-#include "runner/dataset.h"
-#include "runner/idx.h"
+#include "runner/data/dataset.h"
+#include "runner/data/idx.h"
 #include "tests/unit/testutil.h"
 
 static void write_raw(const char *path, const void *data, size_t n)

@@ -14,8 +14,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "runner/dataset.h"
-#include "runner/idx.h"
+#include "runner/data/dataset.h"
+#include "runner/data/idx.h"
 #include "tests/unit/testutil.h"
 
 static void write_file(const char *path, const void *data, size_t n, bool gz)

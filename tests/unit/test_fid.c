@@ -18,12 +18,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "runner/features.h"
-#include "runner/fid_cache.h"
-#include "runner/frechet.h"
-#include "runner/kid_is.h"
-#include "runner/np_random.h"
-#include "runner/safetensors.h"
+#include "runner/eval/features.h"
+#include "runner/eval/fid_cache.h"
+#include "runner/eval/frechet.h"
+#include "runner/eval/kid_is.h"
+#include "runner/eval/np_random.h"
+#include "runner/io/safetensors.h"
 #include "tests/unit/testutil.h"
 
 /* Opens fixtures/fid/<name>; fails, saying why, when the references were not made. */

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "runner/image_set.h"
+#include "runner/eval/image_set.h"
 #include "tests/unit/testutil.h"
 
 #define FORM "DATASET:SPLIT[:FIRST-END][@ROOT]"

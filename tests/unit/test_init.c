@@ -1,7 +1,7 @@
 /* Parameter initialisation: PyTorch's default per op and every `init:` option, checked by the
  * bounds and moments of the drawn values (large tensors, so the moments are tight). */
 #include "graph/network.h"
-#include "runner/spec.h"
+#include "runner/spec/spec.h"
 
 #include <math.h>
 #include <setjmp.h>

@@ -7,7 +7,7 @@
  *  3. each other backend against the CPU backend's results.
  * One cmocka test per op: an op without a fixture case fails, so no op goes untested. */
 #include "graph/graph.h"
-#include "runner/safetensors.h"
+#include "runner/io/safetensors.h"
 #include "tests/unit/testutil.h"
 
 #include <cjson/cJSON.h>

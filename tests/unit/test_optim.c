@@ -15,7 +15,7 @@
 
 #include "graph/optim.h"
 #include "graph/schedule.h"
-#include "runner/safetensors.h"
+#include "runner/io/safetensors.h"
 #include "tests/unit/testutil.h"
 
 #define MAX_PARAMS 8

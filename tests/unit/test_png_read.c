@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "runner/png_image.h"
+#include "runner/io/png_image.h"
 #include "tests/unit/testutil.h"
 
 static const char *const cases[] = {

@@ -18,7 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "runner/results.h"
+#include "runner/io/results.h"
 #include "tests/unit/testutil.h"
 
 /* "run <spec> <data options> <short run>": absolute paths, so it works from any directory. */

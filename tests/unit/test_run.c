@@ -17,12 +17,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "runner/checkpoint.h"
-#include "runner/dataset.h"
-#include "runner/experiment.h"
-#include "runner/metrics_csv.h"
-#include "runner/png_image.h"
-#include "runner/results.h"
+#include "runner/io/checkpoint.h"
+#include "runner/data/dataset.h"
+#include "runner/algo/experiment.h"
+#include "runner/io/metrics_csv.h"
+#include "runner/io/png_image.h"
+#include "runner/io/results.h"
 #include "tests/unit/testutil.h"
 
 static char gan_dir[128], wgan_dir[128];

@@ -1,6 +1,6 @@
-/* The resolved length of a run (runner/run_plan.c): batches per epoch, total steps and the
+/* The resolved length of a run (runner/algo/run_plan.c): batches per epoch, total steps and the
  * schedule's whole-run t_max, which run, bench and the training loop all take from it. */
-#include "runner/run_plan.h"
+#include "runner/algo/run_plan.h"
 #include "tests/unit/testutil.h"
 
 #include <setjmp.h>

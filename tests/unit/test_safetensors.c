@@ -15,8 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "runner/checkpoint.h"
-#include "runner/safetensors.h"
+#include "runner/io/checkpoint.h"
+#include "runner/io/safetensors.h"
 #include "tests/unit/testutil.h"
 
 static void expect_error(int rc, const Error *err, const char *part)

@@ -4,7 +4,7 @@
  * `check`, `ops` and `keys` commands print what the docs and PyTorch say. */
 #include "graph/graph.h"
 #include "graph/network.h"
-#include "runner/spec.h"
+#include "runner/spec/spec.h"
 
 #include <dirent.h>
 #include <setjmp.h>

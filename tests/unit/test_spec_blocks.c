@@ -4,7 +4,7 @@
  * malformed block specs (tests/specs/bad/block_*.yaml) are checked with the others by test_spec. */
 #include "graph/graph.h"
 #include "graph/network.h"
-#include "runner/spec.h"
+#include "runner/spec/spec.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runner/metrics_csv.h"
-#include "runner/plot.h"
-#include "runner/png_image.h"
-#include "runner/sample_grid.h"
+#include "runner/io/metrics_csv.h"
+#include "runner/io/plot.h"
+#include "runner/io/png_image.h"
+#include "runner/io/sample_grid.h"
 #include "tests/unit/testutil.h"
 
 static char *slurp(const char *path)

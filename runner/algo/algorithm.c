@@ -1,0 +1,45 @@
+/* The table of training algorithms, by the spec's loss.type. */
+#include "runner/algo/algorithm.h"
+
+#include "runner/algo/adversarial.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+extern const Algorithm algo_classifier; /* runner/algo/algo_classifier.c */
+
+static const Algorithm *const algorithms[] = {&algo_gan, &algo_wgan, &algo_wgan_gp, &algo_classifier};
+
+const Algorithm *algorithm_find(const char *loss_type)
+{
+    for (size_t i = 0; i < sizeof algorithms / sizeof algorithms[0]; i++)
+        if (!strcmp(algorithms[i]->name, loss_type)) return algorithms[i];
+    return NULL;
+}
+
+int algorithm_gradients(Graph *g, Network *net, Node *loss, const Optimizer *o, Node **out, Error *err)
+{
+    int cap = net->params.n, rc = -1;
+    Node **params = calloc((size_t)cap + 1, sizeof *params), **grads = calloc((size_t)cap + 1, sizeof *grads);
+    if (!params || !grads) {
+        err_set(err, "out of memory");
+        goto done;
+    }
+    int n = network_param_nodes(net, g, params, cap);
+    if (graph_backward(g, loss, params, n, grads, err)) goto done;
+    for (int k = 0; k < o->n; k++) {
+        int j = 0;
+        while (j < n && params[j]->param != o->params[k]) j++;
+        if (j == n) {
+            err_set(err, "the optimizer of '%s' holds parameter '%s', which the network does not use",
+                    net->def.name, o->params[k]->name);
+            goto done;
+        }
+        out[k] = grads[j];
+    }
+    rc = 0;
+done:
+    free(params);
+    free(grads);
+    return rc;
+}

@@ -1,0 +1,65 @@
+/* Training algorithms (gan and its variants, wgan, wgan_gp; later ddpm and classifier): what one
+ * training iteration does with a batch of data.  The run loop (runner/algo/train_loop.c) owns data,
+ * logging, samples and checkpoints and knows nothing of losses; an algorithm owns its graphs and
+ * optimizer steps and knows nothing of files. */
+#ifndef RUNNER_ALGORITHM_H
+#define RUNNER_ALGORITHM_H
+
+#include "graph/network.h"
+#include "graph/optim.h"
+#include "runner/spec/spec.h"
+
+#define ALGO_MAX_METRICS 8
+
+typedef struct TrainContext {
+    const Spec *spec;
+    const Backend *be;
+    Network *nets[SPEC_MAX_MODELS];   /* in spec.models order, parameters already created */
+    Optimizer *optims[SPEC_MAX_MODELS];/* the optimizer of nets[i]; NULL for an untrained net */
+    int n_nets;
+    int batch;                        /* the data batch size */
+    Shape data_shape;                 /* one example, e.g. (1, 28, 28) */
+} TrainContext;
+
+typedef struct Algorithm {
+    const char *name;                 /* the spec's loss.type */
+    /* Builds and plans the algorithm's graphs; *state is passed to the calls below. */
+    int (*create)(const TrainContext *ctx, void **state, Error *err);
+    /* Metric columns, in order: e.g. loss_d, loss_g, d_real, d_fake (gan), wasserstein (wgan). */
+    int (*metric_names)(const void *state, const char **names, int max);
+    /* One iteration on a host batch (batch x data_shape floats, labels may be NULL): every
+     * network update the algorithm makes per batch (for wgan: one critic step; the generator
+     * steps every n_critic iterations).  `step` counts iterations from 0.  Fills metrics. */
+    int (*step)(void *state, const float *batch, const int32_t *labels, int64_t step,
+                double *metrics, Error *err);
+    /* NULL for algorithms that generate nothing (classifier): no sample grids.
+     * Generates count samples into host memory (count x data_shape) from noise drawn with
+     * `seed`: the same seed gives the same noise, so grids of one run are comparable. */
+    int (*sample)(void *state, int count, uint64_t seed, float *images, Error *err);
+    void (*destroy)(void *state);
+    /* Optional (NULL if absent), for profilers: the planned graphs step() may run, in its order;
+     * returns how many it stored (at most max).  Running one alone updates no weights. */
+    int (*graphs)(void *state, Graph **out, int max);
+    /* Optional: checks on CPU graphs, before anything runs, what the algorithm asks of the spec's
+     * networks together (a GAN's generator output fits its discriminator) for batches of
+     * `batch`; may describe what it checked in `summary` (`runner check` prints it). */
+    int (*check)(const Spec *spec, int batch, char *summary, size_t len, Error *err);
+    /* Optional (NULL if absent): held-out evaluation, e.g. the test split once per epoch.
+     * eval_metric_names names its columns (classifier: test_loss, test_accuracy); evaluate fills
+     * them for `count` host examples (count x data_shape floats, their labels; any count, batched
+     * inside) in evaluation mode (batch norms on running statistics, no dropout), changing
+     * nothing. */
+    int (*eval_metric_names)(const void *state, const char **names, int max);
+    int (*evaluate)(void *state, const float *images, const int32_t *labels, int count, double *metrics,
+                    Error *err);
+} Algorithm;
+
+/* Appends to g the gradient of `loss` with respect to each parameter that optimizer `o` of network
+ * `net` trains, in o's order: out[k] for o->params[k] (NULL when the loss does not depend on it).
+ * out holds o->n entries. */
+int algorithm_gradients(Graph *g, Network *net, Node *loss, const Optimizer *o, Node **out, Error *err);
+
+/* The algorithm for a loss type, or NULL. */
+const Algorithm *algorithm_find(const char *loss_type);
+
+#endif

@@ -1,0 +1,37 @@
+/* The runner's subcommands: one line here and one runner/cli/cmd_<name>.c defining
+ * `int cmd_<name>(int argc, char **argv, Error *err)`, which receives the arguments after the
+ * command's name and returns 0, or -1 with a message in err (runner/cli/main.c prints it and exits 1). */
+#ifndef RUNNER_COMMANDS_H
+#define RUNNER_COMMANDS_H
+
+#include "graph/error.h"
+
+/* COMMAND(name, usage, one-line help) */
+#define RUNNER_COMMANDS(COMMAND)                                                                    \
+    COMMAND(check, "check SPEC.yaml [--set key=value ...]",                                         \
+            "validate a spec and print each network's nodes, output shapes and parameter counts")    \
+    COMMAND(ops, "ops", "print the op reference (attributes, defaults, inputs) as Markdown")         \
+    COMMAND(keys, "keys", "print the spec key reference (types, defaults) as Markdown")              \
+    COMMAND(run, "run SPEC.yaml [--set key=value ...] [--out DIR] [--force] [--threads N]",             \
+            "train an experiment and write results/<name>/ (metrics, samples, plots, checkpoints)")  \
+    COMMAND(sample, "sample RESULTS_DIR [--count 64] [--nrow 8] [--seed 1] [--out FILE.png] "         \
+                    "[--threads N]",                                                                \
+            "draw a grid of samples from a run's last checkpoint into --out, by default "           \
+            "RESULTS_DIR/samples/sample_seed<N>.png")                                                 \
+    COMMAND(bench, "bench [--spec FILE] [--threads N] [--steps N] [--warmup N] [--batch N] "        \
+                   "[--samples N] [--backend cpu|cuda|auto] [--profile]",                           \
+            "time a GAN spec's training step and sampling (default: the reference GAN; "            \
+            "--profile: time per op kind)")                                                         \
+    COMMAND(fid, "fid A B [--features inception|RESULTS_DIR] [--weights FILE] [--samples N] [--kid] "  \
+                 "[--is] [--batch N] [--threads N] [--seed N] [--backend B] [--cache DIR] [--no-cache]" \
+                 " | fid --bench",                                                                  \
+            "Frechet distance (pytorch-fid's FID) between two image sets: results folders, PNG "     \
+            "folders or dataset splits (mnist:test)")                                               \
+    COMMAND(version, "version [--threads N]",                                                       \
+            "print the version, the backends' libraries and kernels, and the measured sgemm speed")
+
+#define COMMAND_DECLARE(name, usage, help) int cmd_##name(int argc, char **argv, Error *err);
+RUNNER_COMMANDS(COMMAND_DECLARE)
+#undef COMMAND_DECLARE
+
+#endif

@@ -1,0 +1,71 @@
+/* The runner's entry point: dispatches to a subcommand (runner/cli/commands.h), prints its error and
+ * turns the result into the exit status.  The only place that exits. */
+#include "graph/suggest.h"
+#include "runner/cli/commands.h"
+
+#include "kernels/backend.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct Command {
+    const char *name, *usage, *help;
+    int (*run)(int argc, char **argv, Error *err);
+} Command;
+
+static const Command commands[] = {
+#define COMMAND_ENTRY(name, usage, help) {#name, usage, help, cmd_##name},
+    RUNNER_COMMANDS(COMMAND_ENTRY)
+#undef COMMAND_ENTRY
+};
+#define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: runner COMMAND [ARGS]\n\ncommands:\n");
+    for (int i = 0; i < N_COMMANDS; i++) fprintf(out, "  %-10s %s\n      runner %s\n", commands[i].name, commands[i].help,
+                                                 commands[i].usage);
+}
+
+/* Starts the program again with the settings its libraries read only when they load
+ * (backend_cpu_load_time_env: OpenBLAS's kernels, OpenMP's wait policy), where the user has not
+ * set them.  The restarted program finds them set and goes on. */
+static void apply_load_time_settings(char **argv)
+{
+    EnvSetting set[4];
+    int n = backend_cpu_load_time_env(set, 4);
+    if (n == 0) return;
+    bool all_set = true;
+    for (int i = 0; i < n; i++) all_set = all_set && setenv(set[i].name, set[i].value, 1) == 0;
+    if (all_set) execv("/proc/self/exe", argv);
+    /* Not restarted (no memory, no /proc): go on as loaded; `runner version` shows what runs. */
+    for (int i = 0; i < n; i++) unsetenv(set[i].name);
+}
+
+int main(int argc, char **argv)
+{
+    apply_load_time_settings(argv);
+    if (argc >= 2 && !strcmp(argv[1], "--version")) argv[1] = "version";
+    if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *names[N_COMMANDS];
+    for (int i = 0; i < N_COMMANDS; i++) {
+        names[i] = commands[i].name;
+        if (strcmp(argv[1], commands[i].name) != 0) continue;
+        Error err = {{0}};
+        if (commands[i].run(argc - 2, argv + 2, &err) == 0) return 0;
+        fprintf(stderr, "%s\n", err.msg[0] ? err.msg : "error: failed without a message");
+        return 1;
+    }
+    const char *hint = suggest_word(argv[1], names, N_COMMANDS);
+    if (hint)
+        fprintf(stderr, "error: unknown command '%s' (did you mean '%s'?); `runner help` lists them\n", argv[1], hint);
+    else
+        fprintf(stderr, "error: unknown command '%s'; `runner help` lists them\n", argv[1]);
+    return 2;
+}

@@ -1,0 +1,74 @@
+/* Image datasets for training: MNIST-style IDX files (mnist, fashion_mnist, kmnist, explicit idx
+ * paths) and CIFAR-10's binary batches, held as the bytes they were stored as and turned into
+ * normalised floats (N, C, H, W) one batch at a time; and a reproducible batch iterator. */
+#ifndef RUNNER_DATASET_H
+#define RUNNER_DATASET_H
+
+#include "graph/error.h"
+#include "runner/spec/spec.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Where Debian's dataset-fashion-mnist package installs the four standard files. */
+#define DATASET_FASHION_MNIST_ROOT "/usr/share/datasets/fashion-mnist"
+
+typedef struct Dataset {
+    char name[32];      /* mnist | fashion_mnist | kmnist | idx | cifar10 */
+    char split[8];      /* train | test ("" for idx) */
+    int n, c, h, w;     /* samples and their shape */
+    uint8_t *pixels;    /* n x c x h x w bytes, 0..255: a quarter of the memory of floats */
+    int32_t *labels;    /* n labels in 0..n_classes-1, NULL when the dataset has none */
+    int n_classes;      /* 0 without labels */
+    float lo, hi;       /* pixel range after normalisation: byte b -> lo + (b / 255) * (hi - lo) */
+    float lut[256];     /* that mapping, exactly as torchvision's ToTensor + Normalize(0.5, 0.5) */
+} Dataset;
+
+/* Loads what a spec's `data:` section names (dataset, root, split, images, labels, normalize).  An
+ * empty root means the dataset's default: DATASET_FASHION_MNIST_ROOT for fashion_mnist,
+ * data/<dataset> otherwise.  Messages name the file and the problem. */
+int dataset_load(const SpecData *cfg, Dataset *ds, Error *err);
+/* An IDX image file (N, H, W) and optionally (labels != NULL) its IDX label file (N). */
+int dataset_load_idx(const char *images, const char *labels, Dataset *ds, Error *err);
+/* mnist, fashion_mnist or kmnist: the four standard files (gzip'd or raw) in `root`. */
+int dataset_load_mnist_like(const char *name, const char *root, const char *split, Dataset *ds, Error *err);
+/* CIFAR-10's binary version: data_batch_1..5.bin (train) or test_batch.bin (test) in `root` or in
+ * `root`/cifar-10-batches-bin; each record is 1 label byte + 3072 pixel bytes (R, G, B planes). */
+int dataset_load_cifar10(const char *root, const char *split, Dataset *ds, Error *err);
+void dataset_free(Dataset *ds);
+
+/* Sets the normalisation range (the loaders default to [-1, 1]). */
+void dataset_set_range(Dataset *ds, float lo, float hi);
+/* Writes samples idx[0..count) as floats (count x C x H x W) and their labels (either may be NULL;
+ * labels are -1 when the dataset has none). */
+void dataset_gather(const Dataset *ds, const uint32_t *idx, int count, float *images, int32_t *labels);
+/* Same for the contiguous samples first..first+count-1. */
+void dataset_slice(const Dataset *ds, int first, int count, float *images, int32_t *labels);
+
+/* Batches of one epoch after another.  With shuffle, epoch e visits the samples in a Fisher-Yates
+ * permutation drawn from a generator seeded by (seed, e) alone, so a run is reproducible, can resume
+ * at any (epoch, batch) and does not depend on the number of threads. */
+typedef struct BatchIter {
+    const Dataset *ds;
+    int batch_size;
+    bool shuffle, drop_last;
+    uint64_t seed;
+    int64_t epoch;      /* the epoch being visited */
+    int64_t batch;      /* the next batch within it */
+    uint32_t *order;    /* this epoch's visiting order */
+} BatchIter;
+
+int batch_iter_init(BatchIter *it, const Dataset *ds, int batch_size, bool shuffle, bool drop_last,
+                    uint64_t seed, Error *err);
+void batch_iter_free(BatchIter *it);
+/* Batches per epoch: ceil(n / batch_size), or floor with drop_last (init guarantees at least one). */
+int64_t batch_iter_per_epoch(const BatchIter *it);
+/* Positions the iterator before batch `batch` of epoch `epoch` (epochs count from 0). */
+void batch_iter_seek(BatchIter *it, int64_t epoch, int64_t batch);
+/* Fills the next batch of the current epoch (images: batch_size x C x H x W floats; labels may be
+ * NULL) and returns its size; returns 0 once the epoch is over (seek to the next one). */
+int batch_iter_next(BatchIter *it, float *images, int32_t *labels);
+/* The permutation of epoch `epoch` (n entries): the identity without shuffle. */
+void batch_iter_order(const BatchIter *it, int64_t epoch, uint32_t *order);
+
+#endif

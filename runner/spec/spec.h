@@ -1,0 +1,139 @@
+/* An experiment spec, resolved: every section's values with defaults filled in (docs/SPEC.md lists
+ * each key and default), networks as validated NetDefs, and the YAML tree they came from (includes
+ * expanded, --set overrides applied), which keeps every value's file:line:column for later errors
+ * and is what a run writes back as its resolved spec. */
+#ifndef RUNNER_SPEC_H
+#define RUNNER_SPEC_H
+
+#include "graph/network.h"
+#include "graph/optim.h"
+#include "graph/schedule.h"
+#include "runner/spec/spec_fields.h"
+#include "runner/spec/spec_yaml.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define SPEC_MAX_MODELS 8
+
+typedef struct SpecData {
+    char dataset[SPEC_WORD_MAX];  /* mnist | fashion_mnist | kmnist | idx | cifar10 */
+    char root[SPEC_TEXT_MAX];     /* folder of the standard files; "" = the dataset's default */
+    char split[SPEC_WORD_MAX];    /* train | test */
+    char images[SPEC_TEXT_MAX];   /* idx: explicit image file */
+    char labels[SPEC_TEXT_MAX];   /* idx: explicit label file ("" = none) */
+    int batch_size;
+    bool shuffle, drop_last;
+    double normalize[2];          /* pixel range after scaling: [-1, 1] or [0, 1] */
+} SpecData;
+
+typedef struct SpecLoss {
+    char type[SPEC_WORD_MAX];     /* gan | wgan | wgan_gp | ddpm | classifier */
+    char variant[SPEC_WORD_MAX];  /* gan: non_saturating | minimax | hinge | least_squares */
+    char order[SPEC_WORD_MAX];    /* gan family: generator_first | discriminator_first */
+    char generator[NET_NAME_MAX]; /* gan family: which models play which part */
+    char discriminator[NET_NAME_MAX];
+    char model[NET_NAME_MAX];     /* ddpm, classifier: the trained model ("" = the only one) */
+    double clip;                  /* wgan: clamp critic weights to [-clip, clip] after each step */
+    int n_critic;                 /* wgan, wgan_gp: critic steps per generator step */
+    double lambda;                /* wgan_gp: gradient penalty weight */
+    int timesteps;                /* ddpm */
+    char betas[SPEC_WORD_MAX];    /* ddpm: linear | cosine */
+    double beta_start, beta_end;  /* ddpm: linear betas */
+    char sigma[SPEC_WORD_MAX];    /* ddpm sampling variance: beta | posterior */
+    double label_smoothing;       /* classifier */
+} SpecLoss;
+
+typedef struct SpecOptimizer {
+    char model[NET_NAME_MAX];     /* the network it trains */
+    OptimConfig cfg;
+} SpecOptimizer;
+
+typedef struct SpecTrain {
+    int epochs;
+    int steps;                    /* > 0: stop after this many steps (overrides epochs) */
+    int checkpoint_every;         /* steps between checkpoints; 0: only at the end */
+    int threads;                  /* CPU threads; 0: OpenMP's default */
+} SpecTrain;
+
+typedef struct SpecLog {
+    int every_steps;
+} SpecLog;
+
+typedef struct SpecSamples {
+    int every_epochs;             /* 0: only the final grid */
+    int count, nrow;
+} SpecSamples;
+
+typedef struct SpecFid {
+    bool enabled;                 /* the spec has a `fid:` section */
+    char features[SPEC_TEXT_MAX]; /* inception, or a classifier's results folder */
+    int samples;
+    char ref_dataset[SPEC_WORD_MAX]; /* "" = data.dataset */
+    char ref_split[SPEC_WORD_MAX];
+    int every_epochs;             /* 0: never during training */
+    bool at_end;
+    unsigned also;                /* bit set over fid_also_names: kid, is */
+    char weights[SPEC_TEXT_MAX];  /* converted Inception weights; "" = the default path */
+    int batch_size;
+} SpecFid;
+
+typedef struct Spec {
+    char path[SPEC_TEXT_MAX];
+    char name[NET_NAME_MAX];
+    uint64_t seed;
+    char backend[SPEC_WORD_MAX];  /* cpu | cuda | auto */
+    SpecData data;
+    NetDef models[SPEC_MAX_MODELS];
+    int n_models;
+    SpecLoss loss;
+    SpecOptimizer optimizers[SPEC_MAX_MODELS];
+    int n_optimizers;
+    ScheduleConfig schedule;      /* t_max 0 (cosine): the run's total steps, resolved by the run */
+    SpecTrain train;
+    SpecLog log;
+    SpecSamples samples;
+    SpecFid fid;
+
+    YNode *tree;                  /* the resolved document */
+    YPool pool;                   /* file names the tree's nodes point to */
+} Spec;
+
+extern const char *const fid_also_names[]; /* "kid", "is", NULL */
+
+/* Loads and validates a spec file, then applies `--set` overrides (each "dotted.path=value",
+ * typed and validated like the file).  On error *spec is left empty (spec_free is safe). */
+int spec_load(const char *path, const char *const *sets, int n_sets, Spec *spec, Error *err);
+/* Same from text; `label` names it in messages and includes resolve against its folder. */
+int spec_load_text(const char *label, const char *text, const char *const *sets, int n_sets,
+                   Spec *spec, Error *err);
+void spec_free(Spec *spec);
+
+const NetDef *spec_model(const Spec *spec, const char *name);
+const SpecOptimizer *spec_optimizer(const Spec *spec, const char *model);
+/* "file:line:col" of a dotted path's value in the resolved tree ("" when absent). */
+const char *spec_where(const Spec *spec, const char *dotted, char *buf, size_t len);
+
+/* Section parsers (spec_sections.c) and tables for docs/SPEC.md. */
+int spec_parse_top_values(Spec *spec, const YNode *root, Error *err); /* name, seed, backend */
+int spec_parse_sections(Spec *spec, const YNode *root, Error *err);
+/* Adds every key the resolved values imply but `root` (the spec's tree) lacks: defaults made
+ * explicit, so a run's spec.yaml says everything it ran with. */
+int spec_fill_defaults(const Spec *spec, YNode *root, Error *err);
+/* Writes the resolved spec (defaults filled in, overrides applied) to `path` atomically, headed
+ * by a comment naming the program version. */
+int spec_write_resolved(const Spec *spec, const char *path, const char *version, Error *err);
+/* Writes the key reference of every section as Markdown. */
+void spec_keys_markdown(FILE *out);
+
+/* Networks (spec_net.c): `models:` into NetDefs, includes expanded in place (spec_include.c). */
+int spec_parse_models(Spec *spec, YNode *models, Error *err);
+int spec_expand_include(YPool *pool, YNode *entry, const char *model, YNode **net, Error *err);
+/* After network_apply: every `init:` / `bias_init:` must have met a weight / bias (an op such as
+ * relu has none, and silently ignoring the request would hide a mistake). */
+int spec_check_inits(const Network *net, Error *err);
+
+/* --set (spec_override.c): applies "a.b.c=value" to the tree. */
+int spec_apply_override(YPool *pool, YNode *root, const char *set, Error *err);
+
+#endif
