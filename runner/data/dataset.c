@@ -8,6 +8,7 @@
 
 #define MNIST_SIDE 28
 #define MNIST_CLASSES 10
+#define DATASET_MAX_SIDE 16384 /* pixels per side: sizes stay far inside an int */
 
 void dataset_set_range(Dataset *ds, float lo, float hi)
 {
@@ -84,6 +85,12 @@ static int load_idx_pair(const char *images, const char *labels, int side, int n
     if (img.dim[0] > (uint32_t)INT32_MAX) {
         idx_free(&img);
         return err_set(err, "%s: %u images are more than this runner handles", images, img.dim[0]);
+    }
+    if (img.dim[1] < 1 || img.dim[2] < 1 || img.dim[1] > DATASET_MAX_SIDE || img.dim[2] > DATASET_MAX_SIDE) {
+        err_set(err, "%s: images are %ux%u; each side must be 1 to %d pixels", images, img.dim[1], img.dim[2],
+                DATASET_MAX_SIDE);
+        idx_free(&img);
+        return -1;
     }
     if (side && (img.dim[1] != (uint32_t)side || img.dim[2] != (uint32_t)side)) {
         err_set(err, "%s: images are %ux%u, expected %dx%d", images, img.dim[1], img.dim[2], side, side);

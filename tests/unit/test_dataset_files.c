@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -105,6 +106,28 @@ static void test_header_promising_gigabytes(void **state)
     expect_idx_error(path, 3, "IDX dimensions are implausibly large");
 }
 
+/* An IDX image file of 2 images of 20000 x 1 pixels: each side of an image is 1 to 16384. */
+static void test_image_sides(void **state)
+{
+    (void)state;
+    const uint8_t head[16] = {0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0x4e, 0x20, 0, 0, 0, 1};
+    size_t n = sizeof head + 2 * 20000;
+    uint8_t *bytes = calloc(n, 1);
+    assert_non_null(bytes);
+    memcpy(bytes, head, sizeof head);
+    char path[512], want[1024];
+    tu_join(path, sizeof path, tu_tmpdir, "tall");
+    write_file(path, bytes, n, false);
+    free(bytes);
+    SpecData cfg = {.dataset = "idx", .normalize = {-1, 1}};
+    snprintf(cfg.images, sizeof cfg.images, "%s", path);
+    Dataset ds;
+    Error err = {{0}};
+    assert_int_equal(dataset_load(&cfg, &ds, &err), -1);
+    snprintf(want, sizeof want, "%s: images are 20000x1; each side must be 1 to 16384 pixels", path);
+    assert_string_equal(err.msg, want);
+}
+
 static void test_cifar_batch_not_a_file(void **state)
 {
     (void)state;
@@ -133,6 +156,7 @@ int main(void)
         cmocka_unit_test(test_empty_file),
         cmocka_unit_test(test_missing_and_unreadable),
         cmocka_unit_test(test_header_promising_gigabytes),
+        cmocka_unit_test(test_image_sides),
         cmocka_unit_test(test_cifar_batch_not_a_file),
     };
     return cmocka_run_group_tests(tests, tu_group_setup, tu_group_teardown);
