@@ -1,11 +1,6 @@
 /* The resolved length of a run (see run_plan.h). */
 #include "runner/algo/run_plan.h"
 
-int64_t batches_per_epoch(int64_t n, int64_t batch, bool drop_last)
-{
-    return drop_last ? n / batch : (n + batch - 1) / batch;
-}
-
 int run_plan_resolve(Spec *spec, int64_t n_examples, RunPlan *plan, Error *err)
 {
     int64_t b = spec->data.batch_size;

@@ -4,6 +4,7 @@
 #ifndef RUNNER_RUN_PLAN_H
 #define RUNNER_RUN_PLAN_H
 
+#include "runner/data/dataset.h" /* batches_per_epoch */
 #include "runner/spec/spec.h"
 
 #include <stdbool.h>
@@ -13,9 +14,6 @@ typedef struct RunPlan {
     int64_t per_epoch;   /* batches per epoch: the smaller last one too, unless drop_last */
     int64_t total_steps; /* train.steps, or train.epochs epochs */
 } RunPlan;
-
-/* Batches per epoch of n examples in batches of `batch`: ceil(n / batch), or floor with drop_last. */
-int64_t batches_per_epoch(int64_t n, int64_t batch, bool drop_last);
 
 /* The plan of `spec` on a dataset of n_examples; sets spec->schedule.t_max to the total steps
  * where a cosine schedule asks for the whole run.  -1 when no batch can be made (drop_last with

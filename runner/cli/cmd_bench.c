@@ -210,7 +210,7 @@ static int bench(const BenchOptions *o, const Spec *spec, Error *err)
     if (!disc || disc->n_inputs != 1)
         return err_set(err, "bench: %s: loss type '%s' has no discriminator with one input to take the data "
                        "shape from (bench times GAN specs)", spec->path, spec->loss.type);
-    int batch = o->batch ? o->batch : spec->data.batch_size;
+    int batch = spec->data.batch_size; /* --batch is applied to the spec before its plan */
     Experiment x;
     if (experiment_build(&x, spec, be, batch, &disc->inputs[0].shape, err)) return -1;
 

@@ -61,6 +61,8 @@ typedef struct BatchIter {
 int batch_iter_init(BatchIter *it, const Dataset *ds, int batch_size, bool shuffle, bool drop_last,
                     uint64_t seed, Error *err);
 void batch_iter_free(BatchIter *it);
+/* Batches per epoch of n examples in batches of `batch`: ceil(n / batch), or floor with drop_last. */
+int64_t batches_per_epoch(int64_t n, int64_t batch, bool drop_last);
 /* Batches per epoch: ceil(n / batch_size), or floor with drop_last (init guarantees at least one). */
 int64_t batch_iter_per_epoch(const BatchIter *it);
 /* Positions the iterator before batch `batch` of epoch `epoch` (epochs count from 0). */

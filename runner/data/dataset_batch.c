@@ -1,6 +1,5 @@
 /* The batch iterator: one Fisher-Yates permutation per epoch from a generator seeded by (seed, epoch). */
 #include "runner/data/dataset.h"
-#include "runner/algo/run_plan.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +45,7 @@ int batch_iter_init(BatchIter *it, const Dataset *ds, int batch_size, bool shuff
     memset(it, 0, sizeof *it);
     if (batch_size < 1) return err_set(err, "batch_size must be at least 1, found %d", batch_size);
     if (ds->n < 1) return err_set(err, "dataset %s has no samples", ds->name);
-    if (drop_last && batch_size > ds->n)
+    if (batches_per_epoch(ds->n, batch_size, drop_last) < 1)
         return err_set(err, "batch_size %d exceeds the %d samples of dataset %s and drop_last is set: no batch "
                        "would remain", batch_size, ds->n, ds->name);
     it->ds = ds;
@@ -64,6 +63,11 @@ void batch_iter_free(BatchIter *it)
 {
     free(it->order);
     memset(it, 0, sizeof *it);
+}
+
+int64_t batches_per_epoch(int64_t n, int64_t batch, bool drop_last)
+{
+    return drop_last ? n / batch : (n + batch - 1) / batch;
 }
 
 int64_t batch_iter_per_epoch(const BatchIter *it)
