@@ -12,9 +12,9 @@ static int accumulate(Graph *g, Node **grad, const Node *target, Node *d, Error 
 {
     if (!shape_equal(&d->out.shape, &target->out.shape)) {
         char a[96], b[96];
-        return err_set(err, "internal error: gradient for '%s' has shape %s, expected %s",
-                       target->name, shape_format(&d->out.shape, a, sizeof a),
-                       shape_format(&target->out.shape, b, sizeof b));
+        return err_internal(err, "gradient for '%s' has shape %s, expected %s",
+                            target->name, shape_format(&d->out.shape, a, sizeof a),
+                            shape_format(&target->out.shape, b, sizeof b));
     }
     if (!grad[target->id]) {
         grad[target->id] = d;
@@ -29,7 +29,7 @@ static int accumulate(Graph *g, Node **grad, const Node *target, Node *d, Error 
 int graph_backward(Graph *g, Node *loss, Node *const *wrt, int n_wrt, Node **grads, Error *err)
 {
     if (shape_numel(&loss->out.shape) != 1)
-        return err_set(err, "internal error: loss '%s' must hold one value", loss->name);
+        return err_internal(err, "loss '%s' must hold one value", loss->name);
     int n = g->n;
     bool *from_wrt = calloc((size_t)n, sizeof *from_wrt);
     bool *to_loss = calloc((size_t)n, sizeof *to_loss);
@@ -55,7 +55,7 @@ int graph_backward(Graph *g, Node *loss, Node *const *wrt, int n_wrt, Node **gra
     AttrValue one[OP_MAX_ATTRS];
     const Op *full_like = op_find("full_like");
     if (!full_like || attr_defaults(full_like, one, err)) {
-        if (!full_like) err_set(err, "internal error: op 'full_like' is missing");
+        if (!full_like) err_internal(err, "op 'full_like' is missing");
         goto done;
     }
     attr_set_float(full_like, one, "value", 1.0);

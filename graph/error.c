@@ -3,12 +3,39 @@
 #include <stdio.h>
 #include <string.h>
 
-int err_set(Error *err, const char *fmt, ...)
+/* The message (vsnprintf), the place ("" for none) and the kind of a new error. */
+static int set(Error *err, const char *where, ErrorKind kind, const char *fmt, va_list ap)
 {
     if (!err) return -1;
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    snprintf(err->where, sizeof err->where, "%s", where ? where : "");
+    err->kind = kind;
+    return -1;
+}
+
+int err_set(Error *err, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    set(err, NULL, ERR_FAILED, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int err_set_at(Error *err, const char *where, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    set(err, where, ERR_FAILED, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int err_internal(Error *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    set(err, NULL, ERR_INTERNAL, fmt, ap);
     va_end(ap);
     return -1;
 }
@@ -31,4 +58,39 @@ int err_prefix(Error *err, const char *fmt, ...)
     memcpy(err->msg + len, old, tail);
     err->msg[len + tail] = '\0';
     return -1;
+}
+
+int err_locate(Error *err, const char *where)
+{
+    if (err && !err->where[0] && where) snprintf(err->where, sizeof err->where, "%s", where);
+    return -1;
+}
+
+static const char *severity(ErrorKind kind)
+{
+    switch (kind) {
+    case ERR_INTERNAL: return "internal error";
+    case ERR_WARNING: return "warning";
+    case ERR_FAILED:
+    case ERR_NOT_FOUND: break;
+    }
+    return "error";
+}
+
+const char *err_text(const Error *err, char *buf, size_t len)
+{
+    const char *msg = err->msg[0] ? err->msg : "failed without a message";
+    if (err->where[0])
+        snprintf(buf, len, "%s: %s: %s", err->where, severity(err->kind), msg);
+    else
+        snprintf(buf, len, "%s: %s", severity(err->kind), msg);
+    return buf;
+}
+
+void err_warn(const Error *why, const char *then)
+{
+    Error w = *why;
+    w.kind = ERR_WARNING;
+    char text[ERROR_TEXT_MAX];
+    fprintf(stderr, "%s; %s\n", err_text(&w, text, sizeof text), then);
 }

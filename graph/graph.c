@@ -26,7 +26,7 @@ void graph_free(Graph *g)
 
 static Node *new_node(Graph *g, NodeKind kind, const char *name, Error *err)
 {
-    if (g->planned) return err_set(err, "internal error: node added to a planned graph"), NULL;
+    if (g->planned) return err_internal(err, "node added to a planned graph"), NULL;
     if (g->n == g->cap) {
         int cap = g->cap ? g->cap * 2 : 64;
         Node **nodes = realloc(g->nodes, (size_t)cap * sizeof *nodes);
@@ -83,7 +83,7 @@ Node *graph_op(Graph *g, const char *op_name, Node *const *inputs, int n_inputs,
                const AttrValue *attrs, const char *name, Error *err)
 {
     const Op *op = op_find(op_name);
-    if (!op) return err_set(err, "internal error: unknown op '%s'", op_name), NULL;
+    if (!op) return err_internal(err, "unknown op '%s'", op_name), NULL;
     int max_in = op->max_inputs + (op->declare_params ? OP_MAX_PARAMS : 0);
     if (n_inputs < op->min_inputs || n_inputs > max_in || n_inputs > NODE_MAX_INPUTS)
         return err_set(err, "op '%s' takes %d to %d inputs, got %d", op_name, op->min_inputs,

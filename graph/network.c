@@ -38,12 +38,11 @@ void network_free(Network *net)
     free(net);
 }
 
-/* Prefixes a message with the spec location of a node definition, when known. */
+/* Gives a message the spec location of a node definition, when known. */
 static int node_error(const NetDef *def, const NodeDef *nd, Error *err)
 {
     const char *where = nd && nd->where[0] ? nd->where : def->where;
-    if (where[0]) return err_prefix(err, "%s: error: ", where);
-    return -1;
+    return err_locate(err, where[0] ? where : NULL);
 }
 
 static InitSpec resolve_init(const ParamDecl *d, const NodeDef *nd)
@@ -81,7 +80,7 @@ static int attach_params(Network *net, Graph *g, const NodeDef *nd, Node **input
             }
         } else {
             if (net->params_ready)
-                return err_set(err, "internal error: parameter '%s' appeared after the first use", name);
+                return err_internal(err, "parameter '%s' appeared after the first use", name);
             p = param_new(name, &d->shape, g->be, err);
             if (!p) return -1;
             p->trainable = !d->is_buffer;

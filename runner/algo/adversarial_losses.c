@@ -49,7 +49,7 @@ static Node *scaled(Graph *g, Node *x, double alpha, double shift, const char *n
 {
     const Op *op = op_find("scale");
     AttrValue a[OP_MAX_ATTRS];
-    if (!op) return err_set(err, "internal error: op 'scale' is not registered"), NULL;
+    if (!op) return err_internal(err, "op 'scale' is not registered"), NULL;
     if (attr_defaults(op, a, err)) return NULL;
     attr_set_float(op, a, "alpha", alpha);
     attr_set_float(op, a, "shift", shift);
@@ -111,7 +111,7 @@ static Node *per_sample(Graph *g, const char *op_name, Node *a, Node *like, int 
 {
     const Op *op = op_find(op_name);
     AttrValue v[OP_MAX_ATTRS];
-    if (!op) return err_set(err, "internal error: op '%s' is not registered", op_name), NULL;
+    if (!op) return err_internal(err, "op '%s' is not registered", op_name), NULL;
     if (attr_defaults(op, v, err)) return NULL;
     attr_set_int(op, v, "dims", dims);
     Node *in[2] = {a, like};

@@ -313,7 +313,7 @@ static int adv_step(void *state, const float *batch, const int32_t *labels, int6
 {
     Adversarial *s = state;
     (void)labels;
-    if (!batch) return err_set(err, "internal error: the adversarial step needs a data batch");
+    if (!batch) return err_internal(err, "the adversarial step needs a data batch");
     bool gen_turn = s->gen_first ? step % s->n_critic == 0 : (step + 1) % s->n_critic == 0;
     int rc;
     if (s->gen_first && gen_turn) {
@@ -375,10 +375,10 @@ static int adv_graphs(void *state, Graph **out, int max)
 static int adv_check(const Spec *spec, int batch, char *summary, size_t len, Error *err)
 {
     const NetDef *gd = spec_model(spec, spec->loss.generator), *dd = spec_model(spec, spec->loss.discriminator);
-    if (!gd || !dd) return err_set(err, "error: loss.generator and loss.discriminator must name models of the spec");
+    if (!gd || !dd) return err_set(err, "loss.generator and loss.discriminator must name models of the spec");
     if (dd->n_inputs != 1)
-        return err_set(err, "%s: error: discriminator '%s' must take one input (the image), it takes %d", dd->where,
-                       dd->name, dd->n_inputs);
+        return err_set_at(err, dd->where, "discriminator '%s' must take one input (the image), it takes %d",
+                          dd->name, dd->n_inputs);
     Network *gn = network_new(gd, err), *dn = gn ? network_new(dd, err) : NULL;
     Graph *g = graph_new(backend_cpu());
     Node *in[NET_MAX_INPUTS], *fake = NULL, *score = NULL;

@@ -202,7 +202,7 @@ static int cls_step(void *state, const float *batch, const int32_t *labels, int6
                     Error *err)
 {
     Classifier *s = state;
-    if (!batch) return err_set(err, "internal error: the classifier step needs a data batch");
+    if (!batch) return err_internal(err, "the classifier step needs a data batch");
     int64_t correct = 0;
     if (run_graph(s, &s->train, batch, labels, s->train.batch, &metrics[0], &correct, err))
         return err_prefix(err, "training step %lld: ", (long long)step);

@@ -15,13 +15,13 @@ int experiment_backend(const char *choice, const Backend **be, char *note, size_
     }
     const Backend *cuda = backend_cuda(why, sizeof why);
     if (!strcmp(choice, "cuda")) {
-        if (!cuda) return err_set(err, "error: backend 'cuda' requested but not available: %s", why);
+        if (!cuda) return err_set(err, "backend 'cuda' requested but not available: %s", why);
         *be = cuda;
         snprintf(note, note_len, "backend: cuda");
         return 0;
     }
     if (strcmp(choice, "auto") != 0)
-        return err_set(err, "error: unknown backend '%s' (expected cpu, cuda or auto)", choice);
+        return err_set(err, "unknown backend '%s' (expected cpu, cuda or auto)", choice);
     *be = cuda ? cuda : backend_cpu();
     if (cuda)
         snprintf(note, note_len, "backend: cuda (auto: a CUDA device is present)");
@@ -66,12 +66,12 @@ int experiment_build(Experiment *x, const Spec *spec, const Backend *be, int bat
     x->spec = spec;
     x->be = be;
     if (!spec->loss.type[0])
-        return err_set(err, "%s: error: the spec has no 'loss' section, so there is nothing to train "
-                       "(add e.g. `loss: {type: gan}`)", spec->path);
+        return err_set_at(err, spec->path, "the spec has no 'loss' section, so there is nothing to train "
+                          "(add e.g. `loss: {type: gan}`)");
     if (!(x->algo = algorithm_find(spec->loss.type))) {
         char where[256];
-        return err_set(err, "%s: error: loss type '%s' has no training algorithm in this build",
-                       spec_where(spec, "loss.type", where, sizeof where), spec->loss.type);
+        return err_set_at(err, spec_where(spec, "loss.type", where, sizeof where),
+                          "loss type '%s' has no training algorithm in this build", spec->loss.type);
     }
     for (int i = 0; i < spec->n_models; i++) {
         if (!(x->nets[i] = network_new(&spec->models[i], err))) goto fail;
@@ -89,7 +89,7 @@ int experiment_build(Experiment *x, const Spec *spec, const Backend *be, int bat
     }
     x->n_metrics = x->algo->metric_names(x->state, x->metrics, ALGO_MAX_METRICS);
     if (x->n_metrics < 0 || x->n_metrics > ALGO_MAX_METRICS) {
-        err_set(err, "internal error: algorithm '%s' reports %d metrics", x->algo->name, x->n_metrics);
+        err_internal(err, "algorithm '%s' reports %d metrics", x->algo->name, x->n_metrics);
         goto fail;
     }
     return 0;

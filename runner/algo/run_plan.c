@@ -4,11 +4,11 @@
 int run_plan_resolve(Spec *spec, int64_t n_examples, RunPlan *plan, Error *err)
 {
     int64_t b = spec->data.batch_size;
-    if (b < 1) return err_set(err, "error: data.batch_size must be at least 1, got %lld", (long long)b);
-    if (n_examples < 1) return err_set(err, "error: the dataset holds no examples");
+    if (b < 1) return err_set(err, "data.batch_size must be at least 1, got %lld", (long long)b);
+    if (n_examples < 1) return err_set(err, "the dataset holds no examples");
     plan->per_epoch = batches_per_epoch(n_examples, b, spec->data.drop_last);
     if (plan->per_epoch < 1)
-        return err_set(err, "error: data.batch_size %lld exceeds the dataset's %lld examples and data.drop_last is "
+        return err_set(err, "data.batch_size %lld exceeds the dataset's %lld examples and data.drop_last is "
                             "set: no batch to train on (lower batch_size or unset drop_last)",
                        (long long)b, (long long)n_examples);
     plan->total_steps = spec->train.steps > 0 ? spec->train.steps : spec->train.epochs * plan->per_epoch;

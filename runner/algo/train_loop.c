@@ -45,11 +45,11 @@ static int check_samples_finite(const float *images, size_t n, int count, Error 
 int train_write_grid(const Experiment *x, int count, int nrow, uint64_t seed, float lo, float hi,
                      const char *path, Error *err)
 {
-    if (train_check_grid(x, err)) return err_prefix(err, "error: samples for %s: ", path);
+    if (train_check_grid(x, err)) return err_prefix(err, "samples for %s: ", path);
     const Shape *s = &x->ctx.data_shape;
     size_t per = (size_t)shape_numel(s);
     float *images = malloc((size_t)count * per * sizeof *images);
-    if (!images) return err_set(err, "error: out of memory for %d samples", count);
+    if (!images) return err_set(err, "out of memory for %d samples", count);
     Image img = {0};
     GridStyle style = {.nrow = nrow, .padding = 2, .lo = lo, .hi = hi};
     int rc = x->algo->sample(x->state, count, seed, images, err);
@@ -59,7 +59,7 @@ int train_write_grid(const Experiment *x, int count, int nrow, uint64_t seed, fl
     if (rc == 0) rc = png_write(path, &img, err);
     image_free(&img);
     free(images);
-    return rc ? err_prefix(err, "error: samples for %s: ", path) : 0;
+    return rc ? err_prefix(err, "samples for %s: ", path) : 0;
 }
 
 /* Everything one run keeps between steps. */
@@ -312,10 +312,10 @@ static int check_finite(TrainLoop *l, void *state, int64_t step, Error *err)
         progress_break(&l->progress);
         const char *what = isnan(v) ? "NaN" : v > 0 ? "+inf" : "-inf";
         if (l->last_checkpoint >= 0)
-            return err_set(err, "error: step %lld: %s is %s; training stopped.  The last good checkpoint (step %lld) "
+            return err_set(err, "step %lld: %s is %s; training stopped.  The last good checkpoint (step %lld) "
                            "is %s/checkpoints/last.safetensors", (long long)step, l->x->metrics[m], what,
                            (long long)l->last_checkpoint, l->res->dir);
-        return err_set(err, "error: step %lld: %s is %s; training stopped before the first checkpoint "
+        return err_set(err, "step %lld: %s is %s; training stopped before the first checkpoint "
                        "(train.checkpoint_every: %d)", (long long)step, l->x->metrics[m], what,
                        l->spec->train.checkpoint_every);
     }
@@ -413,7 +413,7 @@ static int prepare_eval(TrainLoop *l, const Dataset *eval, Error *err)
     l->eval = eval;
     l->n_eval = l->x->algo->eval_metric_names(l->x->state, l->eval_names, ALGO_MAX_METRICS);
     if (l->n_eval < 0 || l->n_eval > ALGO_MAX_METRICS)
-        return err_set(err, "internal error: algorithm '%s' reports %d evaluation metrics", l->x->algo->name, l->n_eval);
+        return err_internal(err, "algorithm '%s' reports %d evaluation metrics", l->x->algo->name, l->n_eval);
     size_t per = (size_t)eval->c * (size_t)eval->h * (size_t)eval->w;
     if (!(l->eval_images = malloc((size_t)eval->n * per * sizeof *l->eval_images)))
         return err_set(err, "out of memory for %d evaluation images", eval->n);
@@ -456,7 +456,7 @@ int train_loop_run(TrainLoop *l, const Results *res, Error *err)
     l->res = res;
     int rc = train(l, err);
     if (l->log_open) {
-        Error close_err = {{0}};
+        Error close_err = {0};
         l->log_open = false;
         if (metrics_log_close(&l->log, &close_err) && rc == 0) {
             *err = close_err;

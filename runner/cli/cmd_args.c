@@ -14,7 +14,7 @@ int cmd_parse_int(const char *flag, const char *v, long long min, long long max,
     char *end;
     long long x = v && *v ? strtoll(v, &end, 10) : 0;
     if (!v || !*v || *end || x < min || x > max)
-        return err_set(err, "error: %s expects an integer in %lld..%lld, got '%s'", flag, min, max, v ? v : "");
+        return err_set(err, "%s expects an integer in %lld..%lld, got '%s'", flag, min, max, v ? v : "");
     *out = x;
     return 0;
 }
@@ -31,8 +31,8 @@ static int unknown(const char *word, const ArgOption *options, int n, const char
     const char *flags[MAX_OPTIONS];
     for (int i = 0; i < n && i < MAX_OPTIONS; i++) flags[i] = options[i].flag;
     const char *hint = suggest_word(word, flags, n < MAX_OPTIONS ? n : MAX_OPTIONS);
-    if (hint) return err_set(err, "error: unknown option '%s' (did you mean '%s'?)\n%s", word, hint, usage);
-    return err_set(err, "error: unknown option '%s'\n%s", word, usage);
+    if (hint) return err_set(err, "unknown option '%s' (did you mean '%s'?)\n%s", word, hint, usage);
+    return err_set(err, "unknown option '%s'\n%s", word, usage);
 }
 
 static int take_value(const ArgOption *o, const char *v, const char *usage, Error *err)
@@ -53,12 +53,12 @@ static int take_value(const ArgOption *o, const char *v, const char *usage, Erro
         return 0;
     case ARG_LIST: {
         ArgList *l = o->dest;
-        if (l->n == l->max) return err_set(err, "error: at most %d %s options\n%s", l->max, o->flag, usage);
+        if (l->n == l->max) return err_set(err, "at most %d %s options\n%s", l->max, o->flag, usage);
         l->items[l->n++] = v;
         return 0;
     }
     }
-    return err_set(err, "internal error: option %s has no kind", o->flag);
+    return err_internal(err, "option %s has no kind", o->flag);
 }
 
 int cmd_parse(int argc, char **argv, const ArgOption *options, int n_options, ArgPositionals *positionals,
@@ -70,11 +70,11 @@ int cmd_parse(int argc, char **argv, const ArgOption *options, int n_options, Ar
         if (a[0] != '-' || a[1] == '\0') { /* a word ("-" alone is a word too: standard input) */
             if (!positionals || positionals->n == positionals->max) {
                 if (!positionals || positionals->max == 0)
-                    return err_set(err, "error: unexpected argument '%s'\n%s", a, usage);
+                    return err_set(err, "unexpected argument '%s'\n%s", a, usage);
                 if (positionals->max == 1)
-                    return err_set(err, "error: one %s at a time ('%s' and '%s' given)\n%s", positionals->what,
+                    return err_set(err, "one %s at a time ('%s' and '%s' given)\n%s", positionals->what,
                                    positionals->items[0], a, usage);
-                return err_set(err, "error: at most %d %s%s (also given: '%s')\n%s", positionals->max,
+                return err_set(err, "at most %d %s%s (also given: '%s')\n%s", positionals->max,
                                positionals->what, positionals->max == 1 ? "" : "s", a, usage);
             }
             positionals->items[positionals->n++] = a;
@@ -86,17 +86,17 @@ int cmd_parse(int argc, char **argv, const ArgOption *options, int n_options, Ar
         if (!o) return unknown(a, options, n_options, usage, err);
         const char *v = NULL;
         if (o->kind == ARG_FLAG) {
-            if (eq) return err_set(err, "error: %s takes no value\n%s", o->flag, usage);
+            if (eq) return err_set(err, "%s takes no value\n%s", o->flag, usage);
         } else if (eq) {
             v = eq + 1;
         } else if (i + 1 < argc) {
             v = argv[++i];
         } else {
-            return err_set(err, "error: %s needs a value\n%s", o->flag, usage);
+            return err_set(err, "%s needs a value\n%s", o->flag, usage);
         }
         if (take_value(o, v, usage, err)) return -1;
     }
     if (positionals && positionals->n < positionals->min)
-        return err_set(err, "error: no %s given\n%s", positionals->what, usage);
+        return err_set(err, "no %s given\n%s", positionals->what, usage);
     return 0;
 }

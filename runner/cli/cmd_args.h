@@ -43,13 +43,13 @@ typedef struct ArgPositionals {
 } ArgPositionals;
 
 /* Parses argv into the options' destinations (left as they are when absent) and the positional
- * words; -1 with "error: ..." and the usage for an unknown option, a missing or bad value, or too
+ * words; -1 with a message and the usage for an unknown option, a missing or bad value, or too
  * few or too many positional words. */
 int cmd_parse(int argc, char **argv, const ArgOption *options, int n_options, ArgPositionals *positionals,
               const char *usage, Error *err);
 
 /* The integer v given after option flag, in min..max, into *out; otherwise -1 with
- * "error: FLAG expects an integer in MIN..MAX, got 'V'" (v NULL: the flag ended the line). */
+ * "FLAG expects an integer in MIN..MAX, got 'V'" (v NULL: the flag ended the line). */
 int cmd_parse_int(const char *flag, const char *v, long long min, long long max, long long *out, Error *err);
 
 #endif

@@ -57,7 +57,7 @@ static int parse_options(int argc, char **argv, FidOptions *o, Error *err)
     };
     ArgPositionals sides = {.items = o->side, .max = 2, .what = "image set"};
     if (cmd_parse(argc, argv, options, sizeof options / sizeof options[0], &sides, USAGE, err)) return -1;
-    if (!o->bench && sides.n != 2) return err_set(err, "error: fid needs two image sets\n" USAGE);
+    if (!o->bench && sides.n != 2) return err_set(err, "fid needs two image sets\n" USAGE);
     return 0;
 }
 

@@ -106,7 +106,7 @@ static int run(const RunOptions *o, Spec *spec, Error *err)
     rc = train_loop_run(loop, &res, err);
 done:
     if (have_fid) {
-        Error close_err = {{0}};
+        Error close_err = {0};
         if (fid_run_close(&fid, &close_err) && rc == 0) {
             *err = close_err;
             rc = -1;
@@ -117,8 +117,6 @@ done:
     experiment_free(&x);
     dataset_free(&ds);
     dataset_free(&eval);
-    /* Messages from below the command line name no severity; spec errors already say "error:". */
-    if (rc && strncmp(err->msg, "error:", 6) != 0 && !strstr(err->msg, ": error: ")) err_prefix(err, "error: ");
     return rc;
 }
 

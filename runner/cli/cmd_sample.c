@@ -38,7 +38,7 @@ static int parse_options(int argc, char **argv, SampleOptions *o, Error *err)
 static int data_shape_of(const StFile *f, const char *path, Shape *s, Error *err)
 {
     const char *v = st_meta(f, "data_shape");
-    if (!v) return err_set(err, "error: %s has no 'data_shape' metadata: not a checkpoint written by `runner run`", path);
+    if (!v) return err_set(err, "%s has no 'data_shape' metadata: not a checkpoint written by `runner run`", path);
     memset(s, 0, sizeof *s);
     for (const char *p = v;;) {
         char *end;
@@ -49,7 +49,7 @@ static int data_shape_of(const StFile *f, const char *path, Shape *s, Error *err
         if (*end != ',') break;
         p = end + 1;
     }
-    return err_set(err, "error: %s: metadata data_shape '%s' is not a list of positive sizes", path, v);
+    return err_set(err, "%s: metadata data_shape '%s' is not a list of positive sizes", path, v);
 }
 
 static int sample(const SampleOptions *o, Error *err)
@@ -74,7 +74,7 @@ static int sample(const SampleOptions *o, Error *err)
     if (o->threads) be->set_threads(o->threads);
     if (experiment_build(&x, &spec, be, spec.data.batch_size, &shape, err)) goto done;
     if (!x.algo->sample) {
-        err_set(err, "error: %s trains a %s, which generates no samples", o->dir, x.algo->name);
+        err_set(err, "%s trains a %s, which generates no samples", o->dir, x.algo->name);
         goto done;
     }
     Optimizer *opts[SPEC_MAX_MODELS];

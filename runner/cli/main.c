@@ -1,5 +1,6 @@
 /* The runner's entry point: dispatches to a subcommand (runner/cli/commands.h), prints its error and
- * turns the result into the exit status.  The only place that exits. */
+ * turns the result into the exit status.  The only place that exits, and the one that prints
+ * errors (err_text: "WHERE: error: MSG"). */
 #include "graph/suggest.h"
 #include "runner/cli/commands.h"
 
@@ -22,6 +23,12 @@ static const Command commands[] = {
 #undef COMMAND_ENTRY
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
+
+static void report(const Error *err)
+{
+    char text[ERROR_TEXT_MAX];
+    fprintf(stderr, "%s\n", err_text(err, text, sizeof text));
+}
 
 static void usage(FILE *out)
 {
@@ -57,15 +64,17 @@ int main(int argc, char **argv)
     for (int i = 0; i < N_COMMANDS; i++) {
         names[i] = commands[i].name;
         if (strcmp(argv[1], commands[i].name) != 0) continue;
-        Error err = {{0}};
+        Error err = {0};
         if (commands[i].run(argc - 2, argv + 2, &err) == 0) return 0;
-        fprintf(stderr, "%s\n", err.msg[0] ? err.msg : "error: failed without a message");
+        report(&err);
         return 1;
     }
+    Error err = {0};
     const char *hint = suggest_word(argv[1], names, N_COMMANDS);
     if (hint)
-        fprintf(stderr, "error: unknown command '%s' (did you mean '%s'?); `runner help` lists them\n", argv[1], hint);
+        err_set(&err, "unknown command '%s' (did you mean '%s'?); `runner help` lists them", argv[1], hint);
     else
-        fprintf(stderr, "error: unknown command '%s'; `runner help` lists them\n", argv[1]);
+        err_set(&err, "unknown command '%s'; `runner help` lists them", argv[1]);
+    report(&err);
     return 2;
 }

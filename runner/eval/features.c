@@ -52,9 +52,9 @@ static int file_crc(const char *path, uint32_t *crc, int64_t *size, Error *err)
 static int missing_weights(const FeatureConfig *cfg, Error *err)
 {
     if (strcmp(cfg->metric, "fid_inception") != 0)
-        return err_set(err, "error: weights file %s of feature network '%s' not found", cfg->weights, cfg->metric);
+        return err_set(err, "weights file %s of feature network '%s' not found", cfg->weights, cfg->metric);
     return err_set(err,
-                   "error: FID Inception weights not found at %s.\n"
+                   "FID Inception weights not found at %s.\n"
                    "  They are pytorch-fid's, never downloaded by the runner: download\n"
                    "    %s\n"
                    "  and convert them (Debian's python3-torch is enough):\n"
@@ -73,9 +73,9 @@ static int load_def(const FeatureConfig *cfg, Network **net, Error *err)
     if (!def && spec.n_models == 1) def = &spec.models[0];
     int rc = -1;
     if (!def) {
-        err_set(err, "error: %s has no model '%s' (it has %d models)", cfg->net_path, cfg->model, spec.n_models);
+        err_set(err, "%s has no model '%s' (it has %d models)", cfg->net_path, cfg->model, spec.n_models);
     } else if (def->n_inputs != 1 || def->inputs[0].shape.ndim != 3) {
-        err_set(err, "error: feature network %s must take one C x H x W image input", cfg->net_path);
+        err_set(err, "feature network %s must take one C x H x W image input", cfg->net_path);
     } else if ((*net = network_new(def, err)) != NULL) {
         /* Its tensors are named after cfg->model, whatever the file calls the network. */
         snprintf((*net)->def.name, sizeof (*net)->def.name, "%s", cfg->model);
@@ -93,7 +93,7 @@ static int node_index(const NetDef *def, const char *name, const char *what, Err
     int n = def->n_nodes < 64 ? def->n_nodes : 64;
     for (int i = 0; i < n; i++) names[i] = def->nodes[def->n_nodes - n + i].name;
     const char *hint = suggest_word(name, names, n);
-    err_set(err, "error: feature network '%s' has no %s node '%s'%s%s%s", def->name, what, name,
+    err_set(err, "feature network '%s' has no %s node '%s'%s%s%s", def->name, what, name,
             hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
     return -1;
 }
@@ -120,7 +120,7 @@ static Node *preprocess(FeatureNet *fn, Node *x, int c, int h, int w, Error *err
 {
     Graph *g = fn->g;
     if (c != fn->in_c && !(c == 1 && fn->in_c == 3)) {
-        err_set(err, "error: images have %d channels; feature network '%s' takes %d", c, fn->cfg.metric, fn->in_c);
+        err_set(err, "images have %d channels; feature network '%s' takes %d", c, fn->cfg.metric, fn->in_c);
         return NULL;
     }
     if (c != fn->in_c) {
@@ -129,7 +129,7 @@ static Node *preprocess(FeatureNet *fn, Node *x, int c, int h, int w, Error *err
     }
     if (h != fn->in_h || w != fn->in_w) {
         if (!fn->cfg.resize) {
-            err_set(err, "error: images are %dx%d; feature network '%s' takes %dx%d", h, w, fn->cfg.metric,
+            err_set(err, "images are %dx%d; feature network '%s' takes %dx%d", h, w, fn->cfg.metric,
                     fn->in_h, fn->in_w);
             return NULL;
         }
@@ -140,7 +140,7 @@ static Node *preprocess(FeatureNet *fn, Node *x, int c, int h, int w, Error *err
         snprintf(ws, sizeof ws, "%d", fn->in_w);
         const char *mode[] = {"bilinear"}, *size[] = {hs, ws};
         if (!op) {
-            err_set(err, "error: this build has no 'resize' op");
+            err_set(err, "this build has no 'resize' op");
             return NULL;
         }
         if (attr_defaults(op, a, err) || attr_text(op, a, "mode", mode, 1, err) ||
@@ -210,7 +210,7 @@ int features_open(FeatureNet *fn, const FeatureConfig *cfg, const Backend *be, E
     struct stat st;
     if (!cfg->initial_weights && stat(cfg->weights, &st) != 0) return missing_weights(cfg, err);
     if (!cfg->initial_weights && !S_ISREG(st.st_mode))
-        return err_set(err, "error: weights %s of feature network '%s' %s", cfg->weights, cfg->metric,
+        return err_set(err, "weights %s of feature network '%s' %s", cfg->weights, cfg->metric,
                        S_ISDIR(st.st_mode) ? "is a directory, not a safetensors file" : "is not a regular file");
     if (load_def(cfg, &fn->net, err)) return -1;
     const Shape *in = &fn->net->def.inputs[0].shape;
@@ -250,7 +250,7 @@ int features_extract(FeatureNet *fn, const uint8_t *images, int n, int c, int h,
     if (want < 1) return 0;
     if (!fn->g || fn->g_c != c || fn->g_h != h || fn->g_w != w || fn->g_batch < want)
         if (build_graph(fn, want, c, h, w, err)) return -1;
-    if (logits && !fn->logits) return err_set(err, "error: feature network '%s' has no logits", fn->cfg.metric);
+    if (logits && !fn->logits) return err_set(err, "feature network '%s' has no logits", fn->cfg.metric);
     int B = fn->g_batch, D = fn->feature_dim, L = fn->logits_dim;
     size_t per = (size_t)c * h * w;
     float lut[256];
@@ -271,7 +271,7 @@ int features_extract(FeatureNet *fn, const uint8_t *images, int n, int c, int h,
         memset(fn->host + (size_t)cnt * per, 0, (size_t)(B - cnt) * per * sizeof *fn->host);
         graph_set_input(fn->g, fn->input, fn->host);
         if ((rc = graph_run(fn->g, err))) {
-            err_prefix(err, "error: feature extraction: ");
+            err_prefix(err, "feature extraction: ");
             break;
         }
         graph_get(fn->g, fn->features, fbuf);

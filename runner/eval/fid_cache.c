@@ -183,16 +183,16 @@ int fid_set_stats(FeatureNet *fn, const ImageSet *s, const char *cache_dir, bool
     snprintf(label, sizeof label, "%s-%s-%d-%s", s->dataset, s->split, s->n, fn->cfg.metric);
     if (cached && !want_features && !want_logits) {
         /* The cache only saves time: any problem with it is a warning, and the entry is rewritten. */
-        Error why = {{0}};
+        Error why = {0};
         FidCacheLookup found = fid_cache_load(cache_dir, label, key, &out->stats, &why);
         if (found == FID_CACHE_HIT) {
             out->from_cache = true;
             return 0;
         }
-        if (found == FID_CACHE_BAD) fprintf(stderr, "warning: %s; computing the statistics again\n", why.msg);
+        if (found == FID_CACHE_BAD) err_warn(&why, "computing the statistics again");
     }
     if (want_logits && !fn->logits_dim)
-        return err_set(err, "error: feature network '%s' gives no logits", fn->cfg.metric);
+        return err_set(err, "feature network '%s' gives no logits", fn->cfg.metric);
     float *feats = malloc((size_t)s->n * fn->feature_dim * sizeof *feats);
     float *logits = want_logits ? malloc((size_t)s->n * fn->logits_dim * sizeof *logits) : NULL;
     int rc = -1;
@@ -201,9 +201,9 @@ int fid_set_stats(FeatureNet *fn, const ImageSet *s, const char *cache_dir, bool
     else if (extract_all(fn, s, feats, logits, progress, err) == 0 &&
              gauss_stats_compute(feats, s->n, fn->feature_dim, &out->stats, err) == 0)
         rc = 0;
-    Error why = {{0}};
+    Error why = {0};
     if (rc == 0 && cached && fid_cache_store(cache_dir, label, key, &out->stats, &why))
-        fprintf(stderr, "warning: %s; the statistics are used but not cached\n", why.msg);
+        err_warn(&why, "the statistics are used but not cached");
     if (rc == 0 && want_features) out->features = feats, feats = NULL;
     if (rc == 0 && want_logits) out->logits = logits, logits = NULL;
     free(feats);

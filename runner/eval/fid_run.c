@@ -23,7 +23,7 @@ int fid_feature_config(const char *features, const char *weights, const char *no
     char path[FEATURES_PATH_MAX];
     snprintf(path, sizeof path, "%s/spec.yaml", features);
     if (spec_load(path, NULL, 0, &spec, err))
-        return err_prefix(err, "error: features '%s' is neither 'inception' nor a results folder: ", features);
+        return err_prefix(err, "features '%s' is neither 'inception' nor a results folder: ", features);
     memset(cfg, 0, sizeof *cfg);
     const char *model = spec.loss.model[0] ? spec.loss.model : spec.models[0].name;
     const NetDef *def = spec_model(&spec, model);
@@ -125,8 +125,8 @@ int fid_run_eval(FidRun *f, const Experiment *x, float lo, float hi, const Resul
 {
     if (f->last_step == step) return 0;
     const Shape *s = &x->ctx.data_shape;
-    if (!x->algo->sample) return err_set(err, "error: fid: algorithm '%s' generates no samples", x->algo->name);
-    if (s->ndim != 3) return err_set(err, "error: fid: samples must be C x H x W images");
+    if (!x->algo->sample) return err_set(err, "fid: algorithm '%s' generates no samples", x->algo->name);
+    if (s->ndim != 3) return err_set(err, "fid: samples must be C x H x W images");
     int n = f->spec->fid.samples;
     ImageSet g;
     SetStats st = {0};
@@ -161,7 +161,7 @@ int fid_run_close(FidRun *f, Error *err)
 {
     int rc = 0;
     if (f->log_open) {
-        Error e = {{0}};
+        Error e = {0};
         rc = metrics_log_close(&f->log, err ? err : &e);
         f->log_open = false;
     }

@@ -33,7 +33,7 @@ static int alloc_pixels(ImageSet *s, Error *err)
 static int count_check(const char *what, int have, int want, Error *err)
 {
     if (want <= have) return 0;
-    return err_set(err, "error: %s has %d images; --samples %d asks for more", what, have, want);
+    return err_set(err, "%s has %d images; --samples %d asks for more", what, have, want);
 }
 
 #define DATASET_FORM "DATASET:SPLIT[:FIRST-END][@ROOT], e.g. mnist:test:0-5000@data/mnist"
@@ -57,10 +57,10 @@ static int parse_range(const char *what, const char *range, int *first, int *end
 {
     const char *dash = strchr(range, '-');
     if (!dash || !parse_count(range, (size_t)(dash - range), first) || !parse_count(dash + 1, strlen(dash + 1), end))
-        return err_set(err, "error: '%.200s': the range '%s' after the split must be FIRST-END, two whole numbers "
+        return err_set(err, "'%.200s': the range '%s' after the split must be FIRST-END, two whole numbers "
                             "below 2^31 (images FIRST..END-1); expected " DATASET_FORM, what, range);
     if (*end <= *first)
-        return err_set(err, "error: '%.200s': the range %d-%d is empty; FIRST-END needs FIRST < END (images "
+        return err_set(err, "'%.200s': the range %d-%d is empty; FIRST-END needs FIRST < END (images "
                             "FIRST..END-1); expected " DATASET_FORM, what, *first, *end);
     return 0;
 }
@@ -70,9 +70,9 @@ static int copy_part(const char *what, const char *part_name, const char *text, 
                      Error *err)
 {
     if (len == 0)
-        return err_set(err, "error: '%.200s': the %s is empty; expected " DATASET_FORM, what, part_name);
+        return err_set(err, "'%.200s': the %s is empty; expected " DATASET_FORM, what, part_name);
     if (len >= cap)
-        return err_set(err, "error: '%.200s': the %s is longer than %zu characters; expected " DATASET_FORM, what,
+        return err_set(err, "'%.200s': the %s is longer than %zu characters; expected " DATASET_FORM, what,
                        part_name, cap - 1);
     memcpy(field, text, len);
     field[len] = '\0';
@@ -90,7 +90,7 @@ static int parse_dataset(const char *what, SpecData *cfg, int *first, int *end, 
     if (at && copy_part(what, "root after '@'", at + 1, strlen(at + 1), cfg->root, sizeof cfg->root, err)) return -1;
     const char *colon = memchr(what, ':', name_len);
     if (!colon)
-        return err_set(err, "error: '%.200s': no ':SPLIT' after the dataset name; expected " DATASET_FORM, what);
+        return err_set(err, "'%.200s': no ':SPLIT' after the dataset name; expected " DATASET_FORM, what);
     if (copy_part(what, "dataset name before ':'", what, (size_t)(colon - what), cfg->dataset, sizeof cfg->dataset,
                   err))
         return -1;
@@ -100,7 +100,7 @@ static int parse_dataset(const char *what, SpecData *cfg, int *first, int *end, 
                   sizeof cfg->split, err))
         return -1;
     if (strcmp(cfg->split, "train") != 0 && strcmp(cfg->split, "test") != 0)
-        return err_set(err, "error: '%.200s': the split after ':' must be train or test; expected " DATASET_FORM, what);
+        return err_set(err, "'%.200s': the split after ':' must be train or test; expected " DATASET_FORM, what);
     if (!range) return 0;
     char text[32];
     if (copy_part(what, "range after the split", range + 1, (size_t)(stop - range - 1), text, sizeof text, err))
@@ -114,9 +114,9 @@ static int open_dataset(ImageSet *s, const char *what, const ImageSetOptions *o,
     int first, end;
     if (parse_dataset(what, &cfg, &first, &end, err)) return -1;
     Dataset ds;
-    if (dataset_load(&cfg, &ds, err)) return err_prefix(err, "error: %s: ", what);
+    if (dataset_load(&cfg, &ds, err)) return err_prefix(err, "%s: ", what);
     int rc = 0;
-    if (end > ds.n) rc = err_set(err, "error: '%s': %s %s has only %d images", what, cfg.dataset, cfg.split, ds.n);
+    if (end > ds.n) rc = err_set(err, "'%s': %s %s has only %d images", what, cfg.dataset, cfg.split, ds.n);
     int have = (end < 0 ? ds.n : end) - first;
     if (rc == 0) rc = count_check(what, have, o->samples, err);
     if (rc == 0) {
@@ -150,9 +150,9 @@ static int open_png_folder(ImageSet *s, const char *dir, const ImageSetOptions *
 {
     struct dirent **names = NULL;
     int found = scandir(dir, &names, png_name, alphasort);
-    if (found < 0) return err_set(err, "error: cannot list %s: %s", dir, strerror(errno));
+    if (found < 0) return err_set(err, "cannot list %s: %s", dir, strerror(errno));
     int rc = 0;
-    if (found == 0) rc = err_set(err, "error: %s holds no .png files (nor spec.yaml: not a results folder)", dir);
+    if (found == 0) rc = err_set(err, "%s holds no .png files (nor spec.yaml: not a results folder)", dir);
     if (rc == 0) rc = count_check(dir, found, o->samples, err);
     int n = o->samples ? o->samples : found;
     s->kind = IMAGES_PNG_FOLDER;
@@ -168,7 +168,7 @@ static int open_png_folder(ImageSet *s, const char *dir, const ImageSetOptions *
             break;
         }
         if (i > 0 && (imgs[i].width != imgs[0].width || imgs[i].height != imgs[0].height))
-            rc = err_set(err, "error: %s is %dx%d but %s/%s is %dx%d: the images of a folder must share one size", path,
+            rc = err_set(err, "%s is %dx%d but %s/%s is %dx%d: the images of a folder must share one size", path,
                          imgs[i].width, imgs[i].height, dir, names[0]->d_name, imgs[0].width, imgs[0].height);
         if (imgs[i].channels == 3) s->c = 3;
     }
@@ -239,7 +239,7 @@ static int open_generator(ImageSet *s, const char *dir, const ImageSetOptions *o
     const char *shape_text = st_meta(&f, "data_shape");
     int c = 0, h = 0, w = 0;
     if (!shape_text || !parse_image_shape(shape_text, &c, &h, &w)) {
-        err_set(err, "error: %s: metadata data_shape '%.100s' is not an image shape C,H,W with 1 or 3 channels "
+        err_set(err, "%s: metadata data_shape '%.100s' is not an image shape C,H,W with 1 or 3 channels "
                      "and at most %d pixels", ckpt_path, shape_text ? shape_text : "(none)", IMAGE_MAX_PIXELS);
         goto done;
     }
@@ -283,7 +283,7 @@ int image_set_open(ImageSet *s, const char *what, const ImageSetOptions *o, Erro
     else if (strpbrk(what, ":@"))
         rc = open_dataset(s, what, o, err);
     else
-        rc = err_set(err, "error: '%s' is neither a folder (results or PNG images) nor a dataset split such as "
+        rc = err_set(err, "'%s' is neither a folder (results or PNG images) nor a dataset split such as "
                           "mnist:test", what);
     if (rc) {
         image_set_free(s);

@@ -45,11 +45,11 @@ static int make_parents(Results *r, Error *err)
         if (*p != '/') continue;
         *p = '\0';
         if (mkdir(buf, 0777) == 0) {
-            if (r->n_created == RESULTS_MAX_CREATED) return err_set(err, "error: results path '%s' is too deep", buf);
+            if (r->n_created == RESULTS_MAX_CREATED) return err_set(err, "results path '%s' is too deep", buf);
             if (!(r->created[r->n_created] = strdup(buf))) return err_set(err, "out of memory");
             r->n_created++;
         } else if (errno != EEXIST || !is_dir(buf)) {
-            return err_set(err, "error: cannot create results folder '%s': %s", buf, strerror(errno));
+            return err_set(err, "cannot create results folder '%s': %s", buf, strerror(errno));
         }
         *p = '/';
     }
@@ -66,7 +66,7 @@ static int beside_target(const Results *r, const char *what, char *buf, size_t l
     int n = slash ? snprintf(buf, len, "%.*s/.%s.runner-%s-%ld-%u", (int)(slash - r->target), r->target, slash + 1,
                              what, (long)getpid(), k)
                   : snprintf(buf, len, ".%s.runner-%s-%ld-%u", r->target, what, (long)getpid(), k);
-    if (n < 0 || (size_t)n >= len) return err_set(err, "error: results folder name '%s' is too long", r->target);
+    if (n < 0 || (size_t)n >= len) return err_set(err, "results folder name '%s' is too long", r->target);
     return 0;
 }
 
@@ -75,11 +75,11 @@ static int write_marker(const Results *r, Error *err)
     char path[RESULTS_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/%s", r->dir, RESULTS_MARKER);
     AtomicFile af;
-    if (atomic_open(&af, path, err)) return err_prefix(err, "error: ");
+    if (atomic_open(&af, path, err)) return -1;
     fprintf(af.f, "This folder holds the results of `runner run` (runner %s).\n"
                   "`runner run --force` replaces only folders that hold this file and spec.yaml.\n",
             RUNNER_VERSION);
-    return atomic_commit(&af, err) ? err_prefix(err, "error: ") : 0;
+    return atomic_commit(&af, err);
 }
 
 /* The new folder, complete but for spec.yaml, under its staging name, locked. */
@@ -89,13 +89,13 @@ static int make_staging(Results *r, Error *err)
     if (mkdir(r->dir, 0777) != 0) {
         int e = errno;
         r->dir[0] = '\0';
-        return err_set(err, "error: cannot create results folder '%s': %s (while creating its staging folder beside it)",
+        return err_set(err, "cannot create results folder '%s': %s (while creating its staging folder beside it)",
                        r->target, strerror(e));
     }
     for (int i = 0; i < N_SUBDIRS; i++) {
         char sub[RESULTS_PATH_MAX + 32];
         snprintf(sub, sizeof sub, "%s/%s", r->dir, subdirs[i]);
-        if (mkdir(sub, 0777) != 0) return err_set(err, "error: cannot create '%s': %s", sub, strerror(errno));
+        if (mkdir(sub, 0777) != 0) return err_set(err, "cannot create '%s': %s", sub, strerror(errno));
     }
     if (write_marker(r, err)) return -1;
     return (r->lock_fd = results_lock(r->dir, err)) < 0 ? -1 : 0;
@@ -106,9 +106,9 @@ int results_check_target(const char *dir, bool force, bool *exists, Error *err)
     struct stat st;
     *exists = lstat(dir, &st) == 0;
     if (!*exists && errno != ENOENT)
-        return err_set(err, "error: cannot read results folder '%s': %s", dir, strerror(errno));
+        return err_set(err, "cannot read results folder '%s': %s", dir, strerror(errno));
     if (*exists && !force)
-        return err_set(err, "error: results folder '%s' already exists; pass --force to replace it or --out DIR to "
+        return err_set(err, "results folder '%s' already exists; pass --force to replace it or --out DIR to "
                        "write elsewhere", dir);
     return *exists ? results_check_replaceable(dir, err) : 0;
 }
@@ -119,7 +119,8 @@ int results_open(Results *r, const char *dir, bool force, Error *err)
     r->lock_fd = r->old_lock_fd = -1;
     size_t len = strlen(dir);
     while (len > 1 && dir[len - 1] == '/') len--;
-    if (len == 0 || len >= sizeof r->target - 64) return err_set(err, "error: results folder name '%s' is empty or too long", dir);
+    if (len == 0 || len >= sizeof r->target - 64)
+        return err_set(err, "results folder name '%s' is empty or too long", dir);
     memcpy(r->target, dir, len);
     r->target[len] = '\0';
 
@@ -146,18 +147,20 @@ static int replace_target(Results *r, Error *err)
     } else if (errno == EINVAL || errno == ENOSYS) {
         if (beside_target(r, "old", old, sizeof old, err)) return -1;
         if (rename(r->target, old) != 0)
-            return err_set(err, "error: cannot move the old results folder '%s' aside: %s", r->target, strerror(errno));
+            return err_set(err, "cannot move the old results folder '%s' aside: %s", r->target, strerror(errno));
         if (rename(r->dir, r->target) != 0) {
             int e = errno;
             rename(old, r->target);
-            return err_set(err, "error: cannot move the new results into '%s': %s", r->target, strerror(e));
+            return err_set(err, "cannot move the new results into '%s': %s", r->target, strerror(e));
         }
     } else {
-        return err_set(err, "error: cannot replace results folder '%s': %s", r->target, strerror(errno));
+        return err_set(err, "cannot replace results folder '%s': %s", r->target, strerror(errno));
     }
-    if (remove_tree(old) != 0)
-        fprintf(stderr, "warning: the replaced results are still in '%s': %s; remove that folder yourself\n", old,
-                strerror(errno));
+    if (remove_tree(old) != 0) {
+        Error why = {0};
+        err_set(&why, "the replaced results are still in '%s': %s", old, strerror(errno));
+        err_warn(&why, "remove that folder yourself");
+    }
     close(r->old_lock_fd);
     r->old_lock_fd = -1;
     return 0;
@@ -178,9 +181,9 @@ static int create_target(Results *r, Error *err)
         e = errno;
     }
     if (e == EEXIST || e == ENOTEMPTY)
-        return err_set(err, "error: results folder '%s' already exists (another run created it meanwhile); pass "
+        return err_set(err, "results folder '%s' already exists (another run created it meanwhile); pass "
                        "--force to replace it or --out DIR to write elsewhere", r->target);
-    return err_set(err, "error: cannot create results folder '%s': %s", r->target, strerror(e));
+    return err_set(err, "cannot create results folder '%s': %s", r->target, strerror(e));
 }
 
 int results_publish(Results *r, Error *err)
@@ -209,6 +212,6 @@ void results_close(Results *r)
 int results_path(const Results *r, const char *rel, char *buf, size_t len, Error *err)
 {
     int n = snprintf(buf, len, "%s/%s", r->dir, rel);
-    if (n < 0 || (size_t)n >= len) return err_set(err, "error: path '%s/%s' is too long", r->dir, rel);
+    if (n < 0 || (size_t)n >= len) return err_set(err, "path '%s/%s' is too long", r->dir, rel);
     return 0;
 }

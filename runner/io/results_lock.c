@@ -35,21 +35,21 @@ int results_lock(const char *dir, Error *err)
 {
     char path[RESULTS_PATH_MAX + 32];
     if (snprintf(path, sizeof path, "%s/%s", dir, RESULTS_LOCK) >= (int)sizeof path)
-        return err_set(err, "error: results folder name '%s' is too long", dir);
+        return err_set(err, "results folder name '%s' is too long", dir);
     /* A run that replaces the folder removes the old lock file once it is done with it: a lock won
      * on that file is worth nothing, so take it again on the file the path names now. */
     for (int attempt = 0; attempt < 16; attempt++) {
         int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-        if (fd < 0) return err_set(err, "error: cannot open the lock file %s: %s", path, strerror(errno));
+        if (fd < 0) return err_set(err, "cannot open the lock file %s: %s", path, strerror(errno));
         if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
             int e = errno;
             long pid = holder_pid(fd);
             close(fd);
-            if (e != EWOULDBLOCK) return err_set(err, "error: cannot lock %s: %s", path, strerror(e));
+            if (e != EWOULDBLOCK) return err_set(err, "cannot lock %s: %s", path, strerror(e));
             if (pid > 0)
-                return err_set(err, "error: results folder '%s' is in use by another run (process %ld holds %s); "
+                return err_set(err, "results folder '%s' is in use by another run (process %ld holds %s); "
                                "wait for it to finish, or write elsewhere with --out DIR", dir, pid, path);
-            return err_set(err, "error: results folder '%s' is in use by another run (it holds %s); wait for it "
+            return err_set(err, "results folder '%s' is in use by another run (it holds %s); wait for it "
                            "to finish, or write elsewhere with --out DIR", dir, path);
         }
         if (!same_file(fd, path)) {
@@ -61,9 +61,9 @@ int results_lock(const char *dir, Error *err)
         if (pwrite(fd, text, PID_FIELD, 0) != PID_FIELD) {
             int e = errno;
             close(fd);
-            return err_set(err, "error: cannot write %s: %s", path, strerror(e));
+            return err_set(err, "cannot write %s: %s", path, strerror(e));
         }
         return fd;
     }
-    return err_set(err, "error: results folder '%s' keeps being replaced by other runs; try again", dir);
+    return err_set(err, "results folder '%s' keeps being replaced by other runs; try again", dir);
 }

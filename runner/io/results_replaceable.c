@@ -48,20 +48,20 @@ static bool is_regular_file(const char *dir, const char *name)
 int results_check_replaceable(const char *dir, Error *err)
 {
     struct stat st;
-    if (lstat(dir, &st) != 0) return err_set(err, "error: cannot read '%s': %s", dir, strerror(errno));
+    if (lstat(dir, &st) != 0) return err_set(err, "cannot read '%s': %s", dir, strerror(errno));
     if (!S_ISDIR(st.st_mode))
-        return err_set(err, "error: '%s' exists and is not a folder; --force replaces only results folders. Remove it "
+        return err_set(err, "'%s' exists and is not a folder; --force replaces only results folders. Remove it "
                        "yourself or choose another --out", dir);
     if (is_at_or_above(&st, "."))
-        return err_set(err, "error: refusing to replace '%s' with --force: it is the current directory or one of "
+        return err_set(err, "refusing to replace '%s' with --force: it is the current directory or one of "
                        "its parents, and replacing it would delete what is in it. Choose a new folder with --out DIR",
                        dir);
     if (is_at_or_above(&st, getenv("HOME")))
-        return err_set(err, "error: refusing to replace '%s' with --force: it is the home directory or one of its "
+        return err_set(err, "refusing to replace '%s' with --force: it is the home directory or one of its "
                        "parents. Choose a new folder with --out DIR", dir);
     bool marker = is_regular_file(dir, RESULTS_MARKER), spec = is_regular_file(dir, "spec.yaml");
     if (!marker || !spec)
-        return err_set(err, "error: refusing to replace '%s' with --force: it is not a results folder written by "
+        return err_set(err, "refusing to replace '%s' with --force: it is not a results folder written by "
                        "`runner run` (it lacks %s%s%s), so its contents are not the runner's to delete. Remove it "
                        "yourself if it may go, or choose another --out", dir, marker ? "" : RESULTS_MARKER,
                        !marker && !spec ? " and " : "", spec ? "" : "spec.yaml");

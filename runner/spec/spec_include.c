@@ -90,7 +90,7 @@ int spec_expand_include(YPool *pool, YNode *entry, const char *model, YNode **ne
 
     YNode *file = NULL;
     if (yaml_load_file(pool, path, &file, err)) {
-        if (strstr(err->msg, "cannot open")) {
+        if (err->kind == ERR_NOT_FOUND) {
             return yerr(err, inc, "cannot include '%s' for model '%s': no such file (looked for %s)", inc->text,
                         model, path);
         }

@@ -534,8 +534,8 @@ int spec_check_inits(const Network *net, Error *err)
             char name[2 * NET_NAME_MAX];
             snprintf(name, sizeof name, "%s.%s", d->name, want[k]);
             if (!paramset_find(&net->params, name))
-                return err_set(err, "%s: error: '%s' sets the %s of node '%s', but op '%s' has no %s here", d->where,
-                               k ? "bias_init" : "init", want[k], d->name, d->op->name, want[k]);
+                return err_set_at(err, d->where, "'%s' sets the %s of node '%s', but op '%s' has no %s here",
+                                  k ? "bias_init" : "init", want[k], d->name, d->op->name, want[k]);
         }
     }
     return 0;

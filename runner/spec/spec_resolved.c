@@ -31,7 +31,7 @@ int spec_write_resolved(const Spec *spec, const char *path, const char *version,
     free(text);
     if (ferror(af.f)) {
         atomic_abort(&af);
-        return err_set(err, "error: cannot write %s", path);
+        return err_set(err, "cannot write %s", path);
     }
     return atomic_commit(&af, err);
 }

@@ -182,13 +182,13 @@ int yerr(Error *err, const YNode *n, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return err_set(err, "%s: error: %s", ynode_where(n, where, sizeof where), msg);
+    return err_set_at(err, ynode_where(n, where, sizeof where), "%s", msg);
 }
 
 int yerr_wrap(Error *err, const YNode *n)
 {
     char where[512];
-    return err_prefix(err, "%s: error: ", ynode_where(n, where, sizeof where));
+    return err_locate(err, ynode_where(n, where, sizeof where));
 }
 
 /* ---- loading ---- */
@@ -242,7 +242,7 @@ static yaml_mark_t mark_of_offset(const Loader *L, size_t offset)
 
 static int parser_error(Loader *L, const yaml_parser_t *p)
 {
-    if (p->error == YAML_MEMORY_ERROR) return err_set(L->err, "%s: error: out of memory reading YAML", L->file);
+    if (p->error == YAML_MEMORY_ERROR) return err_set_at(L->err, L->file, "out of memory reading YAML");
     yaml_mark_t m = p->error == YAML_READER_ERROR ? mark_of_offset(L, p->problem_offset) : p->problem_mark;
     const char *problem = p->problem ? p->problem : "malformed document";
     if (p->context)
@@ -399,8 +399,7 @@ int yaml_load_text(YPool *pool, const char *label, const char *text, size_t len,
     L.file = ypool_intern(pool, label);
     if (!L.file) return err_set(err, "out of memory");
     if (len > YAML_MAX_BYTES)
-        return err_set(err, "%s: error: file too large (%zu bytes; a spec may have at most %u)", label, len,
-                       YAML_MAX_BYTES);
+        return err_set_at(err, label, "file too large (%zu bytes; a spec may have at most %u)", len, YAML_MAX_BYTES);
 
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser)) return err_set(err, "out of memory");
@@ -442,7 +441,12 @@ int yaml_load_file(YPool *pool, const char *path, YNode **root, Error *err)
 {
     *root = NULL;
     FILE *f = fopen(path, "rb");
-    if (!f) return err_set(err, "%s: error: cannot open: %s", path, strerror(errno));
+    if (!f) {
+        int e = errno;
+        err_set_at(err, path, "cannot open: %s", strerror(e));
+        if (e == ENOENT) err->kind = ERR_NOT_FOUND;
+        return -1;
+    }
     char *buf = malloc(YAML_MAX_BYTES + 1);
     if (!buf) {
         fclose(f);
@@ -453,7 +457,7 @@ int yaml_load_file(YPool *pool, const char *path, YNode **root, Error *err)
     fclose(f);
     int rc;
     if (failed)
-        rc = err_set(err, "%s: error: cannot read the file", path);
+        rc = err_set_at(err, path, "cannot read the file");
     else
         rc = yaml_load_text(pool, path, buf, len, false, root, err);
     free(buf);

@@ -63,9 +63,9 @@ const char *ynode_describe(const YNode *n, char *buf, size_t len);
 
 /* "file:line:col" (or just the label for command-line values). */
 const char *ynode_where(const YNode *n, char *buf, size_t len);
-/* Sets err to "<where>: error: <message>" and returns -1. */
+/* Sets err to the message at n's place (err_set_at) and returns -1. */
 int yerr(Error *err, const YNode *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* Turns a message from a lower layer (attr_parse, ...) into a located error; returns -1. */
+/* Gives a message from a lower layer (attr_parse, ...) n's place (err_locate); returns -1. */
 int yerr_wrap(Error *err, const YNode *n);
 
 /* Writes the tree as block YAML (for the resolved spec of a run). */

@@ -15,7 +15,7 @@ static Optimizer *opt;
 
 static Param *add_param(const char *name, const Shape *shape, bool buffer)
 {
-    Error err = {{0}};
+    Error err = {0};
     Param *p = param_new(name, shape, backend_cpu(), &err);
     FUZZ_CHECK(p && paramset_add(&net->params, p, &err) == 0);
     p->trainable = !buffer;
@@ -29,7 +29,7 @@ static void build(void)
     NetDef def;
     memset(&def, 0, sizeof def);
     snprintf(def.name, sizeof def.name, "fuzz");
-    Error err = {{0}};
+    Error err = {0};
     FUZZ_CHECK((net = network_new(&def, &err)));
     Shape w = shape_of(2, (int64_t)4, (int64_t)3), b = shape_of(1, (int64_t)4), scalar = shape_make(0, NULL);
     add_param("0.weight", &w, false);
@@ -49,7 +49,7 @@ FUZZ_TARGET(checkpoint)
     fuzz_write(path, sizeof path, "checkpoint.safetensors", data, size);
     /* Resuming a run (strict, with the optimizer), and importing weights alone (lenient). */
     for (int resume = 0; resume < 2; resume++) {
-        Error err = {{0}};
+        Error err = {0};
         if (checkpoint_load(path, &net, 1, resume ? &opt : NULL, resume, resume, &err) != 0)
             FUZZ_CHECK(err.msg[0] != '\0');
     }

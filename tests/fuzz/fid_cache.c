@@ -9,7 +9,7 @@
 FUZZ_TARGET(fid_cache)
 {
     char path[FID_CACHE_PATH_MAX];
-    Error err = {{0}};
+    Error err = {0};
     FUZZ_CHECK(fid_cache_path(fuzz_dir(), "fuzz", KEY, path, sizeof path, &err) == 0);
     FILE *f = fopen(path, "wb");
     FUZZ_CHECK(f && fwrite(data, 1, size, f) == size && fclose(f) == 0);

@@ -22,7 +22,7 @@ static void check_array(const IdxArray *a, int ndim)
 static void read_both_ranks(const char *path)
 {
     IdxArray a;
-    Error err = {{0}};
+    Error err = {0};
     for (int ndim = 1; ndim <= 3; ndim += 2) {
         if (idx_read(path, ndim, &a, &err) == 0) {
             check_array(&a, ndim);

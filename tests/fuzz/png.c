@@ -33,7 +33,7 @@ FUZZ_TARGET(png)
     fuzz_write(path, sizeof path, "input.png", copy, size);
     free(copy);
     Image img;
-    Error err = {{0}};
+    Error err = {0};
     if (png_read(path, &img, &err) != 0) {
         FUZZ_CHECK(err.msg[0] != '\0');
         return 0;

@@ -40,7 +40,7 @@ static void check_tensor(const StFile *f, const StTensor *t)
     float *x = malloc((numel ? numel : 1) * sizeof *x);
     double *y = malloc((numel ? numel : 1) * sizeof *y);
     FUZZ_CHECK(x && y);
-    Error err = {{0}};
+    Error err = {0};
     FUZZ_CHECK(st_to_f32(t, x, numel, &err) == 0);
     if (t->dtype == ST_F32 || t->dtype == ST_F64) FUZZ_CHECK(st_to_f64(t, y, numel, &err) == 0);
     free(x);
@@ -52,7 +52,7 @@ FUZZ_TARGET(safetensors)
     char path[1024];
     fuzz_write(path, sizeof path, "input.safetensors", data, size);
     StFile f;
-    Error err = {{0}};
+    Error err = {0};
     if (st_read(path, &f, &err) != 0) {
         FUZZ_CHECK(err.msg[0] != '\0');
         return 0;

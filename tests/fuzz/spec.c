@@ -29,16 +29,18 @@ static void check_resolved_reloads(const Spec *spec, const char *label)
     FUZZ_CHECK(tree);
     char *text = NULL;
     size_t len = 0;
-    Error err = {{0}};
+    Error err = {0};
+    char why[ERROR_TEXT_MAX];
     if (spec_fill_defaults(spec, tree, &err) == 0 && yaml_write(tree, &text, &len, &err) == 0) {
         Spec again;
         if (spec_load_text(label, text, NULL, 0, &again, &err)) {
-            fprintf(stderr, "resolved spec does not load again: %s\n---\n%s---\n", err.msg, text);
+            fprintf(stderr, "resolved spec does not load again: %s\n---\n%s---\n", err_text(&err, why, sizeof why),
+                    text);
             FUZZ_CHECK(!"the resolved spec loads");
         }
         spec_free(&again);
     } else {
-        fprintf(stderr, "cannot resolve a spec that loaded: %s\n", err.msg);
+        fprintf(stderr, "cannot resolve a spec that loaded: %s\n", err_text(&err, why, sizeof why));
         FUZZ_CHECK(!"a loaded spec resolves");
     }
     free(text);
@@ -87,7 +89,7 @@ FUZZ_TARGET(spec)
     char label[1024];
     fuzz_path(label, sizeof label, "spec.yaml");
     Spec spec;
-    Error err = {{0}};
+    Error err = {0};
     if (spec_load_text(label, text, sets, n_sets, &spec, &err) == 0) {
         check_resolved_reloads(&spec, label);
         spec_free(&spec);

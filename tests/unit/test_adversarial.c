@@ -59,12 +59,12 @@ static const char *const cases[] = {
 
 static void must(int rc, const Error *err)
 {
-    if (rc) fail_msg("%s", err->msg);
+    if (rc) fail_msg("%s", tu_err(err));
 }
 
 static float *load_f32(const StFile *f, const char *name, size_t n, bool required)
 {
-    Error err = {{0}};
+    Error err = {0};
     const StTensor *t = st_find(f, name);
     if (!t) {
         if (required) fail_msg("fixture tensor '%s' is missing", name);
@@ -202,7 +202,7 @@ static void check_metrics(const char *what, int k, const char *const *names, int
 /* Builds the experiment of a spec text for batches of `batch` on backend `be`. */
 static void build_on(Experiment *x, Spec *spec, const char *label, const char *text, int batch, const Backend *be)
 {
-    Error err = {{0}};
+    Error err = {0};
     must(spec_load_text(label, text, NULL, 0, spec, &err), &err);
     const NetDef *d = spec_model(spec, spec->loss.discriminator);
     assert_non_null(d);
@@ -275,7 +275,7 @@ static void set_script(const float *z_critic, const float *z_gen, size_t nz, con
 static void test_case_matches_pytorch(void **state)
 {
     const char *name = *state;
-    Error err = {{0}};
+    Error err = {0};
     char rel[256], path[512], label[256];
     StFile steps = {0}, after = {0}, grads = {0};
     snprintf(rel, sizeof rel, "adversarial/%s/steps.safetensors", name);
@@ -373,7 +373,7 @@ static void test_runs_are_reproducible(void **state)
     (void)state;
     const char *losses[] = {"{type: gan, variant: hinge}", "{type: wgan, n_critic: 3}",
                             "{type: wgan_gp, n_critic: 2, order: discriminator_first}"};
-    Error err = {{0}};
+    Error err = {0};
     for (int l = 0; l < 3; l++) {
         char text[2048];
         small_spec(text, sizeof text, losses[l], "relu", "");
@@ -405,7 +405,7 @@ static void test_runs_are_reproducible(void **state)
 static void test_samples_depend_on_the_seed_only(void **state)
 {
     (void)state;
-    Error err = {{0}};
+    Error err = {0};
     char text[2048];
     small_spec(text, sizeof text, "{type: gan}", "relu", "");
     Spec spec;
@@ -448,14 +448,14 @@ static void test_metric_names(void **state)
 
 static void expect_build_error(const char *text, const char *const *parts, int n_parts)
 {
-    Error err = {{0}};
+    Error err = {0};
     Spec spec;
     Experiment x;
     must(spec_load_text("small.yaml", text, NULL, 0, &spec, &err), &err);
     const NetDef *d = spec_model(&spec, spec.loss.discriminator);
     assert_int_equal(experiment_build(&x, &spec, backend_cpu(), 2, &d->inputs[0].shape, &err), -1);
     for (int i = 0; i < n_parts; i++)
-        if (!strstr(err.msg, parts[i])) fail_msg("message lacks '%s': %s", parts[i], err.msg);
+        if (!strstr(err.msg, parts[i])) fail_msg("message lacks '%s': %s", parts[i], tu_err(&err));
     spec_free(&spec);
 }
 

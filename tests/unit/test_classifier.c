@@ -34,12 +34,12 @@ static const char *const cases[] = {"sgd_smoothing", "adam_batchnorm"};
 
 static void must(int rc, const Error *err)
 {
-    if (rc) fail_msg("%s", err->msg);
+    if (rc) fail_msg("%s", tu_err(err));
 }
 
 static float *load_f32(const StFile *f, const char *name, size_t n)
 {
-    Error err = {{0}};
+    Error err = {0};
     const StTensor *t = st_find(f, name);
     if (!t) fail_msg("fixture tensor '%s' is missing", name);
     float *x = malloc((n ? n : 1) * sizeof *x);
@@ -123,7 +123,7 @@ static int build(Experiment *x, Spec *spec, const char *text, int batch, Error *
 static void test_case_matches_pytorch(void **state)
 {
     const char *name = *state;
-    Error err = {{0}};
+    Error err = {0};
     char rel[256], path[512];
     StFile steps = {0}, after = {0}, init = {0};
     snprintf(rel, sizeof rel, "classifier/%s/steps.safetensors", name);
@@ -201,13 +201,13 @@ static void expect_build_error(const char *text, const char *want)
 {
     Spec spec;
     Experiment x;
-    Error err = {{0}};
+    Error err = {0};
     if (build(&x, &spec, text, 4, &err) == 0) {
         experiment_free(&x);
         spec_free(&spec);
         fail_msg("built, expected an error containing \"%s\"", want);
     }
-    if (!strstr(err.msg, want)) fail_msg("error \"%s\" does not contain \"%s\"", err.msg, want);
+    if (!strstr(err.msg, want)) fail_msg("error \"%s\" does not contain \"%s\"", tu_err(&err), want);
 }
 
 static void test_errors_name_the_problem(void **state)
@@ -223,7 +223,7 @@ static void test_errors_name_the_problem(void **state)
     snprintf(text, sizeof text, small_spec, 3, "", "", ", label_smoothing: 0.2");
     Spec spec;
     Experiment x;
-    Error err = {{0}};
+    Error err = {0};
     must(build(&x, &spec, text, 4, &err), &err);
     float images[4 * 64] = {0};
     int32_t labels[4] = {0, 2, 3, 1};

@@ -1,6 +1,7 @@
 /* The subcommands' argument parser (runner/cli/cmd_args.c): every option kind, both value forms,
  * positional words among options, and the message of each mistake. */
 #include "runner/cli/cmd_args.h"
+#include "tests/unit/testutil.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -69,7 +70,7 @@ static void expect(const char *line, const char *message)
     assert_int_equal(parse(line, &p, &err), -1);
     char want[512];
     snprintf(want, sizeof want, "%s\n" USAGE, message);
-    assert_string_equal(err.msg, want);
+    assert_string_equal(tu_err(&err), want);
 }
 
 static void test_mistakes_are_named(void **state)
@@ -95,9 +96,10 @@ static void test_one_word_at_a_time(void **state)
     char *argv[] = {"a.yaml", "b.yaml"};
     const char *word = NULL;
     ArgPositionals one = {.items = &word, .min = 1, .max = 1, .what = "spec"};
-    Error err = {{0}};
+    Error err = {0};
     assert_int_equal(cmd_parse(2, argv, NULL, 0, &one, "usage: runner run SPEC.yaml", &err), -1);
-    assert_string_equal(err.msg, "error: one spec at a time ('a.yaml' and 'b.yaml' given)\nusage: runner run SPEC.yaml");
+    assert_string_equal(tu_err(&err),
+                        "error: one spec at a time ('a.yaml' and 'b.yaml' given)\nusage: runner run SPEC.yaml");
 }
 
 /* A command without options or words refuses any. */
@@ -105,10 +107,10 @@ static void test_no_arguments(void **state)
 {
     (void)state;
     char *argv[] = {"extra"};
-    Error err = {{0}};
+    Error err = {0};
     assert_int_equal(cmd_parse(0, argv, NULL, 0, NULL, "usage: runner ops", &err), 0);
     assert_int_equal(cmd_parse(1, argv, NULL, 0, NULL, "usage: runner ops", &err), -1);
-    assert_string_equal(err.msg, "error: unexpected argument 'extra'\nusage: runner ops");
+    assert_string_equal(tu_err(&err), "error: unexpected argument 'extra'\nusage: runner ops");
 }
 
 int main(void)

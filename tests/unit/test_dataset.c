@@ -57,9 +57,9 @@ static void test_mnist_test_split(void **state)
 {
     (void)state;
     Dataset ds;
-    Error err = {{0}};
+    Error err = {0};
     int rc = dataset_load_mnist_like("mnist", tu_mnist_dir(), "test", &ds, &err);
-    if (rc) fail_msg("%s (set MNIST_DIR to the folder of the MNIST files)", err.msg);
+    if (rc) fail_msg("%s (set MNIST_DIR to the folder of the MNIST files)", tu_err(&err));
     assert_int_equal(ds.n, 10000);
     assert_int_equal(ds.c, 1);
     assert_int_equal(ds.h, 28);
@@ -88,8 +88,8 @@ static void test_fashion_mnist_default_root(void **state)
     (void)state;
     SpecData cfg = {.dataset = "fashion_mnist", .split = "test", .normalize = {0, 1}};
     Dataset ds;
-    Error err = {{0}};
-    if (dataset_load(&cfg, &ds, &err)) fail_msg("%s", err.msg);
+    Error err = {0};
+    if (dataset_load(&cfg, &ds, &err)) fail_msg("%s", tu_err(&err));
     assert_int_equal(ds.n, 10000);
     assert_int_equal(ds.h * ds.w, 784);
     assert_string_equal(ds.name, "fashion_mnist");
@@ -101,8 +101,8 @@ static void test_normalisation(void **state)
 {
     (void)state;
     Dataset ds;
-    Error err = {{0}};
-    if (dataset_load_mnist_like("mnist", tu_mnist_dir(), "test", &ds, &err)) fail_msg("%s", err.msg);
+    Error err = {0};
+    if (dataset_load_mnist_like("mnist", tu_mnist_dir(), "test", &ds, &err)) fail_msg("%s", tu_err(&err));
     float img[784];
     int32_t label;
     dataset_slice(&ds, 0, 1, img, &label);
@@ -128,7 +128,7 @@ static void test_corrupt_idx_files(void **state)
     static uint8_t buf[2 * 784 + 64];
     char path[512], want[1024];
     IdxArray a;
-    Error err = {{0}};
+    Error err = {0};
     const uint32_t dims[3] = {2, 28, 28};
     size_t full = make_idx(buf, 3, dims, 7);
 
@@ -243,13 +243,13 @@ static void test_dataset_validation(void **state)
 {
     (void)state;
     Dataset ds;
-    Error err = {{0}};
+    Error err = {0};
     char root[300], want[1200];
     const uint8_t ok[3] = {0, 9, 4}, high[3] = {0, 10, 4};
 
     make_root("good", 3, 28, ok, 3);
     tu_tmp(root, sizeof root, "good");
-    if (dataset_load_mnist_like("kmnist", root, "train", &ds, &err)) fail_msg("%s", err.msg);
+    if (dataset_load_mnist_like("kmnist", root, "train", &ds, &err)) fail_msg("%s", tu_err(&err));
     assert_int_equal(ds.n, 3);
     assert_int_equal(ds.labels[1], 9);
     assert_int_equal(ds.pixels[784 * 2 + 5], (784 * 2 + 5) % 251);
@@ -279,7 +279,7 @@ static void test_dataset_validation(void **state)
     SpecData cfg = {.dataset = "idx", .normalize = {-1, 1}};
     snprintf(cfg.images, sizeof cfg.images, "%s", images);
     snprintf(cfg.labels, sizeof cfg.labels, "%s", labels);
-    if (dataset_load(&cfg, &ds, &err)) fail_msg("%s", err.msg);
+    if (dataset_load(&cfg, &ds, &err)) fail_msg("%s", tu_err(&err));
     assert_int_equal(ds.h, 14);
     assert_int_equal(ds.n_classes, 10);
     dataset_free(&ds);
@@ -334,10 +334,10 @@ static void test_cifar10(void **state)
     write_cifar(path, 100, 2);
 
     Dataset ds;
-    Error err = {{0}};
+    Error err = {0};
     SpecData cfg = {.dataset = "cifar10", .split = "train", .normalize = {0, 1}};
     snprintf(cfg.root, sizeof cfg.root, "%s", dir);
-    if (dataset_load(&cfg, &ds, &err)) fail_msg("%s", err.msg);
+    if (dataset_load(&cfg, &ds, &err)) fail_msg("%s", tu_err(&err));
     assert_int_equal(ds.n, 8);
     assert_int_equal(ds.c, 3);
     assert_int_equal(ds.h, 32);
@@ -356,7 +356,7 @@ static void test_cifar10(void **state)
 
     snprintf(cfg.split, sizeof cfg.split, "test");
     snprintf(cfg.root, sizeof cfg.root, "%s", sub); /* the batch folder itself works too */
-    if (dataset_load(&cfg, &ds, &err)) fail_msg("%s", err.msg);
+    if (dataset_load(&cfg, &ds, &err)) fail_msg("%s", tu_err(&err));
     assert_int_equal(ds.n, 2);
     assert_int_equal(ds.labels[1], 1);
     dataset_free(&ds);
@@ -420,7 +420,7 @@ static void test_shuffle(void **state)
     Dataset ds;
     index_dataset(&ds, 203);
     BatchIter a, b;
-    Error err = {{0}};
+    Error err = {0};
     assert_int_equal(batch_iter_init(&a, &ds, 64, true, false, 42, &err), 0);
     assert_int_equal(batch_iter_init(&b, &ds, 64, true, false, 42, &err), 0);
     int ea[203], eb[203], nb, last;
@@ -471,7 +471,7 @@ static void test_shuffle_uniform(void **state)
     Dataset ds;
     index_dataset(&ds, 4);
     BatchIter it;
-    Error err = {{0}};
+    Error err = {0};
     assert_int_equal(batch_iter_init(&it, &ds, 4, true, false, 7, &err), 0);
     const int epochs = 24000;
     int count[4][4] = {{0}}, perms[24] = {0};

@@ -38,7 +38,7 @@ static void write_file(const char *path, const void *data, size_t n, bool gz)
 static void expect_idx_error(const char *path, int ndim, const char *why)
 {
     IdxArray a;
-    Error err = {{0}};
+    Error err = {0};
     char want[1024];
     snprintf(want, sizeof want, "%s: %s", path, why);
     assert_int_equal(idx_read(path, ndim, &a, &err), -1);
@@ -54,7 +54,7 @@ static void test_directory(void **state)
     SpecData cfg = {.dataset = "idx", .normalize = {-1, 1}};
     snprintf(cfg.images, sizeof cfg.images, "%s", tu_tmpdir);
     Dataset ds;
-    Error err = {{0}};
+    Error err = {0};
     char want[1024];
     snprintf(want, sizeof want, "%s: is a directory, not an IDX file", tu_tmpdir);
     assert_int_equal(dataset_load(&cfg, &ds, &err), -1);
@@ -122,7 +122,7 @@ static void test_image_sides(void **state)
     SpecData cfg = {.dataset = "idx", .normalize = {-1, 1}};
     snprintf(cfg.images, sizeof cfg.images, "%s", path);
     Dataset ds;
-    Error err = {{0}};
+    Error err = {0};
     assert_int_equal(dataset_load(&cfg, &ds, &err), -1);
     snprintf(want, sizeof want, "%s: images are 20000x1; each side must be 1 to 16384 pixels", path);
     assert_string_equal(err.msg, want);
@@ -137,7 +137,7 @@ static void test_cifar_batch_not_a_file(void **state)
     tu_join(path, sizeof path, root, "test_batch.bin");
     assert_int_equal(mkdir(path, 0755), 0);
     Dataset ds;
-    Error err = {{0}};
+    Error err = {0};
     snprintf(want, sizeof want, "%s: is a directory, not a CIFAR-10 batch file", path);
     assert_int_equal(dataset_load_cifar10(root, "test", &ds, &err), -1);
     assert_string_equal(err.msg, want);

@@ -33,8 +33,8 @@ static void open_fixture(const char *name, StFile *f)
     snprintf(rel, sizeof rel, "fid/%s", name);
     tu_fixture_path(path, sizeof path, rel);
     if (access(path, R_OK) != 0) fail_msg("%s missing: run make fixtures (make setup installs pytorch-fid)", path);
-    Error err = {{0}};
-    if (st_read(path, f, &err)) fail_msg("%s", err.msg);
+    Error err = {0};
+    if (st_read(path, f, &err)) fail_msg("%s", tu_err(&err));
 }
 
 static const StTensor *need(const StFile *f, const char *name)
@@ -47,8 +47,8 @@ static const StTensor *need(const StFile *f, const char *name)
 static double scalar(const StFile *f, const char *name)
 {
     double v;
-    Error err = {{0}};
-    if (st_to_f64(need(f, name), &v, 1, &err)) fail_msg("%s", err.msg);
+    Error err = {0};
+    if (st_to_f64(need(f, name), &v, 1, &err)) fail_msg("%s", tu_err(&err));
     return v;
 }
 
@@ -57,9 +57,9 @@ static float *floats(const StFile *f, const char *name, size_t *n)
     const StTensor *t = need(f, name);
     *n = (size_t)shape_numel(&t->shape);
     float *x = malloc(*n * sizeof *x);
-    Error err = {{0}};
+    Error err = {0};
     assert_non_null(x);
-    if (st_to_f32(t, x, *n, &err)) fail_msg("%s", err.msg);
+    if (st_to_f32(t, x, *n, &err)) fail_msg("%s", tu_err(&err));
     return x;
 }
 
@@ -69,11 +69,11 @@ static void stats_of(const StFile *f, const char *c, int which, GaussStats *s)
     snprintf(mu, sizeof mu, "%s.mu%d", c, which);
     snprintf(sigma, sizeof sigma, "%s.sigma%d", c, which);
     const StTensor *m = need(f, mu);
-    Error err = {{0}};
+    Error err = {0};
     int d = (int)m->shape.dim[0];
     assert_int_equal(gauss_stats_alloc(s, d, &err), 0);
     if (st_to_f64(m, s->mu, (size_t)d, &err) || st_to_f64(need(f, sigma), s->sigma, (size_t)d * d, &err))
-        fail_msg("%s", err.msg);
+        fail_msg("%s", tu_err(&err));
 }
 
 static void expect_rel(const char *what, double got, double want, double rtol)
@@ -85,8 +85,8 @@ static void expect_rel(const char *what, double got, double want, double rtol)
 static double fd_of(const GaussStats *a, const GaussStats *b)
 {
     double fd;
-    Error err = {{0}};
-    if (frechet_distance(a, b, &fd, &err)) fail_msg("%s", err.msg);
+    Error err = {0};
+    if (frechet_distance(a, b, &fd, &err)) fail_msg("%s", tu_err(&err));
     return fd;
 }
 
@@ -99,7 +99,7 @@ static void test_frechet_random(void **state)
     StFile f;
     open_fixture("frechet.safetensors", &f);
     GaussStats want[2], got[2];
-    Error err = {{0}};
+    Error err = {0};
     for (int i = 0; i < 2; i++) {
         char name[64];
         snprintf(name, sizeof name, "random.features%d", i + 1);
@@ -172,7 +172,7 @@ static void test_frechet_diagonal_closed_form(void **state)
 {
     (void)state;
     GaussStats a, b;
-    Error err = {{0}};
+    Error err = {0};
     int d = 7;
     assert_int_equal(gauss_stats_alloc(&a, d, &err), 0);
     assert_int_equal(gauss_stats_alloc(&b, d, &err), 0);
@@ -219,7 +219,7 @@ static void test_kid_matches_torch_fidelity(void **state)
     size_t n1, n2;
     float *f1 = floats(&f, "kid.features1", &n1), *f2 = floats(&f, "kid.features2", &n2);
     int d = (int)need(&f, "kid.features1")->shape.dim[1];
-    Error err = {{0}};
+    Error err = {0};
     double mmd;
     assert_int_equal(kid_mmd2(f1, f2, 50, d, &mmd, &err), 0);
     /* Gram matrices in float32, as torch-fidelity's; a biased estimator would be off by ~1e-1. */
@@ -247,7 +247,7 @@ static void test_inception_score_matches_torch_fidelity(void **state)
     int classes = (int)need(&f, "is.logits")->shape.dim[1];
     int64_t rows = (int64_t)(n / classes);
     MeanStd s;
-    Error err = {{0}};
+    Error err = {0};
     assert_int_equal(inception_score(logits, rows, classes, 10, true, 2020, &s, &err), 0);
     expect_rel("IS mean", s.mean, scalar(&f, "is.mean"), 1e-9);
     expect_rel("IS std", s.std, scalar(&f, "is.std"), 1e-7);
@@ -284,10 +284,10 @@ static void write_tiny_net(const char *dir, uint64_t seed, FeatureConfig *cfg)
     tu_fill_uniform(b, 3, -1, 1, &seed);
     Shape sw = shape_of(2, (int64_t)3, (int64_t)36), sb = shape_of(1, (int64_t)3);
     StWriter *st = st_writer_new();
-    Error err = {{0}};
+    Error err = {0};
     if (st_writer_add_f32(st, "tiny.features.weight", &sw, w, &err) || st_writer_add_f32(st, "tiny.features.bias", &sb, b, &err) ||
         st_writer_save(st, cfg->weights, &err))
-        fail_msg("%s", err.msg);
+        fail_msg("%s", tu_err(&err));
     st_writer_free(st);
 }
 
@@ -295,9 +295,9 @@ static bool run_stats(const FeatureConfig *cfg, const ImageSet *set, const char 
 {
     FeatureNet fn;
     SetStats st;
-    Error err = {{0}};
+    Error err = {0};
     if (features_open(&fn, cfg, backend_cpu(), &err) || fid_set_stats(&fn, set, cache, false, false, false, &st, &err))
-        fail_msg("%s", err.msg);
+        fail_msg("%s", tu_err(&err));
     bool hit = st.from_cache;
     assert_int_equal(gauss_stats_alloc(copy, st.stats.d, &err), 0);
     memcpy(copy->mu, st.stats.mu, (size_t)st.stats.d * sizeof *copy->mu);
@@ -418,8 +418,8 @@ static void test_cache_faults_are_warnings(void **state)
     assert_false(run_stats(&cfg, &set, cache, &first));
     entry_path(cache, entry, sizeof entry);
     StFile f;
-    Error err = {{0}};
-    if (st_read(entry, &f, &err)) fail_msg("%s", err.msg);
+    Error err = {0};
+    if (st_read(entry, &f, &err)) fail_msg("%s", tu_err(&err));
 
     rewrite_file(entry, f.data, f.size - 20); /* cut short, as by a full disk */
     expect_recovered(&cfg, &set, cache, &first, "truncated");
@@ -436,7 +436,7 @@ static void test_cache_faults_are_warnings(void **state)
     if (st_writer_add_f64(w, "mu", &sm, first.mu, &err) || st_writer_add_f64(w, "sigma", &ss, first.sigma, &err) ||
         st_writer_meta(w, "key", st_meta(&f, "key"), &err) || st_writer_meta(w, "samples", "9", &err) ||
         st_writer_save(w, entry, &err))
-        fail_msg("%s", err.msg);
+        fail_msg("%s", tu_err(&err));
     st_writer_free(w);
     expect_recovered(&cfg, &set, cache, &first, "was written by another version of the runner (cache format 1");
     st_free(&f);
@@ -486,8 +486,8 @@ static void test_inception_parity(void **state)
     features_inception_config(&cfg, weights);
     cfg.batch = 2;
     FeatureNet fn;
-    Error err = {{0}};
-    if (features_open(&fn, &cfg, backend_cpu(), &err)) fail_msg("%s", err.msg);
+    Error err = {0};
+    if (features_open(&fn, &cfg, backend_cpu(), &err)) fail_msg("%s", tu_err(&err));
     assert_int_equal(fn.feature_dim, 2048);
     assert_int_equal(fn.logits_dim, 1008);
     const char *sets[] = {"gray", "rgb"};
@@ -502,7 +502,7 @@ static void test_inception_parity(void **state)
         assert_non_null(logits);
         if (features_extract(&fn, img->data, n, (int)img->shape.dim[1], (int)img->shape.dim[2], (int)img->shape.dim[3],
                              feats, logits, &err))
-            fail_msg("%s", err.msg);
+            fail_msg("%s", tu_err(&err));
         size_t m;
         snprintf(name, sizeof name, "%s.pool", sets[s]);
         float *want = floats(&f, name, &m);

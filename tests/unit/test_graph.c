@@ -17,8 +17,8 @@
 #include <cmocka.h>
 
 /* Fails the test with the graph's message when a call returned an error. */
-#define OK(call) do { if ((call)) fail_msg("%s", err.msg); } while (0)
-#define NOT_NULL(ptr) do { if (!(ptr)) fail_msg("%s", err.msg); } while (0)
+#define OK(call) do { if ((call)) fail_msg("%s", tu_err(&err)); } while (0)
+#define NOT_NULL(ptr) do { if (!(ptr)) fail_msg("%s", tu_err(&err)); } while (0)
 
 static Node *input(Graph *g, const char *name, Shape s, bool grad, Error *err)
 {
@@ -402,7 +402,7 @@ static void test_views_share_memory(void **state)
 static void test_late_input_keeps_its_memory(void **state)
 {
     (void)state;
-    Error err = {{0}};
+    Error err = {0};
     Graph *g = graph_new(backend_cpu());
     Node *x, *a, *b, *c, *y, *d;
     NOT_NULL(x = input(g, "x", shape_of(1, (int64_t)256), false, &err));

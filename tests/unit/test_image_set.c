@@ -22,9 +22,9 @@ static void expect_refused(const char *what, const char *part)
 {
     ImageSet s;
     ImageSetOptions o = {0};
-    Error err = {{0}};
+    Error err = {0};
     if (image_set_open(&s, what, &o, &err) == 0) fail_msg("'%s' was accepted", what);
-    if (!strstr(err.msg, part)) fail_msg("'%s': message '%s' lacks '%s'", what, err.msg, part);
+    if (!strstr(err.msg, part)) fail_msg("'%s': message '%s' lacks '%s'", what, tu_err(&err), part);
     assert_null(s.pixels);
 }
 
@@ -72,8 +72,9 @@ static void test_range_takes_its_images(void **state)
     snprintf(part_what, sizeof part_what, "mnist:test:7-12@%s", tu_mnist_dir());
     ImageSet all, part;
     ImageSetOptions o = {0};
-    Error err = {{0}};
-    if (image_set_open(&all, all_what, &o, &err) || image_set_open(&part, part_what, &o, &err)) fail_msg("%s", err.msg);
+    Error err = {0};
+    if (image_set_open(&all, all_what, &o, &err) || image_set_open(&part, part_what, &o, &err))
+        fail_msg("%s", tu_err(&err));
     assert_int_equal(part.n, 5);
     assert_string_equal(part.split, "test:7-12");
     size_t per = (size_t)all.c * all.h * all.w;
@@ -105,7 +106,7 @@ static void test_png_folders(void **state)
     char dir[512], path[700];
     ImageSet s;
     ImageSetOptions o = {0};
-    Error err = {{0}};
+    Error err = {0};
     tu_join(dir, sizeof dir, tu_tmpdir, "empty");
     assert_int_equal(mkdir(dir, 0777), 0);
     expect_refused(dir, "holds no .png files");
@@ -115,7 +116,7 @@ static void test_png_folders(void **state)
     assert_int_equal(mkdir(dir, 0777), 0);
     copy_fixture("png/gray16.png", tu_join(path, sizeof path, dir, "a.png"));
     copy_fixture("png/rgba8.png", tu_join(path, sizeof path, dir, "b.png"));
-    if (image_set_open(&s, dir, &o, &err)) fail_msg("%s", err.msg);
+    if (image_set_open(&s, dir, &o, &err)) fail_msg("%s", tu_err(&err));
     assert_int_equal(s.n, 2);
     assert_int_equal(s.c, 3);
     size_t plane = (size_t)s.h * s.w;

@@ -2,6 +2,7 @@
  * bounds and moments of the drawn values (large tensors, so the moments are tight). */
 #include "graph/network.h"
 #include "runner/spec/spec.h"
+#include "tests/unit/testutil.h"
 
 #include <math.h>
 #include <setjmp.h>
@@ -42,9 +43,9 @@ static int setup(void **state)
 {
     (void)state;
     Spec spec;
-    Error err = {{0}};
+    Error err = {0};
     if (spec_load_text("init.yaml", SPEC, NULL, 0, &spec, &err)) {
-        fprintf(stderr, "%s\n", err.msg);
+        fprintf(stderr, "%s\n", tu_err(&err));
         return -1;
     }
     net = network_new(spec_model(&spec, "net"), &err);
@@ -53,7 +54,7 @@ static int setup(void **state)
     Shape s = shape_of(4, (int64_t)2, (int64_t)64, (int64_t)12, (int64_t)10);
     Node *x = graph_input(graph, "x", &s, false, &err), *out;
     if (!net || !x || network_apply(net, graph, &x, 1, 7, &out, NULL, &err)) {
-        fprintf(stderr, "%s\n", err.msg);
+        fprintf(stderr, "%s\n", tu_err(&err));
         return -1;
     }
     return 0;
@@ -155,7 +156,7 @@ static void test_streams_are_per_parameter(void **state)
     assert_non_null(b);
     assert_true(memcmp(a->value.data, b->value.data, 64 * sizeof(float)) != 0);
     float first = a->value.data[0];
-    Error err = {{0}};
+    Error err = {0};
     assert_int_equal(param_init(a, 7, &err), 0);
     assert_true(a->value.data[0] == first);
     assert_int_equal(param_init(a, 8, &err), 0);

@@ -14,6 +14,7 @@
 
 #include "graph/graph.h"
 #include "kernels/cpu/cpu_kernels.h"
+#include "tests/unit/testutil.h"
 
 /* Deterministic test data in [lo, hi). */
 static void fill_data(float *x, size_t n, float lo, float hi, uint64_t seed)
@@ -372,9 +373,9 @@ static void dropout_graph(DropoutGraph *d, int rows, int cols, double p, bool tr
     Node *prod = graph_op2(d->g, "mul", d->y, d->dy, &err);
     Node *loss = prod ? graph_op1(d->g, "sum", prod, &err) : NULL;
     assert_non_null(loss);
-    if (graph_backward(d->g, loss, &d->x, 1, &d->dx, &err)) fail_msg("%s", err.msg);
+    if (graph_backward(d->g, loss, &d->x, 1, &d->dx, &err)) fail_msg("%s", tu_err(&err));
     Node *outs[2] = {d->y, d->dx};
-    if (graph_plan(d->g, outs, 2, &err)) fail_msg("%s", err.msg);
+    if (graph_plan(d->g, outs, 2, &err)) fail_msg("%s", tu_err(&err));
 }
 
 static void test_dropout_statistics(void **state)

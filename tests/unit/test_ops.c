@@ -459,7 +459,7 @@ static bool check_fixture(const Case *c, const Values *vs, const char *be_name, 
         if (!st_find(&c->st, v->name)) continue;
         float *want = st_floats(&c->st, v->name, v->n, &err);
         if (!want) {
-            msg_add(msg, "\n    %s: %s", be_name, err.msg);
+            msg_add(msg, "\n    %s: %s", be_name, tu_err(&err));
             ok = false;
             continue;
         }
@@ -544,7 +544,7 @@ static bool check_case(const Case *c, char *msg)
     Values cpu_vals = {0};
     bool ok = true;
     if (build(c, backend_cpu(), &cpu, &err) || run_values(&cpu, &cpu_vals, &err)) {
-        msg_add(msg, "\n  %s (op %s): cpu: %s", c->name, c->op->name, err.msg);
+        msg_add(msg, "\n  %s (op %s): cpu: %s", c->name, c->op->name, tu_err(&err));
         built_free(&cpu);
         values_free(&cpu_vals);
         return false;
@@ -564,7 +564,7 @@ static bool check_case(const Case *c, char *msg)
         Built gpu;
         Values gpu_vals = {0};
         if (build(c, g_cuda, &gpu, &err) || run_values(&gpu, &gpu_vals, &err)) {
-            msg_add(detail, "\n    %s: %s", g_cuda->name, err.msg);
+            msg_add(detail, "\n    %s: %s", g_cuda->name, tu_err(&err));
             ok = false;
         } else {
             if (c->has_ref) ok &= check_fixture(c, &gpu_vals, g_cuda->name, detail);
@@ -633,7 +633,7 @@ static void test_cuda_backend(void **state)
 int main(void)
 {
     Error err = {0};
-    if (load_cases(&err)) snprintf(g_load_error, sizeof g_load_error, "%s", err.msg);
+    if (load_cases(&err)) snprintf(g_load_error, sizeof g_load_error, "%s", tu_err(&err));
     g_cuda = backend_cuda(g_cuda_why, sizeof g_cuda_why);
 
     /* One test per op, so the count is dynamic: cmocka_run_group_tests needs a fixed array,

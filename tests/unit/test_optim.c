@@ -65,19 +65,19 @@ static bool schedule_from_meta(const StFile *f, ScheduleConfig *s)
         schedule_config_defaults(s, SCHED_CONSTANT);
         return false;
     }
-    Error err = {{0}};
+    Error err = {0};
     SchedType t;
-    if (schedule_type_parse(type, &t, &err)) fail_msg("%s", err.msg);
+    if (schedule_type_parse(type, &t, &err)) fail_msg("%s", tu_err(&err));
     schedule_config_defaults(s, t);
     const char *after = st_meta(f, "sched_after");
-    if (after && schedule_type_parse(after, &s->after, &err)) fail_msg("%s", err.msg);
+    if (after && schedule_type_parse(after, &s->after, &err)) fail_msg("%s", tu_err(&err));
     s->warmup_steps = (int64_t)meta_num(f, "sched_warmup_steps", (double)s->warmup_steps);
     s->start_factor = meta_num(f, "sched_start_factor", s->start_factor);
     s->step_size = (int64_t)meta_num(f, "sched_step_size", (double)s->step_size);
     s->gamma = meta_num(f, "sched_gamma", s->gamma);
     s->t_max = (int64_t)meta_num(f, "sched_t_max", (double)s->t_max);
     s->eta_min = meta_num(f, "sched_eta_min", s->eta_min);
-    if (schedule_config_check(s, NULL, &err)) fail_msg("%s", err.msg);
+    if (schedule_config_check(s, NULL, &err)) fail_msg("%s", tu_err(&err));
     return true;
 }
 
@@ -92,10 +92,10 @@ static const char *const optim_keys[] = {
 static OptimConfig config_from_meta(const StFile *f, const char *path)
 {
     check_keys(f, path, optim_keys);
-    Error err = {{0}};
+    Error err = {0};
     OptimType t;
     const char *type = st_meta(f, "type");
-    if (!type || optim_type_parse(type, &t, &err)) fail_msg("%s: %s", path, err.msg);
+    if (!type || optim_type_parse(type, &t, &err)) fail_msg("%s: %s", path, tu_err(&err));
     OptimConfig c;
     optim_config_defaults(&c, t);
     c.lr = meta_num(f, "lr", c.lr);
@@ -123,8 +123,8 @@ static void run_optim_case(const char *path, void *ctx)
 {
     OptimRun *run = ctx;
     StFile f;
-    Error err = {{0}};
-    if (st_read(path, &f, &err)) fail_msg("%s", err.msg);
+    Error err = {0};
+    if (st_read(path, &f, &err)) fail_msg("%s", tu_err(&err));
     OptimConfig cfg = config_from_meta(&f, path);
     run->seen[cfg.type] = true;
     ScheduleConfig sched;
@@ -145,11 +145,11 @@ static void run_optim_case(const char *path, void *ctx)
         host[i] = malloc(len * sizeof(float));
         want[i] = malloc(len * sizeof(float));
         grads[i] = be->alloc(len * sizeof(float));
-        if (st_to_f32(t, host[i], len, &err)) fail_msg("%s", err.msg);
+        if (st_to_f32(t, host[i], len, &err)) fail_msg("%s", tu_err(&err));
         be->upload(params[i]->value.data, host[i], len);
     }
     Optimizer *o = optim_new("net", &cfg, params, n, &err);
-    if (!o) fail_msg("%s: %s", path, err.msg);
+    if (!o) fail_msg("%s: %s", path, tu_err(&err));
 
     const StTensor *lrs = need(&f, path, "lr");
     double *lr_want = malloc((size_t)steps * sizeof(double));
@@ -160,18 +160,18 @@ static void run_optim_case(const char *path, void *ctx)
         for (int i = 0; i < n; i++) {
             size_t len = tensor_numel(&params[i]->value);
             if (st_to_f32(need(&f, path, "grad.%d.%d", k, i), host[i], len, &err))
-                fail_msg("%s", err.msg);
+                fail_msg("%s", tu_err(&err));
             be->upload(grads[i], host[i], len);
         }
         double lr = schedule_lr(&sched, cfg.lr, o->steps);
         if (!(fabs(lr - lr_want[k]) <= 1e-12 + 1e-9 * fabs(lr_want[k])))
             fail_msg("%s: step %d: learning rate %.12g, PyTorch %.12g", path, k, lr, lr_want[k]);
-        if (optim_step(o, grads, lr, &err)) fail_msg("%s: %s", path, err.msg);
+        if (optim_step(o, grads, lr, &err)) fail_msg("%s: %s", path, tu_err(&err));
         for (int i = 0; i < n; i++) {
             size_t len = tensor_numel(&params[i]->value);
             be->download(host[i], params[i]->value.data, len);
             if (st_to_f32(need(&f, path, "after.%d.%d", k, i), want[i], len, &err))
-                fail_msg("%s", err.msg);
+                fail_msg("%s", tu_err(&err));
             char what[300];
             snprintf(what, sizeof what, "%s (%s): step %d, param %d", path, be->name, k, i);
             if (!tu_allclose(what, host[i], want[i], len, 2e-5, 1e-6, msg, sizeof msg))
@@ -236,8 +236,8 @@ static void run_sched_case(const char *path, void *ctx)
 {
     bool *seen = ctx;
     StFile f;
-    Error err = {{0}};
-    if (st_read(path, &f, &err)) fail_msg("%s", err.msg);
+    Error err = {0};
+    if (st_read(path, &f, &err)) fail_msg("%s", tu_err(&err));
     const char *const keys[] = {"lr", "sched_type", "sched_after", "sched_warmup_steps",
                                 "sched_start_factor", "sched_step_size", "sched_gamma",
                                 "sched_t_max", "sched_eta_min", NULL};
@@ -294,13 +294,13 @@ static void test_defaults_are_pytorchs(void **state)
 static void expect_error(int rc, const Error *err, const char *part)
 {
     assert_int_equal(rc, -1);
-    if (!strstr(err->msg, part)) fail_msg("message '%s' lacks '%s'", err->msg, part);
+    if (!strstr(err->msg, part)) fail_msg("message '%s' lacks '%s'", tu_err(err), part);
 }
 
 static void test_config_errors(void **state)
 {
     (void)state;
-    Error err = {{0}};
+    Error err = {0};
     OptimType t;
     expect_error(optim_type_parse("adan", &t, &err), &err, "did you mean 'adam'?");
     expect_error(optim_type_parse("lbfgs", &t, &err), &err, "expected one of sgd, adam, adamw, rmsprop");
@@ -344,7 +344,7 @@ static void test_skipped_grads_buffers_and_names(void **state)
 {
     (void)state;
     const Backend *be = backend_cpu();
-    Error err = {{0}};
+    Error err = {0};
     Shape sh = shape_of(1, (int64_t)3);
     Param *a = param_new("fc1.weight", &sh, be, &err), *b = param_new("fc1.bias", &sh, be, &err);
     const float one[3] = {1, 1, 1}, g[3] = {0.5f, -0.5f, 2};

@@ -68,8 +68,8 @@ static void expect_case(const char *name)
     uint32_t h = want[4] | want[5] << 8 | (uint32_t)want[6] << 16 | (uint32_t)want[7] << 24;
     assert_int_equal(size, 8 + (size_t)w * h * 3);
     Image img, again;
-    Error err = {{0}};
-    if (png_read(png_path, &img, &err)) fail_msg("%s: %s", name, err.msg);
+    Error err = {0};
+    if (png_read(png_path, &img, &err)) fail_msg("%s: %s", name, tu_err(&err));
     if (img.width != (int)w || img.height != (int)h)
         fail_msg("%s: %dx%d, PIL %ux%u", name, img.width, img.height, (unsigned)w, (unsigned)h);
     for (size_t i = 0; i < (size_t)w * h; i++) {
@@ -80,7 +80,7 @@ static void expect_case(const char *name)
                      got[1], got[2], want[8 + 3 * i], want[9 + 3 * i], want[10 + 3 * i]);
     }
     /* Nothing may depend on memory left from before (an alpha blend onto it once did). */
-    if (png_read(png_path, &again, &err)) fail_msg("%s again: %s", name, err.msg);
+    if (png_read(png_path, &again, &err)) fail_msg("%s again: %s", name, tu_err(&err));
     assert_int_equal(again.channels, img.channels);
     assert_memory_equal(again.pixels, img.pixels, (size_t)w * h * (size_t)img.channels);
     image_free(&again);
@@ -98,10 +98,10 @@ static void test_every_kind_reads_as_pil(void **state)
 static void expect_refused(const char *path, const char *reason)
 {
     Image img;
-    Error err = {{0}};
+    Error err = {0};
     assert_int_equal(png_read(path, &img, &err), -1);
-    if (strncmp(err.msg, path, strlen(path)) != 0) fail_msg("message '%s' does not name %s", err.msg, path);
-    if (!strstr(err.msg, reason)) fail_msg("message '%s' lacks '%s'", err.msg, reason);
+    if (strncmp(err.msg, path, strlen(path)) != 0) fail_msg("message '%s' does not name %s", tu_err(&err), path);
+    if (!strstr(err.msg, reason)) fail_msg("message '%s' lacks '%s'", tu_err(&err), reason);
     assert_null(img.pixels);
 }
 

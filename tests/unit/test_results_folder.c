@@ -253,7 +253,7 @@ static void test_lock_refuses_second_run(void **state)
     assert_true(child >= 0);
     if (child == 0) {
         close(ready[0]), close(release[1]);
-        Error err = {{0}};
+        Error err = {0};
         char ok = results_lock(dir, &err) >= 0 ? 'y' : 'n';
         if (write(ready[1], &ok, 1) != 1) _exit(2);
         char c;
@@ -286,12 +286,12 @@ static void test_open_folder_is_locked(void **state)
     char dir[512], out[16384], want[64], path[600];
     tu_tmp(dir, sizeof dir, "in-use");
     Results r;
-    Error err = {{0}};
-    if (results_open(&r, dir, false, &err)) fail_msg("%s", err.msg);
+    Error err = {0};
+    if (results_open(&r, dir, false, &err)) fail_msg("%s", tu_err(&err));
     assert_false(exists(dir));
-    if (results_path(&r, "spec.yaml", path, sizeof path, &err)) fail_msg("%s", err.msg);
+    if (results_path(&r, "spec.yaml", path, sizeof path, &err)) fail_msg("%s", tu_err(&err));
     write_text(path, "name: in-use\n");
-    if (results_publish(&r, &err)) fail_msg("%s", err.msg);
+    if (results_publish(&r, &err)) fail_msg("%s", tu_err(&err));
     assert_string_equal(r.dir, dir);
     assert_true(exists(tu_join(path, sizeof path, dir, RESULTS_MARKER)));
     assert_int_not_equal(short_run(NULL, NULL, dir, "--force", out, sizeof out), 0);
@@ -315,9 +315,9 @@ static void test_racing_creation(void **state)
     char dir[512], path[600];
     tu_tmp(dir, sizeof dir, "raced");
     Results a, b;
-    Error err = {{0}};
-    if (results_open(&a, dir, false, &err) || results_open(&b, dir, false, &err)) fail_msg("%s", err.msg);
-    if (results_publish(&a, &err)) fail_msg("%s", err.msg);
+    Error err = {0};
+    if (results_open(&a, dir, false, &err) || results_open(&b, dir, false, &err)) fail_msg("%s", tu_err(&err));
+    if (results_publish(&a, &err)) fail_msg("%s", tu_err(&err));
     assert_int_not_equal(results_publish(&b, &err), 0);
     expect_in(err.msg, "already exists (another run created it meanwhile)");
     results_close(&b);

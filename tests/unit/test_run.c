@@ -69,8 +69,8 @@ static void expect_png(const char *dir, const char *rel, int width, int height)
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", dir, rel);
     Image img = {0};
-    Error err = {{0}};
-    if (png_read(path, &img, &err)) fail_msg("%s", err.msg);
+    Error err = {0};
+    if (png_read(path, &img, &err)) fail_msg("%s", tu_err(&err));
     assert_int_equal(img.width, width);
     assert_int_equal(img.height, height);
     image_free(&img);
@@ -80,8 +80,8 @@ static void read_table(const char *dir, const char *rel, MetricsTable *t)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", dir, rel);
-    Error err = {{0}};
-    if (metrics_table_read(path, t, &err)) fail_msg("%s", err.msg);
+    Error err = {0};
+    if (metrics_table_read(path, t, &err)) fail_msg("%s", tu_err(&err));
 }
 
 static double num(const MetricsTable *t, int row, const char *col)
@@ -89,8 +89,8 @@ static double num(const MetricsTable *t, int row, const char *col)
     int c = metrics_table_col(t, col);
     if (c < 0) fail_msg("no column '%s'", col);
     double v;
-    Error err = {{0}};
-    if (metrics_table_num(t, row, c, &v, &err)) fail_msg("%s", err.msg);
+    Error err = {0};
+    if (metrics_table_num(t, row, c, &v, &err)) fail_msg("%s", tu_err(&err));
     return v;
 }
 
@@ -121,15 +121,15 @@ static void load_checkpoint(const char *dir, const char *want_step, int64_t *par
     snprintf(ckpt, sizeof ckpt, "%s/checkpoints/last.safetensors", dir);
     Spec spec;
     Experiment x;
-    Error err = {{0}};
-    if (spec_load(spec_path, NULL, 0, &spec, &err)) fail_msg("%s", err.msg);
+    Error err = {0};
+    if (spec_load(spec_path, NULL, 0, &spec, &err)) fail_msg("%s", tu_err(&err));
     Shape shape = {.ndim = 3, .dim = {1, 28, 28}};
-    if (experiment_build(&x, &spec, backend_cpu(), spec.data.batch_size, &shape, &err)) fail_msg("%s", err.msg);
+    if (experiment_build(&x, &spec, backend_cpu(), spec.data.batch_size, &shape, &err)) fail_msg("%s", tu_err(&err));
     Optimizer *opts[SPEC_MAX_MODELS];
     int n_opts = experiment_optimizers(&x, opts);
     StFile f;
-    if (st_read(ckpt, &f, &err)) fail_msg("%s", err.msg);
-    if (checkpoint_load_file(&f, ckpt, x.nets, x.n_nets, opts, n_opts, true, &err)) fail_msg("%s", err.msg);
+    if (st_read(ckpt, &f, &err)) fail_msg("%s", tu_err(&err));
+    if (checkpoint_load_file(&f, ckpt, x.nets, x.n_nets, opts, n_opts, true, &err)) fail_msg("%s", tu_err(&err));
     assert_string_equal(st_meta(&f, "step"), want_step);
     assert_string_equal(st_meta(&f, "data_shape"), "1,28,28");
     assert_non_null(st_meta(&f, "seed"));
@@ -224,8 +224,8 @@ static void test_resolved_spec(void **state)
     char path[512], text[16384];
     snprintf(path, sizeof path, "%s/spec.yaml", gan_dir);
     Spec spec;
-    Error err = {{0}};
-    if (spec_load(path, NULL, 0, &spec, &err)) fail_msg("%s", err.msg);
+    Error err = {0};
+    if (spec_load(path, NULL, 0, &spec, &err)) fail_msg("%s", tu_err(&err));
     assert_string_equal(spec.name, "gan_mnist");
     assert_int_equal(spec.train.steps, 30);
     assert_int_equal(spec.train.checkpoint_every, 20);
@@ -249,8 +249,8 @@ static void test_epochs_and_last_batch(void **state)
 {
     (void)state;
     Dataset ds;
-    Error err = {{0}};
-    if (dataset_load_mnist_like("mnist", tu_mnist_dir(), "test", &ds, &err)) fail_msg("%s", err.msg);
+    Error err = {0};
+    if (dataset_load_mnist_like("mnist", tu_mnist_dir(), "test", &ds, &err)) fail_msg("%s", tu_err(&err));
     char images[512], dir[512], args[2048], out[16384];
     tu_tmp(images, sizeof images, "hundred-images-idx3-ubyte");
     FILE *f = fopen(images, "wb");
@@ -465,9 +465,9 @@ static void test_classifier_evaluates(void **state)
 {
     (void)state;
     Dataset probe;
-    Error err = {{0}};
+    Error err = {0};
     if (dataset_load_mnist_like("fashion_mnist", DATASET_FASHION_MNIST_ROOT, "test", &probe, &err))
-        fail_msg("%s (make setup installs dataset-fashion-mnist)", err.msg);
+        fail_msg("%s (make setup installs dataset-fashion-mnist)", tu_err(&err));
     dataset_free(&probe);
     char dir[512], args[2048], out[16384];
     tu_tmp(dir, sizeof dir, "classifier");
@@ -499,8 +499,8 @@ static void test_classifier_evaluates(void **state)
 static void grid_mean_image(const char *path, int n, int nrow, double *mean)
 {
     Image img = {0};
-    Error err = {{0}};
-    if (png_read(path, &img, &err)) fail_msg("%s", err.msg);
+    Error err = {0};
+    if (png_read(path, &img, &err)) fail_msg("%s", tu_err(&err));
     memset(mean, 0, 28 * 28 * sizeof *mean);
     for (int i = 0; i < n; i++) {
         int x0 = 2 + (i % nrow) * 30, y0 = 2 + (i / nrow) * 30;
@@ -539,9 +539,9 @@ static void test_learns_fashion(void **state)
     skip();
 #endif
     Dataset ds;
-    Error err = {{0}};
+    Error err = {0};
     if (dataset_load_mnist_like("fashion_mnist", DATASET_FASHION_MNIST_ROOT, "train", &ds, &err))
-        fail_msg("%s (make setup installs dataset-fashion-mnist)", err.msg);
+        fail_msg("%s (make setup installs dataset-fashion-mnist)", tu_err(&err));
     double data_mean[28 * 28] = {0};
     for (int i = 0; i < ds.n; i++)
         for (int k = 0; k < 28 * 28; k++) data_mean[k] += ds.pixels[(size_t)i * 28 * 28 + (size_t)k];

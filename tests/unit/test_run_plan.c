@@ -25,8 +25,8 @@ static void load(Spec *spec, const char *extra)
 {
     char text[2048];
     snprintf(text, sizeof text, "name: plan\n%s%s", nets, extra);
-    Error err = {{0}};
-    if (spec_load_text("plan.yaml", text, NULL, 0, spec, &err)) fail_msg("%s", err.msg);
+    Error err = {0};
+    if (spec_load_text("plan.yaml", text, NULL, 0, spec, &err)) fail_msg("%s", tu_err(&err));
 }
 
 static void test_plans(void **state)
@@ -37,7 +37,7 @@ static void test_plans(void **state)
     assert_int_equal(batches_per_epoch(8, 4, true), 2);
     Spec spec;
     RunPlan plan;
-    Error err = {{0}};
+    Error err = {0};
     load(&spec, "data: {batch_size: 4}\ntrain: {epochs: 3}\nschedule: {type: cosine}\n");
     assert_int_equal(run_plan_resolve(&spec, 10, &plan, &err), 0);
     assert_int_equal(plan.per_epoch, 3);

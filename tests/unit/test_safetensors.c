@@ -22,7 +22,7 @@
 static void expect_error(int rc, const Error *err, const char *part)
 {
     assert_int_equal(rc, -1);
-    if (!strstr(err->msg, part)) fail_msg("message '%s' lacks '%s'", err->msg, part);
+    if (!strstr(err->msg, part)) fail_msg("message '%s' lacks '%s'", tu_err(err), part);
 }
 
 /* The file test_safetensors writes and safetensors_reference.py's `verify` expects. */
@@ -45,7 +45,7 @@ static void test_round_trip(void **state)
 {
     (void)state;
     char path[512], tmp[600];
-    Error err = {{0}};
+    Error err = {0};
     tu_tmp(path, sizeof path, "round.safetensors");
     assert_int_equal(write_known(path, &err), 0);
     assert_int_equal(write_known(path, &err), 0); /* replaces an existing file */
@@ -53,7 +53,7 @@ static void test_round_trip(void **state)
     assert_int_equal(access(tmp, F_OK), -1);     /* nothing left behind */
 
     StFile f;
-    if (st_read(path, &f, &err)) fail_msg("%s", err.msg);
+    if (st_read(path, &f, &err)) fail_msg("%s", tu_err(&err));
     assert_int_equal(f.n, 3);
     assert_int_equal((long)(f.size % 8), 0);     /* header padded: data stays aligned */
     const StTensor *a = st_find(&f, "a"), *b = st_find(&f, "b"), *c = st_find(&f, "c");
@@ -81,7 +81,7 @@ static void test_round_trip(void **state)
 static void test_writer_rejects_bad_names(void **state)
 {
     (void)state;
-    Error err = {{0}};
+    Error err = {0};
     StWriter *w = st_writer_new();
     Shape s = shape_of(1, (int64_t)1);
     float x = 1;
@@ -97,8 +97,8 @@ static void test_writer_rejects_bad_names(void **state)
 static void check_torch_file(const char *path)
 {
     StFile f;
-    Error err = {{0}};
-    if (st_read(path, &f, &err)) fail_msg("%s", err.msg);
+    Error err = {0};
+    if (st_read(path, &f, &err)) fail_msg("%s", tu_err(&err));
     assert_string_equal(st_meta(&f, "format"), "pt");
     static const struct {
         const char *name;
@@ -115,7 +115,7 @@ static void check_torch_file(const char *path)
         if (!t) fail_msg("%s: no tensor '%s'", path, cases[c].name);
         assert_int_equal(t->dtype, cases[c].dtype);
         float got[8];
-        if (st_to_f32(t, got, (size_t)cases[c].n, &err)) fail_msg("%s", err.msg);
+        if (st_to_f32(t, got, (size_t)cases[c].n, &err)) fail_msg("%s", tu_err(&err));
         for (int i = 0; i < cases[c].n; i++) {
             double v = i * 0.5 * (i % 2 ? -1 : 1), want = v;
             if (cases[c].kind == 1) want = 2 * v;
@@ -153,7 +153,7 @@ static void test_python_reads_ours(void **state)
     const char *script = "tests/parity/safetensors_reference.py";
     if (access("/usr/bin/python3", X_OK) != 0) fail_msg("/usr/bin/python3 is missing: run make setup");
     char path[512], cmd[1200];
-    Error err = {{0}};
+    Error err = {0};
     tu_tmp(path, sizeof path, "ours.safetensors");
     assert_int_equal(write_known(path, &err), 0);
     snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s verify '%s'", script, path);
@@ -182,10 +182,10 @@ static void expect_corrupt(const char *name, uint64_t hlen, const char *header, 
     tu_tmp(path, sizeof path, name);
     write_raw(path, hlen == UINT64_MAX ? strlen(header) : hlen, header, n_data);
     StFile f;
-    Error err = {{0}};
+    Error err = {0};
     int rc = st_read(path, &f, &err);
     if (rc == 0) fail_msg("%s was accepted", name);
-    if (strncmp(err.msg, path, strlen(path)) != 0) fail_msg("message '%s' does not name %s", err.msg, path);
+    if (strncmp(err.msg, path, strlen(path)) != 0) fail_msg("message '%s' does not name %s", tu_err(&err), path);
     expect_error(rc, &err, part);
     assert_null(f.data); /* nothing left to free */
 }
@@ -232,7 +232,7 @@ static void test_corrupt_files(void **state)
     expect_corrupt("bad_meta", H, "{\"__metadata__\":{\"k\":1}}", 0, "__metadata__ value of 'k'");
 
     char path[512];
-    Error err = {{0}};
+    Error err = {0};
     StFile f;
     tu_tmp(path, sizeof path, "short");
     FILE *fp = fopen(path, "wb");
@@ -275,8 +275,8 @@ static void test_sizes_that_would_overflow(void **state)
     write_raw(path, strlen("{\"x\":{\"dtype\":\"F32\",\"shape\":[0,1099511627776],\"data_offsets\":[0,0]}}"),
               "{\"x\":{\"dtype\":\"F32\",\"shape\":[0,1099511627776],\"data_offsets\":[0,0]}}", 0);
     StFile f;
-    Error err = {{0}};
-    if (st_read(path, &f, &err)) fail_msg("%s", err.msg);
+    Error err = {0};
+    if (st_read(path, &f, &err)) fail_msg("%s", tu_err(&err));
     assert_int_equal(f.tensors[0].nbytes, 0);
     st_free(&f);
 }
@@ -286,7 +286,7 @@ static void test_directory_and_empty_paths(void **state)
 {
     (void)state;
     StFile f;
-    Error err = {{0}};
+    Error err = {0};
     char path[512];
     expect_error(st_read(tu_tmpdir, &f, &err), &err, "is a directory, not a safetensors file");
     assert_null(strstr(err.msg, "out of memory"));
@@ -306,7 +306,7 @@ static Network *make_net(const char *name, int in, int out)
     NetDef def;
     memset(&def, 0, sizeof def);
     snprintf(def.name, sizeof def.name, "%s", name);
-    Error err = {{0}};
+    Error err = {0};
     Network *net = network_new(&def, &err);
     assert_non_null(net);
     const Backend *be = backend_cpu();
@@ -351,7 +351,7 @@ static Optimizer *make_opt(Network *net)
 {
     OptimConfig c;
     optim_config_defaults(&c, OPTIM_ADAM);
-    Error err = {{0}};
+    Error err = {0};
     Optimizer *o = optim_new(net->def.name, &c, net->params.items, 2, &err);
     assert_non_null(o);
     return o;
@@ -360,7 +360,7 @@ static Optimizer *make_opt(Network *net)
 static void test_checkpoint_round_trip(void **state)
 {
     (void)state;
-    Error err = {{0}};
+    Error err = {0};
     char path[512];
     tu_tmp(path, sizeof path, "ckpt.safetensors");
     Network *g = make_net("generator", 3, 4), *d = make_net("discriminator", 4, 1);
@@ -373,7 +373,7 @@ static void test_checkpoint_round_trip(void **state)
     Network *nets[2] = {g, d};
     Optimizer *opts[2] = {og, od};
     const char *keys[1] = {"step"}, *vals[1] = {"2"};
-    if (checkpoint_save(path, nets, 2, opts, 2, keys, vals, 1, &err)) fail_msg("%s", err.msg);
+    if (checkpoint_save(path, nets, 2, opts, 2, keys, vals, 1, &err)) fail_msg("%s", tu_err(&err));
 
     StFile f;
     assert_int_equal(st_read(path, &f, &err), 0);
@@ -393,7 +393,7 @@ static void test_checkpoint_round_trip(void **state)
     for (int i = 0; i < 4; i++) fill_param(g2->params.items[i], -9);
     Network *nets2[2] = {g2, d2};
     Optimizer *opts2[2] = {og2, od2};
-    if (checkpoint_load(path, nets2, 2, opts2, 2, true, &err)) fail_msg("%s", err.msg);
+    if (checkpoint_load(path, nets2, 2, opts2, 2, true, &err)) fail_msg("%s", tu_err(&err));
     for (int i = 0; i < 4; i++) assert_true(param_equals(g->params.items[i], g2->params.items[i]));
     assert_int_equal(og2->steps, 2);
     assert_int_equal(og2->param_steps[1], 2);
@@ -405,7 +405,7 @@ static void test_checkpoint_round_trip(void **state)
 
     /* Weights only: optimizer state and other networks in the file are ignored unless strict. */
     Network *only[1] = {g2};
-    if (checkpoint_load(path, only, 1, NULL, 0, false, &err)) fail_msg("%s", err.msg);
+    if (checkpoint_load(path, only, 1, NULL, 0, false, &err)) fail_msg("%s", tu_err(&err));
     expect_error(checkpoint_load(path, only, 1, NULL, 0, true, &err), &err, "unexpected tensors:");
 
     optim_free(og); optim_free(od); optim_free(og2); optim_free(od2);
@@ -415,7 +415,7 @@ static void test_checkpoint_round_trip(void **state)
 static void test_checkpoint_mismatches(void **state)
 {
     (void)state;
-    Error err = {{0}};
+    Error err = {0};
     char path[512];
     tu_tmp(path, sizeof path, "small.safetensors");
     Network *g = make_net("generator", 3, 4);
@@ -441,7 +441,7 @@ static void test_checkpoint_mismatches(void **state)
     expect_error(checkpoint_load(path, o1, 1, NULL, 0, true, &err), &err, "missing tensors");
 
     /* A network with a parameter the file lacks, and the converse. */
-    Error e2 = {{0}};
+    Error e2 = {0};
     Shape s = shape_of(1, (int64_t)2);
     Param *extra = param_new("2.weight", &s, backend_cpu(), &e2);
     assert_int_equal(paramset_add(&g->params, extra, &e2), 0);
@@ -462,8 +462,8 @@ static void test_checkpoint_loads_pytorch_state_dict(void **state)
     char path[1024];
     tu_fixture_path(path, sizeof path, "safetensors/torch_written.safetensors");
     StFile f;
-    Error err = {{0}};
-    if (st_read(path, &f, &err)) fail_msg("%s", err.msg);
+    Error err = {0};
+    if (st_read(path, &f, &err)) fail_msg("%s", tu_err(&err));
     Network *net = make_net("net", 3, 4);
     /* The BatchNorm's other tensors, as our batchnorm1d declares them. */
     Shape c = shape_of(1, (int64_t)4);
@@ -475,7 +475,7 @@ static void test_checkpoint_loads_pytorch_state_dict(void **state)
         assert_int_equal(paramset_add(&net->params, p, &err), 0);
     }
     Network *nets[1] = {net};
-    if (checkpoint_load_file(&f, path, nets, 1, NULL, 0, false, &err)) fail_msg("%s", err.msg);
+    if (checkpoint_load_file(&f, path, nets, 1, NULL, 0, false, &err)) fail_msg("%s", tu_err(&err));
     float got[12], want[12];
     Param *w = paramset_find(&net->params, "0.weight");
     w->be->download(got, w->value.data, 12);

@@ -5,6 +5,7 @@
 #include "graph/graph.h"
 #include "graph/network.h"
 #include "runner/spec/spec.h"
+#include "tests/unit/testutil.h"
 
 #include <dirent.h>
 #include <setjmp.h>
@@ -39,8 +40,8 @@ static char *read_text(const char *path, size_t *len)
 
 static void load_ok(const char *path, const char *const *sets, int n_sets, Spec *spec)
 {
-    Error err = {{0}};
-    if (spec_load(path, sets, n_sets, spec, &err)) fail_msg("%s: %s", path, err.msg);
+    Error err = {0};
+    if (spec_load(path, sets, n_sets, spec, &err)) fail_msg("%s: %s", path, tu_err(&err));
 }
 
 /* Builds every model on the CPU backend, as `runner check` does; shape errors surface here. */
@@ -96,7 +97,7 @@ static void test_bad_specs(void **state)
 
         const char *sets[1] = {set};
         Spec spec;
-        Error err = {{0}};
+        Error err = {0};
         int rc = spec_load(path, sets, set[0] ? 1 : 0, &spec, &err);
         if (rc == 0) {
             rc = build_models(&spec, &err);
@@ -105,8 +106,8 @@ static void test_bad_specs(void **state)
         if (rc == 0) {
             print_error("%s: loaded without error; expected:\n  %s\n", path, want);
             failures++;
-        } else if (strcmp(err.msg, want) != 0) {
-            print_error("%s:\n  want: %s\n  got:  %s\n", path, want, err.msg);
+        } else if (strcmp(tu_err(&err), want) != 0) {
+            print_error("%s:\n  want: %s\n  got:  %s\n", path, want, tu_err(&err));
             failures++;
         }
         checked++;
@@ -224,8 +225,8 @@ static void test_optimizer_defaults_match(void **state)
         char text[256];
         snprintf(text, sizeof text, "models: {g: {input: [2], layers: [relu]}}\noptimizers: {g: {type: %s}}\n", types[t]);
         Spec s;
-        Error err = {{0}};
-        if (spec_load_text("inline.yaml", text, NULL, 0, &s, &err)) fail_msg("%s", err.msg);
+        Error err = {0};
+        if (spec_load_text("inline.yaml", text, NULL, 0, &s, &err)) fail_msg("%s", tu_err(&err));
         OptimConfig want;
         optim_config_defaults(&want, (OptimType)t);
         const OptimConfig *got = &s.optimizers[0].cfg;
@@ -242,10 +243,10 @@ static void test_loss_defaults(void **state)
 {
     (void)state;
     Spec s;
-    Error err = {{0}};
+    Error err = {0};
     const char *text = "models: {generator: {input: [2], layers: [relu]}, discriminator: {input: [2], layers: [relu]}}\n"
                        "loss: {type: wgan}\n";
-    if (spec_load_text("inline.yaml", text, NULL, 0, &s, &err)) fail_msg("%s", err.msg);
+    if (spec_load_text("inline.yaml", text, NULL, 0, &s, &err)) fail_msg("%s", tu_err(&err));
     assert_true(s.loss.clip == 0.01);
     assert_int_equal(s.loss.n_critic, 5);
     assert_string_equal(s.loss.generator, "generator");
@@ -284,21 +285,22 @@ static void test_overrides(void **state)
     assert_int_equal(spec_model(&s, "discriminator")->nodes[0].attr[attr_index(op_find("linear"), "out")].ints[0], 5);
     spec_free(&s);
 
-    Error err = {{0}};
+    Error err = {0};
     const char *bad[] = {"optimizers.generator.lr=abc"};
     assert_int_equal(spec_load("experiments/gan_mnist.yaml", bad, 1, &s, &err), -1);
-    assert_string_equal(err.msg, "--set optimizers.generator.lr=abc: error: 'lr' expects a number, found 'abc'");
+    assert_string_equal(tu_err(&err), "--set optimizers.generator.lr=abc: error: 'lr' expects a number, found 'abc'");
     const char *bad2[] = {"optimizers.generatr.lr=1"};
     assert_int_equal(spec_load("experiments/gan_mnist.yaml", bad2, 1, &s, &err), -1);
-    assert_string_equal(err.msg, "--set optimizers.generatr.lr=1: error: 'optimizers' names model 'generatr', "
-                                 "which is not in models (did you mean 'generator'?)");
+    assert_string_equal(tu_err(&err), "--set optimizers.generatr.lr=1: error: 'optimizers' names model 'generatr', "
+                                      "which is not in models (did you mean 'generator'?)");
     const char *bad3[] = {"models.discriminator.layers.9.relu=1"};
     assert_int_equal(spec_load(GOOD_DIR "/aliases.yaml", bad3, 1, &s, &err), -1);
-    assert_string_equal(err.msg, "--set models.discriminator.layers.9.relu=1: error: 'models.discriminator.layers' is a "
-                                 "list of 1 entries; '9' is not an index from 0 to 0");
+    assert_string_equal(tu_err(&err), "--set models.discriminator.layers.9.relu=1: error: 'models.discriminator.layers' "
+                                      "is a list of 1 entries; '9' is not an index from 0 to 0");
     const char *bad4[] = {"train"};
     assert_int_equal(spec_load(GOOD_DIR "/minimal.yaml", bad4, 1, &s, &err), -1);
-    assert_string_equal(err.msg, "--set train: error: expected --set dotted.path=value, e.g. --set train.steps=100");
+    assert_string_equal(tu_err(&err),
+                        "--set train: error: expected --set dotted.path=value, e.g. --set train.steps=100");
 }
 
 static void test_includes(void **state)
@@ -319,9 +321,10 @@ static void test_includes(void **state)
     assert_string_equal(spec_where(&s, "models.b.input.0", where, sizeof where), GOOD_DIR "/include.yaml:4:40");
     spec_free(&s);
 
-    Error err = {{0}};
+    Error err = {0};
     assert_int_equal(spec_load_text(GOOD_DIR "/x.yaml", "models: {a: {include: nets/block.yaml}}\n", NULL, 0, &s, &err), -1);
-    assert_string_equal(err.msg, GOOD_DIR "/x.yaml:1:13: error: model 'a' must give parameter 'width' of nets/block.yaml");
+    assert_string_equal(tu_err(&err),
+                        GOOD_DIR "/x.yaml:1:13: error: model 'a' must give parameter 'width' of nets/block.yaml");
 }
 
 static void test_dag(void **state)
@@ -356,8 +359,8 @@ static void test_dag(void **state)
     assert_int_equal(u->nodes[5].bias_init.kind, INIT_CONSTANT);
     assert_true(u->nodes[5].bias_init.a == 0.1);
     assert_string_equal(u->output, "cat");
-    Error err = {{0}};
-    if (build_models(&s, &err)) fail_msg("%s", err.msg);
+    Error err = {0};
+    if (build_models(&s, &err)) fail_msg("%s", tu_err(&err));
     spec_free(&s);
 }
 
@@ -380,9 +383,9 @@ static void test_round_trip(void **state)
     load_ok(GOOD_DIR "/full.yaml", sets, 1, &a);
     char *text;
     size_t len;
-    Error err = {{0}};
-    if (yaml_write(a.tree, &text, &len, &err)) fail_msg("%s", err.msg);
-    if (spec_load_text(GOOD_DIR "/resolved.yaml", text, NULL, 0, &b, &err)) fail_msg("%s\n%s", err.msg, text);
+    Error err = {0};
+    if (yaml_write(a.tree, &text, &len, &err)) fail_msg("%s", tu_err(&err));
+    if (spec_load_text(GOOD_DIR "/resolved.yaml", text, NULL, 0, &b, &err)) fail_msg("%s\n%s", tu_err(&err), text);
     assert_int_equal(b.train.steps, 12);
     assert_string_equal(b.name, a.name);
     assert_int_equal(b.n_models, a.n_models);
@@ -423,7 +426,7 @@ static void must_not_crash(const char *label, const char *text, size_t len)
 {
     YPool pool = {0};
     YNode *root = NULL;
-    Error err = {{0}};
+    Error err = {0};
     if (yaml_load_text(&pool, label, text, len, false, &root, &err))
         assert_true(err.msg[0] != '\0');
     ynode_free(root);
@@ -502,9 +505,9 @@ static void test_limits(void **state)
     text[big] = '\0';
     YPool pool = {0};
     YNode *root;
-    Error err = {{0}};
+    Error err = {0};
     assert_int_equal(yaml_load_text(&pool, "big.yaml", text, big, false, &root, &err), -1);
-    assert_non_null(strstr(err.msg, "big.yaml: error: file too large"));
+    assert_non_null(strstr(tu_err(&err), "big.yaml: error: file too large"));
     /* Nodes: a flat list of many values. */
     size_t n = 0;
     n += (size_t)sprintf(text, "a: [");
@@ -521,7 +524,7 @@ static void test_limits(void **state)
     assert_non_null(strstr(err.msg, "exceeds 100000 nodes"));
     /* A NUL inside the text is an error, not a silently shorter file. */
     assert_int_equal(yaml_load_text(&pool, "nul.yaml", "a: b\0c\n", 7, false, &root, &err), -1);
-    assert_non_null(strstr(err.msg, "nul.yaml:1:"));
+    assert_non_null(strstr(tu_err(&err), "nul.yaml:1:"));
     free(text);
     ypool_free(&pool);
 }

@@ -5,6 +5,7 @@
 #include "graph/graph.h"
 #include "graph/network.h"
 #include "runner/spec/spec.h"
+#include "tests/unit/testutil.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,8 +22,8 @@
 
 static void load_ok(const char *path, const char *const *sets, int n_sets, Spec *spec)
 {
-    Error err = {{0}};
-    if (spec_load(path, sets, n_sets, spec, &err)) fail_msg("%s: %s", path, err.msg);
+    Error err = {0};
+    if (spec_load(path, sets, n_sets, spec, &err)) fail_msg("%s: %s", path, tu_err(&err));
 }
 
 static const NodeDef *node(const NetDef *def, const char *name)
@@ -44,7 +45,7 @@ typedef struct Built {
 
 static void build(const NetDef *def, Built *b)
 {
-    Error err = {{0}};
+    Error err = {0};
     b->net = network_new(def, &err);
     b->g = graph_new(backend_cpu());
     b->made = calloc((size_t)def->n_nodes, sizeof *b->made);
@@ -55,7 +56,7 @@ static void build(const NetDef *def, Built *b)
         for (int d = 0; d < def->inputs[k].shape.ndim; d++) s.dim[d + 1] = def->inputs[k].shape.dim[d];
         assert_non_null(in[k] = graph_input(b->g, def->inputs[k].name, &s, false, &err));
     }
-    if (network_apply(b->net, b->g, in, def->n_inputs, 0, &b->out, b->made, &err)) fail_msg("%s", err.msg);
+    if (network_apply(b->net, b->g, in, def->n_inputs, 0, &b->out, b->made, &err)) fail_msg("%s", tu_err(&err));
 }
 
 static void built_free(Built *b)
@@ -146,8 +147,8 @@ static void test_output_not_last(void **state)
                        "        output: a\n"
                        "    layers: [{block: fork}, {block: fork}]\n";
     Spec s;
-    Error err = {{0}};
-    if (spec_load_text("inline.yaml", text, NULL, 0, &s, &err)) fail_msg("%s", err.msg);
+    Error err = {0};
+    if (spec_load_text("inline.yaml", text, NULL, 0, &s, &err)) fail_msg("%s", tu_err(&err));
     const NetDef *m = spec_model(&s, "m");
     assert_string_equal(m->output, "1.a");
     assert_string_equal(node(m, "1.a")->inputs[0], "0.a");
@@ -224,9 +225,9 @@ static void test_include_and_overrides(void **state)
 {
     (void)state;
     Spec s;
-    Error err = {{0}};
+    Error err = {0};
     const char *text = "models: {n: {include: nets/stage.yaml, width: 5}}\n";
-    if (spec_load_text(GOOD_DIR "/inline.yaml", text, NULL, 0, &s, &err)) fail_msg("%s", err.msg);
+    if (spec_load_text(GOOD_DIR "/inline.yaml", text, NULL, 0, &s, &err)) fail_msg("%s", tu_err(&err));
     const NetDef *n = spec_model(&s, "n");
     assert_int_equal(def_int(node(n, "u1.conv"), "out"), 5);   /* the block's default is the file's $width */
     assert_int_equal(def_int(node(n, "u1.extra"), "out"), 5);  /* the file's $width inside the block */
@@ -254,10 +255,10 @@ static void test_round_trip(void **state)
     load_ok(GOOD_DIR "/blocks.yaml", NULL, 0, &a);
     char *text;
     size_t len;
-    Error err = {{0}};
-    if (yaml_write(a.tree, &text, &len, &err)) fail_msg("%s", err.msg);
+    Error err = {0};
+    if (yaml_write(a.tree, &text, &len, &err)) fail_msg("%s", tu_err(&err));
     assert_non_null(strstr(text, "block: resblock"));
-    if (spec_load_text(GOOD_DIR "/resolved.yaml", text, NULL, 0, &b, &err)) fail_msg("%s\n%s", err.msg, text);
+    if (spec_load_text(GOOD_DIR "/resolved.yaml", text, NULL, 0, &b, &err)) fail_msg("%s\n%s", tu_err(&err), text);
     for (int m = 0; m < a.n_models; m++) {
         assert_int_equal(b.models[m].n_nodes, a.models[m].n_nodes);
         for (int k = 0; k < a.models[m].n_nodes; k++) {
@@ -275,12 +276,12 @@ static void test_round_trip(void **state)
 static void expect_error(const char *text, const char *want)
 {
     Spec s;
-    Error err = {{0}};
+    Error err = {0};
     if (spec_load_text(GOOD_DIR "/inline.yaml", text, NULL, 0, &s, &err) == 0) {
         spec_free(&s);
         fail_msg("loaded without error; expected %s", want);
     }
-    assert_string_equal(err.msg, want);
+    assert_string_equal(tu_err(&err), want);
 }
 
 static void test_errors(void **state)
@@ -293,9 +294,9 @@ static void test_errors(void **state)
         n += snprintf(text + n, sizeof text - (size_t)n, "      b%d: {nodes: [{block: b%d}, {block: b%d}]}\n", i, i - 1, i - 1);
     snprintf(text + n, sizeof text - (size_t)n, "    layers: [{block: b20}]\n");
     Spec s;
-    Error err = {{0}};
+    Error err = {0};
     assert_int_equal(spec_load_text(GOOD_DIR "/inline.yaml", text, NULL, 0, &s, &err), -1);
-    assert_non_null(strstr(err.msg, "error: model 'm' has more than 16384 nodes after expanding blocks"));
+    assert_non_null(strstr(tu_err(&err), "error: model 'm' has more than 16384 nodes after expanding blocks"));
 
     /* Hierarchical names must fit. */
     expect_error("models:\n  m:\n    input: [2]\n    blocks: {b: {nodes: [{name: a_rather_long_node_name_inside, op: relu}]}}\n"

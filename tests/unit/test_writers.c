@@ -49,7 +49,7 @@ static void test_csv_round_trip(void **state)
     char path[300];
     tu_tmp(path, sizeof path, "metrics.csv");
     MetricsLog log;
-    Error err = {{0}};
+    Error err = {0};
     assert_int_equal(metrics_log_open(&log, path, columns, 4, false, &err), 0);
     float losses[6] = {0.693147182f, 1e-30f, -3.40282347e38f, 0.1f, 1.0f / 3.0f, NAN};
     double times[6] = {0.1, 1.0 / 3.0, 123456.789012345678, 1e-300, 2.5, INFINITY};
@@ -104,7 +104,7 @@ static void test_csv_append(void **state)
     char path[300], want[700];
     tu_tmp(path, sizeof path, "resumed.csv");
     MetricsLog log;
-    Error err = {{0}};
+    Error err = {0};
     Cell row[4] = {cell_int(1), cell_double(0.5), cell_float(0.25f), cell_empty()};
     assert_int_equal(metrics_log_open(&log, path, columns, 4, true, &err), 0); /* absent: created */
     assert_int_equal(metrics_log_row(&log, row, 4, &err), 0);
@@ -131,7 +131,7 @@ static void test_csv_single_row(void **state)
     tu_tmp(path, sizeof path, "summary.csv");
     const char *const cols[] = {"name", "algorithm", "steps", "loss_g", "steps_per_s"};
     Cell row[5] = {cell_text("gan, fashion"), cell_text("gan"), cell_int(938), cell_float(1.5f), cell_double(12.25)};
-    Error err = {{0}};
+    Error err = {0};
     assert_int_equal(metrics_write_single(path, cols, row, 5, &err), 0);
     assert_string_equal(slurp(path), "name,algorithm,steps,loss_g,steps_per_s\n\"gan, fashion\",gan,938,1.5,12.25\n");
     /* nothing but the file itself is left in the folder (no temporary files) */
@@ -152,7 +152,7 @@ static void test_csv_malformed(void **state)
     (void)state;
     char path[300], want[700];
     MetricsTable t;
-    Error err = {{0}};
+    Error err = {0};
     tu_tmp(path, sizeof path, "ragged.csv");
     write_text_file(path, "a,b,c\n1,2,3\n4,5\n");
     snprintf(want, sizeof want, "%s: row 3 has 2 fields but the header has 3", path);
@@ -219,7 +219,7 @@ static void test_plot(void **state)
     PlotSeries series[2] = {{"loss_d", xs, a, N}, {"loss_g", xs, b, N}};
     char path[300];
     tu_tmp(path, sizeof path, "losses.png");
-    Error err = {{0}};
+    Error err = {0};
     assert_int_equal(plot_lines(path, "losses", "step", "loss", series, 2, &err), 0);
     Image img;
     assert_int_equal(png_read(path, &img, &err), 0);
@@ -265,7 +265,7 @@ static void test_plot(void **state)
 static void test_plot_edge_cases(void **state)
 {
     (void)state;
-    Error err = {{0}};
+    Error err = {0};
     Image img;
     double x1[1] = {5}, y1[1] = {2}, xn[3] = {NAN, 1, INFINITY}, yn[3] = {1, NAN, 2};
     double xh[2] = {0, 1}, yh[2] = {-1e308, 1e308};
@@ -297,7 +297,7 @@ static void test_grid_layout(void **state)
     for (int i = 0; i < N; i++) images[i * S * S + 5 * S + 3] = 1.0f;
     GridStyle style = {.nrow = 10, .padding = 2, .lo = -1, .hi = 1};
     Image grid;
-    Error err = {{0}};
+    Error err = {0};
     assert_int_equal(grid_render(images, N, 1, S, S, &style, &grid, &err), 0);
     assert_int_equal(grid.width, 302);
     assert_int_equal(grid.height, 302);

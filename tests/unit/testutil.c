@@ -100,6 +100,12 @@ void tu_expect_fixture_cases(const char *rel, const char *const *cases, int n_ca
     assert_int_equal(n, n_cases);
 }
 
+const char *tu_err(const Error *err)
+{
+    static char text[ERROR_TEXT_MAX];
+    return err_text(err, text, sizeof text);
+}
+
 double tu_max_abs(const float *x, size_t n)
 {
     double m = 0;

@@ -3,6 +3,7 @@
 #ifndef TESTS_UNIT_TESTUTIL_H
 #define TESTS_UNIT_TESTUTIL_H
 
+#include "graph/error.h"
 #include "graph/tensor.h"
 
 #include <stdbool.h>
@@ -19,6 +20,9 @@ char *tu_fixture_path(char *buf, size_t len, const char *rel);
  * and returns false. */
 bool tu_allclose(const char *what, const float *got, const float *want, size_t n, double rtol,
                  double atol, char *msg, size_t msg_len);
+/* err as the runner prints it (err_text: "WHERE: error: MSG"); the text lasts until the next call. */
+const char *tu_err(const Error *err);
+
 /* max_i |x_i| (0 for n = 0). */
 double tu_max_abs(const float *x, size_t n);
 
