@@ -409,9 +409,38 @@ done:
     return rc;
 }
 
+/* ---- the `loss:` keys of the family and of each member ---- */
+
+#define LA(x) offsetof(SpecLoss, x)
+static const char *const orders[] = {"generator_first", "discriminator_first", NULL};
+static const char *const gan_variants[] = {"non_saturating", "minimax", "hinge", "least_squares", NULL};
+static const Field family_f[] = {
+    {"order", F_WORD, LA(order), "generator_first", 1, 0, orders,
+     "which network steps first (the other sees the fake batch detached)"},
+    {"generator", F_TEXT, LA(generator), "generator", 1, 0, NULL, "the model that generates"},
+    {"discriminator", F_TEXT, LA(discriminator), "discriminator", 1, 0, NULL, "the model that judges (the critic)"},
+};
+static const Field gan_f[] = {
+    {"variant", F_WORD, LA(variant), "non_saturating", 1, 0, gan_variants, "the GAN objective"}};
+static const Field wgan_f[] = {
+    {"clip", F_FLOAT, LA(clip), "0.01", 0, FIELD_NO_MAX, NULL,
+     "clamp the critic's weights to [-clip, clip] after each step (0: off)"},
+    {"n_critic", F_INT, LA(n_critic), "5", 1, 1000, NULL, "critic steps per generator step"},
+};
+static const Field wgan_gp_f[] = {
+    {"lambda", F_FLOAT, LA(lambda), "10", 0, FIELD_NO_MAX, NULL, "weight of the gradient penalty"},
+    {"n_critic", F_INT, LA(n_critic), "5", 1, 1000, NULL, "critic steps per generator step"},
+};
+#define KEYS(f, section) {section, f, (int)(sizeof f / sizeof f[0])}
+static const FieldTable family_keys = KEYS(family_f, "loss (gan, wgan, wgan_gp)");
+static const FieldTable gan_keys = KEYS(gan_f, "loss (gan)");
+static const FieldTable wgan_keys = KEYS(wgan_f, "loss (wgan)");
+static const FieldTable wgan_gp_keys = KEYS(wgan_gp_f, "loss (wgan_gp)");
+
 #define ADVERSARIAL(type)                                                                        \
     const Algorithm algo_##type = {                                                              \
-        .name = #type, .create = adv_create, .metric_names = adv_metric_names, .step = adv_step, \
+        .loss = {#type, {&family_keys, &type##_keys}, true},                                     \
+        .create = adv_create, .metric_names = adv_metric_names, .step = adv_step,                \
         .sample = adv_sample, .destroy = adv_destroy, .graphs = adv_graphs, .check = adv_check,  \
     };
 

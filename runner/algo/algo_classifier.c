@@ -248,8 +248,16 @@ static int cls_graphs(void *state, Graph **out, int max)
     return 1;
 }
 
+static const Field classifier_f[] = {
+    {"model", F_TEXT, offsetof(SpecLoss, model), "", 1, 0, NULL, "the classifier (empty: the only model)"},
+    {"label_smoothing", F_FLOAT, offsetof(SpecLoss, label_smoothing), "0", 0, 1, NULL, "cross-entropy label smoothing"},
+};
+static const FieldTable classifier_keys = {"loss (classifier)", classifier_f,
+                                           sizeof classifier_f / sizeof classifier_f[0]};
+
 const Algorithm algo_classifier = {
-    .name = "classifier", .create = cls_create, .metric_names = cls_metric_names, .step = cls_step,
+    .loss = {"classifier", {&classifier_keys, NULL}, false},
+    .create = cls_create, .metric_names = cls_metric_names, .step = cls_step,
     .sample = NULL, .destroy = cls_destroy, .graphs = cls_graphs,
     .eval_metric_names = cls_eval_metric_names, .evaluate = cls_evaluate,
 };

@@ -1,4 +1,5 @@
-/* The table of training algorithms, by the spec's loss.type. */
+/* The table of training algorithms, by the spec's loss.type: the one list of loss types, which
+ * the spec reads through spec_loss_kind. */
 #include "runner/algo/algorithm.h"
 
 #include "runner/algo/adversarial.h"
@@ -9,12 +10,19 @@
 extern const Algorithm algo_classifier; /* runner/algo/algo_classifier.c */
 
 static const Algorithm *const algorithms[] = {&algo_gan, &algo_wgan, &algo_wgan_gp, &algo_classifier};
+#define N_ALGORITHMS (int)(sizeof algorithms / sizeof algorithms[0])
+_Static_assert(N_ALGORITHMS <= SPEC_LOSS_TYPES_MAX, "the spec lists at most SPEC_LOSS_TYPES_MAX loss types");
 
 const Algorithm *algorithm_find(const char *loss_type)
 {
-    for (size_t i = 0; i < sizeof algorithms / sizeof algorithms[0]; i++)
-        if (!strcmp(algorithms[i]->name, loss_type)) return algorithms[i];
+    for (int i = 0; i < N_ALGORITHMS; i++)
+        if (!strcmp(algorithms[i]->loss.type, loss_type)) return algorithms[i];
     return NULL;
+}
+
+const SpecLossKind *spec_loss_kind(int i)
+{
+    return i >= 0 && i < N_ALGORITHMS ? &algorithms[i]->loss : NULL;
 }
 
 int algorithm_gradients(Graph *g, Network *net, Node *loss, const Optimizer *o, Node **out, Error *err)

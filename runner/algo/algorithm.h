@@ -1,7 +1,7 @@
-/* Training algorithms (gan and its variants, wgan, wgan_gp; later ddpm and classifier): what one
- * training iteration does with a batch of data.  The run loop (runner/algo/train_loop.c) owns data,
- * logging, samples and checkpoints and knows nothing of losses; an algorithm owns its graphs and
- * optimizer steps and knows nothing of files. */
+/* Training algorithms (gan and its variants, wgan, wgan_gp, classifier): what one training
+ * iteration does with a batch of data, and which keys of the spec's `loss:` section it reads.  The
+ * run loop (runner/algo/train_loop.c) owns data, logging, samples and checkpoints and knows nothing
+ * of losses; an algorithm owns its graphs and optimizer steps and knows nothing of files. */
 #ifndef RUNNER_ALGORITHM_H
 #define RUNNER_ALGORITHM_H
 
@@ -22,7 +22,9 @@ typedef struct TrainContext {
 } TrainContext;
 
 typedef struct Algorithm {
-    const char *name;                 /* the spec's loss.type */
+    /* Its name (the spec's loss.type), the `loss:` keys it reads and the models it trains: the
+     * spec validates `loss:` against the rows of the table (spec_loss_kind). */
+    SpecLossKind loss;
     /* Builds and plans the algorithm's graphs; *state is passed to the calls below. */
     int (*create)(const TrainContext *ctx, void **state, Error *err);
     /* Metric columns, in order: e.g. loss_d, loss_g, d_real, d_fake (gan), wasserstein (wgan). */
@@ -59,7 +61,7 @@ typedef struct Algorithm {
  * out holds o->n entries. */
 int algorithm_gradients(Graph *g, Network *net, Node *loss, const Optimizer *o, Node **out, Error *err);
 
-/* The algorithm for a loss type, or NULL. */
+/* The algorithm for a loss type, or NULL (spec_load accepts only the table's loss types). */
 const Algorithm *algorithm_find(const char *loss_type);
 
 #endif

@@ -68,11 +68,9 @@ int experiment_build(Experiment *x, const Spec *spec, const Backend *be, int bat
     if (!spec->loss.type[0])
         return err_set_at(err, spec->path, "the spec has no 'loss' section, so there is nothing to train "
                           "(add e.g. `loss: {type: gan}`)");
-    if (!(x->algo = algorithm_find(spec->loss.type))) {
-        char where[256];
-        return err_set_at(err, spec_where(spec, "loss.type", where, sizeof where),
-                          "loss type '%s' has no training algorithm in this build", spec->loss.type);
-    }
+    /* The spec accepts only the algorithm table's loss types. */
+    if (!(x->algo = algorithm_find(spec->loss.type)))
+        return err_internal(err, "loss type '%s' has no training algorithm", spec->loss.type);
     for (int i = 0; i < spec->n_models; i++) {
         if (!(x->nets[i] = network_new(&spec->models[i], err))) goto fail;
         x->n_nets = i + 1;
@@ -89,7 +87,7 @@ int experiment_build(Experiment *x, const Spec *spec, const Backend *be, int bat
     }
     x->n_metrics = x->algo->metric_names(x->state, x->metrics, ALGO_MAX_METRICS);
     if (x->n_metrics < 0 || x->n_metrics > ALGO_MAX_METRICS) {
-        err_internal(err, "algorithm '%s' reports %d metrics", x->algo->name, x->n_metrics);
+        err_internal(err, "algorithm '%s' reports %d metrics", x->algo->loss.type, x->n_metrics);
         goto fail;
     }
     return 0;

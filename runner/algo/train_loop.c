@@ -25,7 +25,7 @@ uint64_t train_grid_seed(const Spec *spec)
 int train_check_grid(const Experiment *x, Error *err)
 {
     const Shape *s = &x->ctx.data_shape;
-    if (!x->algo->sample) return err_set(err, "algorithm '%s' generates no samples", x->algo->name);
+    if (!x->algo->sample) return err_set(err, "algorithm '%s' generates no samples", x->algo->loss.type);
     if (s->ndim != 3 || (s->dim[0] != 1 && s->dim[0] != 3))
         return err_set(err, "cannot draw a grid of samples shaped (%lld, ...): grids need C x H x W images with 1 or "
                        "3 channels", (long long)s->dim[0]);
@@ -413,7 +413,7 @@ static int prepare_eval(TrainLoop *l, const Dataset *eval, Error *err)
     l->eval = eval;
     l->n_eval = l->x->algo->eval_metric_names(l->x->state, l->eval_names, ALGO_MAX_METRICS);
     if (l->n_eval < 0 || l->n_eval > ALGO_MAX_METRICS)
-        return err_internal(err, "algorithm '%s' reports %d evaluation metrics", l->x->algo->name, l->n_eval);
+        return err_internal(err, "algorithm '%s' reports %d evaluation metrics", l->x->algo->loss.type, l->n_eval);
     size_t per = (size_t)eval->c * (size_t)eval->h * (size_t)eval->w;
     if (!(l->eval_images = malloc((size_t)eval->n * per * sizeof *l->eval_images)))
         return err_set(err, "out of memory for %d evaluation images", eval->n);

@@ -173,7 +173,7 @@ static int profile(const Experiment *x, int steps, double step_ms, Error *err)
     Graph *graphs[MAX_GRAPHS];
     double *node_ms[MAX_GRAPHS] = {NULL};
     int n = x->algo->graphs ? x->algo->graphs(x->state, graphs, MAX_GRAPHS) : 0;
-    if (n < 1) return err_set(err, "bench: algorithm '%s' does not expose its graphs to profile", x->algo->name);
+    if (n < 1) return err_set(err, "bench: algorithm '%s' does not expose its graphs to profile", x->algo->loss.type);
     int rc = -1;
     for (int k = 0; k < n; k++)
         if (!(node_ms[k] = calloc((size_t)graphs[k]->n + 1, sizeof *node_ms[k]))) {
@@ -216,7 +216,7 @@ static int bench(const BenchOptions *o, const Spec *spec, Error *err)
 
     int rc = -1, reps = o->warmup + o->steps;
     if (o->samples > 0 && !x.algo->sample) {
-        err_set(err, "bench: algorithm '%s' draws no samples (pass --samples 0)", x.algo->name);
+        err_set(err, "bench: algorithm '%s' draws no samples (pass --samples 0)", x.algo->loss.type);
         experiment_free(&x);
         return -1;
     }

@@ -74,7 +74,7 @@ static int sample(const SampleOptions *o, Error *err)
     if (o->threads) be->set_threads(o->threads);
     if (experiment_build(&x, &spec, be, spec.data.batch_size, &shape, err)) goto done;
     if (!x.algo->sample) {
-        err_set(err, "%s trains a %s, which generates no samples", o->dir, x.algo->name);
+        err_set(err, "%s trains a %s, which generates no samples", o->dir, x.algo->loss.type);
         goto done;
     }
     Optimizer *opts[SPEC_MAX_MODELS];

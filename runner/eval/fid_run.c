@@ -125,7 +125,7 @@ int fid_run_eval(FidRun *f, const Experiment *x, float lo, float hi, const Resul
 {
     if (f->last_step == step) return 0;
     const Shape *s = &x->ctx.data_shape;
-    if (!x->algo->sample) return err_set(err, "fid: algorithm '%s' generates no samples", x->algo->name);
+    if (!x->algo->sample) return err_set(err, "fid: algorithm '%s' generates no samples", x->algo->loss.type);
     if (s->ndim != 3) return err_set(err, "fid: samples must be C x H x W images");
     int n = f->spec->fid.samples;
     ImageSet g;

@@ -28,21 +28,31 @@ typedef struct SpecData {
 } SpecData;
 
 typedef struct SpecLoss {
-    char type[SPEC_WORD_MAX];     /* gan | wgan | wgan_gp | ddpm | classifier */
+    char type[SPEC_WORD_MAX];     /* a loss type of spec_loss_kind: gan, wgan, wgan_gp, classifier */
     char variant[SPEC_WORD_MAX];  /* gan: non_saturating | minimax | hinge | least_squares */
     char order[SPEC_WORD_MAX];    /* gan family: generator_first | discriminator_first */
     char generator[NET_NAME_MAX]; /* gan family: which models play which part */
     char discriminator[NET_NAME_MAX];
-    char model[NET_NAME_MAX];     /* ddpm, classifier: the trained model ("" = the only one) */
+    char model[NET_NAME_MAX];     /* one-model types (classifier): the trained model ("" = the only one) */
     double clip;                  /* wgan: clamp critic weights to [-clip, clip] after each step */
     int n_critic;                 /* wgan, wgan_gp: critic steps per generator step */
     double lambda;                /* wgan_gp: gradient penalty weight */
-    int timesteps;                /* ddpm */
-    char betas[SPEC_WORD_MAX];    /* ddpm: linear | cosine */
-    double beta_start, beta_end;  /* ddpm: linear betas */
-    char sigma[SPEC_WORD_MAX];    /* ddpm sampling variance: beta | posterior */
     double label_smoothing;       /* classifier */
 } SpecLoss;
+
+/* What a loss type asks of the spec: the keys it adds to `loss:` (fields of SpecLoss) and the
+ * models it trains.  Each training algorithm declares its own in its row of the algorithm table
+ * (runner/algo/algorithm.c), which defines spec_loss_kind: the spec accepts exactly the loss types
+ * that can be trained, and names them in its messages and docs/SPEC.md. */
+typedef struct SpecLossKind {
+    const char *type;             /* the value of loss.type */
+    const FieldTable *keys[2];    /* its key tables beyond `type`, a family's shared one first; NULL: none */
+    bool adversarial;             /* trains loss.generator against loss.discriminator; else loss.model */
+} SpecLossKind;
+
+/* The i-th loss type (i from 0), NULL past the last: the algorithm table's rows, in order. */
+const SpecLossKind *spec_loss_kind(int i);
+#define SPEC_LOSS_TYPES_MAX 16
 
 typedef struct SpecOptimizer {
     char model[NET_NAME_MAX];     /* the network it trains */

@@ -40,7 +40,7 @@ static const char *accepted(const Field *f, double lo, double hi, char *buf, siz
         snprintf(buf, len, "a finite number");
     else if (f->type == F_INT)
         snprintf(buf, len, "an integer from %.0f to %.0f", lo, hi);
-    else if (hi >= 1e30)
+    else if (hi >= FIELD_NO_MAX)
         snprintf(buf, len, "a number of at least %g", lo);
     else
         snprintf(buf, len, "a number from %g to %g", lo, hi);
@@ -134,7 +134,7 @@ int field_parse_node(const Field *f, const YNode *v, void *out, Error *err)
         return 0;
     }
     }
-    return err_set(err, "internal error: unknown field type");
+    return err_internal(err, "unknown field type");
 }
 
 int fields_defaults(const FieldTable *t, void *out, Error *err)

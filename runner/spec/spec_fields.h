@@ -19,6 +19,9 @@ typedef enum FieldType {
     F_WORDS,  /* unsigned bit set over `choices` (a list of words) */
 } FieldType;
 
+/* A `max` that only says "no upper bound": messages and docs name the minimum alone. */
+#define FIELD_NO_MAX 1e30
+
 #define SPEC_WORD_MAX 32
 #define SPEC_TEXT_MAX 512
 

@@ -103,12 +103,12 @@ typedef struct InitArgs {
 static const char *const mode_choices[] = {"fan_in", "fan_out", NULL};
 #define IA(x) offsetof(InitArgs, x)
 static const Field normal_f[] = {{"mean", F_FLOAT, IA(mean), "0", 1, 0, NULL, "mean"},
-                                 {"std", F_FLOAT, IA(std), "1", 0, 1e30, NULL, "standard deviation"}};
+                                 {"std", F_FLOAT, IA(std), "1", 0, FIELD_NO_MAX, NULL, "standard deviation"}};
 static const Field uniform_f[] = {{"low", F_FLOAT, IA(low), "0", 1, 0, NULL, "lower bound"},
                                   {"high", F_FLOAT, IA(high), "1", 1, 0, NULL, "upper bound"}};
-static const Field gain_f[] = {{"gain", F_FLOAT, IA(gain), "1", 0, 1e30, NULL, "scale factor"}};
+static const Field gain_f[] = {{"gain", F_FLOAT, IA(gain), "1", 0, FIELD_NO_MAX, NULL, "scale factor"}};
 static const Field kaiming_f[] = {
-    {"a", F_FLOAT, IA(a), "0", 0, 1e30, NULL, "negative slope of the leaky_relu that follows"},
+    {"a", F_FLOAT, IA(a), "0", 0, FIELD_NO_MAX, NULL, "negative slope of the leaky_relu that follows"},
     {"mode", F_WORD, IA(mode), "fan_in", 1, 0, mode_choices, "preserve the variance forwards or backwards"}};
 static const Field constant_f[] = {{"value", F_FLOAT, IA(value), NULL, 1, 0, NULL, "the value"}};
 

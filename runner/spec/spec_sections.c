@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BIG 1e30
 #define N(a) (int)(sizeof a / sizeof a[0])
 
 /* ---- name, seed, backend ---- */
@@ -109,78 +108,28 @@ static int parse_data(Spec *s, const YNode *root, Error *err)
 
 /* ---- loss ---- */
 
-static const char *const gan_variants[] = {"non_saturating", "minimax", "hinge", "least_squares", NULL};
-static const char *const orders[] = {"generator_first", "discriminator_first", NULL};
-static const char *const beta_kinds[] = {"linear", "cosine", NULL};
-static const char *const sigma_kinds[] = {"beta", "posterior", NULL};
+/* `type` names a training algorithm; the keys that apply to it come with its row of the algorithm
+ * table (spec_loss_kind), as do the choices of `type` itself (loss_type_field). */
 #define LA(x) offsetof(SpecLoss, x)
-static const Field gan_family_f[] = {
-    {"order", F_WORD, LA(order), "generator_first", 1, 0, orders,
-     "which network steps first (the other sees the fake batch detached)"},
-    {"generator", F_TEXT, LA(generator), "generator", 1, 0, NULL, "the model that generates"},
-    {"discriminator", F_TEXT, LA(discriminator), "discriminator", 1, 0, NULL, "the model that judges (the critic)"},
-};
-static const Field gan_f[] = {
-    {"variant", F_WORD, LA(variant), "non_saturating", 1, 0, gan_variants, "the GAN objective"}};
-static const Field wgan_f[] = {
-    {"clip", F_FLOAT, LA(clip), "0.01", 0, BIG, NULL, "clamp the critic's weights to [-clip, clip] after each step (0: off)"},
-    {"n_critic", F_INT, LA(n_critic), "5", 1, 1000, NULL, "critic steps per generator step"},
-};
-static const Field wgan_gp_f[] = {
-    {"lambda", F_FLOAT, LA(lambda), "10", 0, BIG, NULL, "weight of the gradient penalty"},
-    {"n_critic", F_INT, LA(n_critic), "5", 1, 1000, NULL, "critic steps per generator step"},
-};
-static const Field ddpm_f[] = {
-    {"model", F_TEXT, LA(model), "", 1, 0, NULL, "the noise-predicting model (empty: the only model)"},
-    {"timesteps", F_INT, LA(timesteps), "1000", 1, 100000, NULL, "diffusion steps T"},
-    {"betas", F_WORD, LA(betas), "linear", 1, 0, beta_kinds, "noise schedule"},
-    {"beta_start", F_FLOAT, LA(beta_start), "1e-4", 0, 1, NULL, "first beta (linear)"},
-    {"beta_end", F_FLOAT, LA(beta_end), "0.02", 0, 1, NULL, "last beta (linear)"},
-    {"sigma", F_WORD, LA(sigma), "beta", 1, 0, sigma_kinds, "sampling variance: beta_t or the posterior's"},
-};
-static const Field classifier_f[] = {
-    {"model", F_TEXT, LA(model), "", 1, 0, NULL, "the classifier (empty: the only model)"},
-    {"label_smoothing", F_FLOAT, LA(label_smoothing), "0", 0, 1, NULL, "cross-entropy label smoothing"},
-};
-static const FieldTable gan_family_t = {"loss (gan, wgan, wgan_gp)", gan_family_f, N(gan_family_f)};
-static const FieldTable gan_t = {"loss (gan)", gan_f, N(gan_f)};
-static const FieldTable wgan_t = {"loss (wgan)", wgan_f, N(wgan_f)};
-static const FieldTable wgan_gp_t = {"loss (wgan_gp)", wgan_gp_f, N(wgan_gp_f)};
-static const FieldTable ddpm_t = {"loss (ddpm)", ddpm_f, N(ddpm_f)};
-static const FieldTable classifier_t = {"loss (classifier)", classifier_f, N(classifier_f)};
-
-/* Every loss type, once: LOSS_KIND(type, its key tables beyond `type`, whether it trains a
- * generator against a discriminator (loss.generator, loss.discriminator) or one model
- * (loss.model)).  The algorithms that train them are runner/algo/algorithm.c's table. */
-#define LOSS_KINDS(LOSS_KIND)                                 \
-    LOSS_KIND(gan, &gan_family_t, &gan_t, true)               \
-    LOSS_KIND(wgan, &gan_family_t, &wgan_t, true)             \
-    LOSS_KIND(wgan_gp, &gan_family_t, &wgan_gp_t, true)       \
-    LOSS_KIND(ddpm, &ddpm_t, NULL, false)                     \
-    LOSS_KIND(classifier, &classifier_t, NULL, false)
-
-static const struct LossKind {
-    const char *type;
-    const FieldTable *tables[2];
-    bool adversarial;
-} loss_kinds[] = {
-#define LOSS_KIND_ROW(type, first, second, adversarial) {#type, {first, second}, adversarial},
-    LOSS_KINDS(LOSS_KIND_ROW)
-#undef LOSS_KIND_ROW
-};
-static const char *const loss_types[] = {
-#define LOSS_KIND_NAME(type, ...) #type,
-    LOSS_KINDS(LOSS_KIND_NAME)
-#undef LOSS_KIND_NAME
-    NULL,
-};
-static const Field loss_f[] = {{"type", F_WORD, LA(type), NULL, 1, 0, loss_types, "the training algorithm"}};
+static const Field loss_f[] = {{"type", F_WORD, LA(type), NULL, 1, 0, NULL, "the training algorithm"}};
 static const FieldTable loss_t = {"loss", loss_f, N(loss_f)};
 
-static const struct LossKind *loss_kind(const char *type)
+/* loss_f's `type` with its choices, the loss types, in names (NULL-terminated). */
+static Field loss_type_field(const char **names)
 {
-    for (size_t i = 0; i < N(loss_kinds); i++)
-        if (!strcmp(loss_kinds[i].type, type)) return &loss_kinds[i];
+    int n = 0;
+    for (const SpecLossKind *k; n < SPEC_LOSS_TYPES_MAX && (k = spec_loss_kind(n)); n++) names[n] = k->type;
+    names[n] = NULL;
+    Field f = loss_f[0];
+    f.choices = names;
+    return f;
+}
+
+static const SpecLossKind *loss_kind(const char *type)
+{
+    const SpecLossKind *k;
+    for (int i = 0; (k = spec_loss_kind(i)); i++)
+        if (!strcmp(k->type, type)) return k;
     return NULL;
 }
 
@@ -189,8 +138,8 @@ static int loss_tables(const char *type, const FieldTable **t)
 {
     int n = 0;
     t[n++] = &loss_t;
-    const struct LossKind *k = loss_kind(type);
-    for (int i = 0; k && i < 2 && k->tables[i]; i++) t[n++] = k->tables[i];
+    const SpecLossKind *k = loss_kind(type);
+    for (int i = 0; k && i < 2 && k->keys[i]; i++) t[n++] = k->keys[i];
     return n;
 }
 
@@ -219,16 +168,25 @@ static int parse_loss(Spec *s, const YNode *root, Error *err)
     if (!v) return 0; /* no training configured: `check` still works, `run` says what is missing */
     const FieldTable *t[3];
     const YNode *type = ymap_get(v, "type");
-    if (v->kind == Y_MAP && !type)
-        return yerr(err, v, "missing required key 'type' in loss (gan, wgan, wgan_gp, ddpm or classifier)");
-    if (type && field_parse_node(&loss_f[0], type, l, err)) return -1;
+    const char *names[SPEC_LOSS_TYPES_MAX + 1];
+    Field type_f = loss_type_field(names);
+    if (v->kind == Y_MAP && !type) {
+        char list[256] = "";
+        for (int i = 0; names[i]; i++) {
+            const char *sep = i == 0 ? "" : names[i + 1] ? ", " : " or ";
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", sep, names[i]);
+        }
+        return yerr(err, v, "missing required key 'type' in loss (%s)", list);
+    }
+    if (type && field_parse_node(&type_f, type, l, err)) return -1;
+    const SpecLossKind *kind = loss_kind(l->type);
     int n = loss_tables(l->type, t);
     char what[64];
     snprintf(what, sizeof what, l->type[0] ? "loss (type %s)" : "loss", l->type);
     for (int i = 0; i < n; i++)
         if (fields_defaults(t[i], l, err)) return -1;
     if (fields_parse(v, t, n, l, what, root, err)) return -1;
-    if (n > 1 && t[1] == &gan_family_t) {
+    if (kind && kind->adversarial) {
         if (check_model_ref(s, "generator", l->generator, ymap_get(v, "generator") ? ymap_get(v, "generator") : v, err) ||
             check_model_ref(s, "discriminator", l->discriminator,
                             ymap_get(v, "discriminator") ? ymap_get(v, "discriminator") : v, err))
@@ -256,15 +214,17 @@ typedef struct OptArgs {
 
 static const char *const optim_types[] = {"sgd", "adam", "adamw", "rmsprop", NULL};
 #define OA(x) offsetof(OptArgs, x)
-#define F_LR(def) {"lr", F_FLOAT, OA(lr), def, 0, BIG, NULL, "learning rate"}
+#define F_LR(def) {"lr", F_FLOAT, OA(lr), def, 0, FIELD_NO_MAX, NULL, "learning rate"}
 #define F_BETAS {"betas", F_PAIR, OA(betas), "[0.9, 0.999]", 0, 0.999999, NULL, "running average coefficients"}
-#define F_EPS {"eps", F_FLOAT, OA(eps), "1e-8", 0, BIG, NULL, "added to the denominator"}
-#define F_WD(def, doc) {"weight_decay", F_FLOAT, OA(weight_decay), def, 0, BIG, NULL, doc}
-#define F_MOMENTUM {"momentum", F_FLOAT, OA(momentum), "0", 0, BIG, NULL, "momentum factor"}
+#define F_EPS {"eps", F_FLOAT, OA(eps), "1e-8", 0, FIELD_NO_MAX, NULL, "added to the denominator"}
+#define F_WD(def, doc) {"weight_decay", F_FLOAT, OA(weight_decay), def, 0, FIELD_NO_MAX, NULL, doc}
+#define F_MOMENTUM {"momentum", F_FLOAT, OA(momentum), "0", 0, FIELD_NO_MAX, NULL, "momentum factor"}
 static const Field opt_f[] = {
     {"type", F_WORD, OA(type), "adam", 1, 0, optim_types, "the update rule"},
-    {"clip_weights", F_FLOAT, OA(clip_weights), "0", 0, BIG, NULL, "clamp every weight to [-c, c] after each step (0: off)"},
-    {"clip_grad_norm", F_FLOAT, OA(clip_grad_norm), "0", 0, BIG, NULL, "rescale gradients to this global L2 norm at most (0: off)"},
+    {"clip_weights", F_FLOAT, OA(clip_weights), "0", 0, FIELD_NO_MAX, NULL,
+     "clamp every weight to [-c, c] after each step (0: off)"},
+    {"clip_grad_norm", F_FLOAT, OA(clip_grad_norm), "0", 0, FIELD_NO_MAX, NULL,
+     "rescale gradients to this global L2 norm at most (0: off)"},
 };
 static const Field sgd_f[] = {
     F_LR("1e-3"), F_MOMENTUM,
@@ -338,7 +298,7 @@ static int parse_optimizers(Spec *s, const YNode *root, Error *err)
     }
     /* A trained model without an entry gets the defaults (Adam, PyTorch's settings). */
     const char *trained[2] = {NULL, NULL};
-    const struct LossKind *kind = loss_kind(s->loss.type);
+    const SpecLossKind *kind = loss_kind(s->loss.type);
     if (kind && kind->adversarial)
         trained[0] = s->loss.generator, trained[1] = s->loss.discriminator;
     else if (s->loss.type[0])
@@ -366,11 +326,11 @@ static const char *const after_types[] = {"constant", "step", "cosine", NULL};
 static const Field sched_f[] = {{"type", F_WORD, SA(type), "constant", 1, 0, sched_types, "how the learning rate changes with the step"}};
 static const Field step_f[] = {
     {"step_size", F_INT, SA(step_size), "1", 1, 2e9, NULL, "steps between decays"},
-    {"gamma", F_FLOAT, SA(gamma), "0.1", 0, BIG, NULL, "decay factor"},
+    {"gamma", F_FLOAT, SA(gamma), "0.1", 0, FIELD_NO_MAX, NULL, "decay factor"},
 };
 static const Field cosine_f[] = {
     {"t_max", F_INT, SA(t_max), "0", 0, 2e9, NULL, "steps of the half cosine period (0: the whole run)"},
-    {"eta_min", F_FLOAT, SA(eta_min), "0", 0, BIG, NULL, "final learning rate"},
+    {"eta_min", F_FLOAT, SA(eta_min), "0", 0, FIELD_NO_MAX, NULL, "final learning rate"},
 };
 static const Field warmup_f[] = {
     {"warmup_steps", F_INT, SA(warmup_steps), "0", 0, 2e9, NULL, "steps of linear warm-up"},
@@ -588,15 +548,32 @@ int spec_fill_defaults(const Spec *s, YNode *root, Error *err)
     return 0;
 }
 
+static void table_markdown(const FieldTable *t, FILE *out)
+{
+    fprintf(out, "\n**%s**\n\n| key | type | default | meaning |\n| --- | --- | --- | --- |\n", t->section);
+    fields_markdown(t, out);
+}
+
 void spec_keys_markdown(FILE *out)
 {
-    const FieldTable *tables[] = {&top_t, &data_t,       &loss_t,       &gan_family_t,  &gan_t,         &wgan_t,
-                                  &wgan_gp_t,    &ddpm_t,       &classifier_t,  &opt_t,         &opt_type_t[0],
-                                  &opt_type_t[1], &opt_type_t[2], &opt_type_t[3], &sched_t,       &warmup_t,
-                                  &step_t,       &cosine_t,     &train_t,       &log_t,         &samples_t,
-                                  &fid_t,        &fid_ref_t};
-    for (int i = 0; i < N(tables); i++) {
-        fprintf(out, "\n**%s**\n\n| key | type | default | meaning |\n| --- | --- | --- | --- |\n", tables[i]->section);
-        fields_markdown(tables[i], out);
-    }
+    const FieldTable *before[] = {&top_t, &data_t};
+    const FieldTable *after[] = {&opt_t,   &opt_type_t[0], &opt_type_t[1], &opt_type_t[2], &opt_type_t[3],
+                                 &sched_t, &warmup_t,      &step_t,        &cosine_t,      &train_t,
+                                 &log_t,   &samples_t,     &fid_t,         &fid_ref_t};
+    for (int i = 0; i < N(before); i++) table_markdown(before[i], out);
+    /* `loss`, then each loss type's keys in the algorithm table's order, a family's shared table once. */
+    const char *names[SPEC_LOSS_TYPES_MAX + 1];
+    Field type_f = loss_type_field(names);
+    table_markdown(&(FieldTable){"loss", &type_f, 1}, out);
+    const FieldTable *shown[2 * SPEC_LOSS_TYPES_MAX];
+    int n_shown = 0;
+    const SpecLossKind *k;
+    for (int i = 0; (k = spec_loss_kind(i)); i++)
+        for (int j = 0; j < 2 && k->keys[j]; j++) {
+            bool seen = false;
+            for (int m = 0; m < n_shown; m++) seen = seen || shown[m] == k->keys[j];
+            if (seen || n_shown == N(shown)) continue;
+            table_markdown(shown[n_shown++] = k->keys[j], out);
+        }
+    for (int i = 0; i < N(after); i++) table_markdown(after[i], out);
 }

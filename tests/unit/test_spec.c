@@ -4,6 +4,7 @@
  * `check`, `ops` and `keys` commands print what the docs and PyTorch say. */
 #include "graph/graph.h"
 #include "graph/network.h"
+#include "runner/algo/algorithm.h"
 #include "runner/spec/spec.h"
 #include "tests/unit/testutil.h"
 
@@ -255,6 +256,31 @@ static void test_loss_defaults(void **state)
     assert_int_equal(s.n_optimizers, 2);
     assert_int_equal(spec_optimizer(&s, "discriminator")->cfg.type, OPTIM_ADAM);
     spec_free(&s);
+}
+
+/* The spec takes its loss types from the algorithm table: each row's type loads, with the models
+ * it trains getting optimizers, and names that algorithm. */
+static void test_loss_types_are_the_algorithms(void **state)
+{
+    (void)state;
+    const SpecLossKind *k;
+    int n = 0;
+    for (; (k = spec_loss_kind(n)); n++) {
+        const Algorithm *a = algorithm_find(k->type);
+        assert_non_null(a);
+        assert_ptr_equal(&a->loss, k);
+        char text[256];
+        snprintf(text, sizeof text, "models: {generator: {input: [2], layers: [relu]}%s}\nloss: {type: %s}\n",
+                 k->adversarial ? ", discriminator: {input: [2], layers: [relu]}" : "", k->type);
+        Spec s;
+        Error err = {0};
+        if (spec_load_text("inline.yaml", text, NULL, 0, &s, &err)) fail_msg("%s: %s", k->type, tu_err(&err));
+        assert_string_equal(s.loss.type, k->type);
+        assert_int_equal(s.n_optimizers, k->adversarial ? 2 : 1);
+        spec_free(&s);
+    }
+    assert_true(n >= 4);
+    assert_null(algorithm_find("no_such_loss"));
 }
 
 static void test_overrides(void **state)
@@ -663,6 +689,7 @@ int main(void)
         cmocka_unit_test(test_full),
         cmocka_unit_test(test_optimizer_defaults_match),
         cmocka_unit_test(test_loss_defaults),
+        cmocka_unit_test(test_loss_types_are_the_algorithms),
         cmocka_unit_test(test_overrides),
         cmocka_unit_test(test_includes),
         cmocka_unit_test(test_dag),
