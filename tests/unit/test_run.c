@@ -339,6 +339,53 @@ static void test_sample(void **state)
     assert_true(nc > 0 && (nc != na || memcmp(a, c, (size_t)na) != 0));
 }
 
+/* `runner sample --images`: one PNG per sample as save_image writes a single image (28x28, gray
+ * repeated to RGB, no padding); --range 0,1 maps the same samples as save_image does raw [-1, 1]
+ * outputs: everything at or below the middle grey of the run's own mapping becomes black, and a
+ * folder that exists is never written into. */
+static void test_sample_images(void **state)
+{
+    (void)state;
+    assert_int_equal(gan_rc, 0);
+    char dir[2][512], args[2048], out[4096];
+    const char *range[] = {"", "--range 0,1"};
+    for (int i = 0; i < 2; i++) {
+        tu_tmp(dir[i], sizeof dir[i], i ? "images_unit" : "images_data");
+        snprintf(args, sizeof args, "sample '%s' --count 5 --seed 3 --images '%s' %s", gan_dir, dir[i], range[i]);
+        int rc = run(args, out, sizeof out);
+        if (rc != 0) fail_msg("sample --images failed:\n%s", out);
+    }
+    int black = 0;
+    for (int k = 0; k < 5; k++) {
+        Image img[2] = {{0}};
+        for (int i = 0; i < 2; i++) {
+            char path[1100];
+            Error err;
+            snprintf(path, sizeof path, "%s/%06d.png", dir[i], k);
+            if (png_read(path, &img[i], &err)) fail_msg("%s", err.msg);
+            assert_int_equal(img[i].width, 28);
+            assert_int_equal(img[i].height, 28);
+            assert_int_equal(img[i].channels, 3);
+        }
+        for (int p = 0; p < 28 * 28; p++) {
+            const uint8_t *d = img[0].pixels + 3 * p, *u = img[1].pixels + 3 * p;
+            assert_true(d[0] == d[1] && d[1] == d[2] && u[0] == u[1] && u[1] == u[2]);
+            /* data range: (x + 1) / 2 * 255; 0,1: x * 255, clamped at 0. */
+            if (d[0] <= 127) assert_int_equal(u[0], 0), black++;
+            if (d[0] >= 129) assert_true(u[0] > 0 && abs((int)u[0] - (2 * d[0] - 255)) <= 2);
+        }
+        image_free(&img[0]);
+        image_free(&img[1]);
+    }
+    assert_true(black > 0);
+    char missing[1100];
+    snprintf(missing, sizeof missing, "%s/%06d.png", dir[0], 5);
+    assert_false(exists(missing));
+    snprintf(args, sizeof args, "sample '%s' --count 5 --images '%s'", gan_dir, dir[0]);
+    assert_int_not_equal(run(args, out, sizeof out), 0);
+    assert_non_null(strstr(out, "already exists"));
+}
+
 /* An existing folder is never overwritten without --force, nor with it when the runner did not
  * make it (tests/unit/test_results_folder.c covers replacing a results folder). */
 static void test_refuses_overwrite(void **state)
@@ -572,7 +619,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gan_results),      cmocka_unit_test(test_wgan_results),
         cmocka_unit_test(test_resolved_spec),    cmocka_unit_test(test_epochs_and_last_batch),
-        cmocka_unit_test(test_determinism),      cmocka_unit_test(test_sample),
+        cmocka_unit_test(test_determinism),      cmocka_unit_test(test_sample), cmocka_unit_test(test_sample_images),
         cmocka_unit_test(test_refuses_overwrite), cmocka_unit_test(test_bad_data),
         cmocka_unit_test(test_read_only_folder), cmocka_unit_test(test_divergence),
         cmocka_unit_test(test_classifier_evaluates), cmocka_unit_test(test_learns_fashion),
