@@ -48,7 +48,7 @@ static int parse_range(const char *text, float *lo, float *hi, Error *err)
             return 0;
         }
     }
-    return err_set(err, "error: --range expects LO,HI with LO < HI (such as 0,1 or -1,1), got '%s'", text);
+    return err_set(err, "--range expects LO,HI with LO < HI (such as 0,1 or -1,1), got '%s'", text);
 }
 
 static int parse_options(int argc, char **argv, SampleOptions *o, Error *err)
@@ -65,7 +65,7 @@ static int parse_options(int argc, char **argv, SampleOptions *o, Error *err)
     };
     ArgPositionals dir = {.items = &o->dir, .min = 1, .max = 1, .what = "results folder"};
     if (cmd_parse(argc, argv, options, sizeof options / sizeof options[0], &dir, USAGE, err)) return -1;
-    if (o->images && o->out) return err_set(err, "error: --images and --out both name where samples go; give one");
+    if (o->images && o->out) return err_set(err, "--images and --out both name where samples go; give one");
     return o->range ? parse_range(o->range, &o->lo, &o->hi, err) : 0;
 }
 
@@ -78,11 +78,11 @@ static int write_images(const Experiment *x, const SampleOptions *o, float lo, f
     size_t per = (size_t)shape_numel(s);
     char staging[4096];
     int len = snprintf(staging, sizeof staging, "%s.partial-%ld", o->images, (long)getpid());
-    if (len < 0 || (size_t)len >= sizeof staging - 16) return err_set(err, "error: --images path is too long");
-    if (access(o->images, F_OK) == 0) return err_set(err, "error: %s already exists; --images writes a new folder", o->images);
-    if (mkdir(staging, 0777) != 0) return err_set(err, "error: cannot create '%s': %s", staging, strerror(errno));
+    if (len < 0 || (size_t)len >= sizeof staging - 16) return err_set(err, "--images path is too long");
+    if (access(o->images, F_OK) == 0) return err_set(err, "%s already exists; --images writes a new folder", o->images);
+    if (mkdir(staging, 0777) != 0) return err_set(err, "cannot create '%s': %s", staging, strerror(errno));
     float *images = malloc((size_t)o->count * per * sizeof *images);
-    int rc = images ? 0 : err_set(err, "error: out of memory for %d samples", o->count);
+    int rc = images ? 0 : err_set(err, "out of memory for %d samples", o->count);
     if (rc == 0) rc = x->algo->sample(x->state, o->count, (uint64_t)o->seed, images, err);
     GridStyle style = {.nrow = 1, .padding = 0, .lo = lo, .hi = hi};
     int written = 0;
@@ -97,7 +97,7 @@ static int write_images(const Experiment *x, const SampleOptions *o, float lo, f
     }
     free(images);
     if (rc == 0 && rename(staging, o->images) != 0)
-        rc = err_set(err, "error: cannot rename '%s' to '%s': %s", staging, o->images, strerror(errno));
+        rc = err_set(err, "cannot rename '%s' to '%s': %s", staging, o->images, strerror(errno));
     if (rc != 0) {
         for (int i = 0; i < written; i++) {
             char path[4200];
