@@ -1,6 +1,7 @@
 /* Graph construction: leaves and op nodes, each shape inferred as the node is made. */
 #include "graph/graph.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +134,17 @@ void graph_set_input(Graph *g, Node *input, const float *host)
 void graph_get(Graph *g, const Node *n, float *host)
 {
     g->be->download(host, n->out.data, tensor_numel(&n->out));
+}
+
+void graph_fail(Graph *g, const Node *n, const char *fmt, ...)
+{
+    char why[ERROR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    err_set_at(&g->failure, n->where, "node '%s' (%s): %s", n->name, n->op->name, why);
+    g->failed = true;
 }
 
 int backend_status(const Backend *be, Error *err)

@@ -53,6 +53,11 @@ typedef struct Graph {
     size_t arena_bytes;
     void *workspace;
     size_t workspace_bytes;
+
+    /* Set by an op whose forward finds its input unusable (an out-of-range class id):
+     * graph_run stops after that node and returns the message. */
+    bool failed;
+    Error failure;
 } Graph;
 
 Graph *graph_new(const Backend *be);
@@ -84,6 +89,9 @@ int backend_status(const Backend *be, Error *err);
 int graph_run(Graph *g, Error *err);
 /* The same, adding each node's milliseconds to node_ms[node id] (for profiles). */
 int graph_run_timed(Graph *g, double *node_ms, Error *err);
+/* For forward functions: records why node n cannot compute its output (printf-style, after
+ * "node '<name>' (<op>): ", at the node's spec entry), so that graph_run stops there with it. */
+void graph_fail(Graph *g, const Node *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Copies host data into an input leaf / reads a node's value back (after graph_plan). */
 void graph_set_input(Graph *g, Node *input, const float *host);
 void graph_get(Graph *g, const Node *n, float *host);

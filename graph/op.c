@@ -189,6 +189,14 @@ void attr_set_ints(const Op *op, AttrValue *attrs, const char *name, const int64
     a->set = true;
 }
 
+void attr_set_string(const Op *op, AttrValue *attrs, const char *name, const char *v)
+{
+    AttrValue *a = &attrs[must_index(op, name)];
+    snprintf(a->s, sizeof a->s, "%s", v);
+    a->n = 1;
+    a->set = true;
+}
+
 const AttrValue *attr_get(const Node *n, const char *name) { return &n->attr[must_index(n->op, name)]; }
 int64_t attr_int(const Node *n, const char *name) { return attr_get(n, name)->ints[0]; }
 double attr_float(const Node *n, const char *name) { return attr_get(n, name)->f; }

@@ -124,6 +124,7 @@ int attr_defaults(const Op *op, AttrValue *attrs, Error *err);
 void attr_set_int(const Op *op, AttrValue *attrs, const char *name, int64_t v);
 void attr_set_float(const Op *op, AttrValue *attrs, const char *name, double v);
 void attr_set_ints(const Op *op, AttrValue *attrs, const char *name, const int64_t *v, int n);
+void attr_set_string(const Op *op, AttrValue *attrs, const char *name, const char *v);
 /* Read access by name (aborts on a misspelt name: a programming error, not a user error). */
 int64_t attr_int(const struct Node *n, const char *name);
 double attr_float(const struct Node *n, const char *name);

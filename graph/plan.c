@@ -219,12 +219,14 @@ int graph_run_timed(Graph *g, double *node_ms, Error *err)
     for (int id = 0; id < g->n; id++) {
         Node *nd = g->nodes[id];
         if (!nd->needed || nd->kind != NODE_OP || (nd->op->flags & OP_VIEW)) continue;
-        if (!node_ms) {
-            nd->op->forward(g, nd);
-            continue;
-        }
-        double t0 = now_ms();
+        double t0 = node_ms ? now_ms() : 0.0;
         nd->op->forward(g, nd);
+        if (g->failed) {
+            g->failed = false;
+            if (err) *err = g->failure;
+            return -1;
+        }
+        if (!node_ms) continue;
         g->be->synchronize(); /* asynchronous backends: charge the work to its node */
         node_ms[id] += now_ms() - t0;
     }

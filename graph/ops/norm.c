@@ -150,9 +150,7 @@ static Node *build_bn_grad(Graph *g, Node *n, Node *dy, const char *output, Erro
     const Op *op = &op_batchnorm_grad;
     AttrValue a[OP_MAX_ATTRS];
     if (attr_defaults(op, a, err)) return NULL;
-    AttrValue *o = &a[attr_index(op, "output")];
-    snprintf(o->s, sizeof o->s, "%s", output);
-    o->n = 1, o->set = true;
+    attr_set_string(op, a, "output", output);
     attr_set_float(op, a, "eps", attr_float(n, "eps"));
     attr_set_int(op, a, "affine", attr_int(n, "affine"));
     attr_set_int(op, a, "track_running_stats", attr_int(n, "track_running_stats"));

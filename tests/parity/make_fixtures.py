@@ -13,6 +13,8 @@ Op fixtures come from the CASES lists of tests/parity/cases_<family>.py, one dic
          int_inputs=[],                   # inputs drawn as integers in input_range (indices)
          param_range={},                  # name -> (lo, hi); default (-1, 1), running_var (0.5, 1.5)
          fd=True,                         # run the finite-difference check
+         atol=0.0,                        # absolute tolerance floor against a reference that is
+                                          # itself only that precise (diffusers rounds in float32)
          buffers_after=["running_mean"])  # params that forward updates in place
 `ref(x, p)` gets the inputs (float64 leaves) and a dict of parameters and returns the output: it is
 the PyTorch specification of the op.  ref=None (random ops such as dropout) writes only the
@@ -21,7 +23,7 @@ buffers_after are buffers: no gradient.  Each case runs in float64 on inputs and
 from the case's name and rounded to float32 (so the C side starts from exactly the same numbers),
 with a random upstream gradient dy, and becomes OUT_DIR/ops/<name>.safetensors holding
 input.<i>, param.<name>, output, dy, grad.input.<i>, grad.param.<name>, buffer_after.<name>
-and metadata (op, attrs as JSON, training, fd, no_grad, params).
+and metadata (op, attrs as JSON, training, fd, no_grad, params, atol when given).
 
 Every other tests/parity/*_reference.py module contributes its own files through make(OUT_DIR).
 Output is deterministic: the same script gives byte-identical files.
@@ -41,7 +43,7 @@ sys.path.insert(0, HERE)
 import st  # noqa: E402  (tests/parity/st.py: a dependency-free safetensors writer)
 
 CASE_KEYS = {"name", "op", "attrs", "inputs", "params", "ref", "training", "no_grad", "input_range",
-             "fd", "buffers_after", "int_inputs", "param_range"}
+             "fd", "buffers_after", "int_inputs", "param_range", "atol"}
 # Statistics buffers must stay in their valid range (a running variance is positive).
 DEFAULT_PARAM_RANGE = {"running_var": (0.5, 1.5), "num_batches_tracked": (0, 0)}
 
@@ -118,6 +120,8 @@ def run_case(case):
         "buffers": json.dumps([k for k in ps if is_buffer(case, k)]),
         "reference": "pytorch" if ref is not None else "none",
     }
+    if "atol" in case:
+        meta["atol"] = repr(float(case["atol"]))
     return tensors, meta
 
 
