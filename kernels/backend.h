@@ -172,7 +172,31 @@ typedef struct ResizeGeom {
     P(void, clamp, (float *p, size_t n, float lo, float hi))                                              \
     /* RMSprop; buf (momentum > 0) and gavg (centered) are NULL when unused. */                           \
     P(void, rmsprop_update, (float *p, const float *g, float *v, float *buf, float *gavg, size_t n,       \
-        float lr, float alpha, float eps, float weight_decay, float momentum))
+        float lr, float alpha, float eps, float weight_decay, float momentum))                            \
+    /* Group normalisation of (N, C, inner) in G groups of C/G channels, as PyTorch's GroupNorm:          \
+     * statistics per (sample, group) over C/G x inner values (biased variance) into save_mean and        \
+     * save_rstd (N * G each, 1/sqrt(var + eps)), then weight/bias per channel (NULL: affine off);        \
+     * y may alias x.  backward overwrites dx and dgamma (each may be NULL) from the saved                \
+     * statistics; dbeta is bias_grad's per-channel sum. */                                               \
+    P(void, group_norm_forward, (const float *x, const float *gamma, const float *beta, float *y,         \
+        float *save_mean, float *save_rstd, int N, int C, int inner, int G, float eps))                   \
+    P(void, group_norm_backward, (const float *dy, const float *x, const float *gamma,                    \
+        const float *save_mean, const float *save_rstd, float *dx, float *dgamma, int N, int C,           \
+        int inner, int G))                                                                                \
+    /* FiLM over (N, C, inner): y = x * (1 + scale[n * ld + c]) + shift[n * ld + c]; scale or shift       \
+     * may be NULL (no scaling, no shift); y may alias x. */                                              \
+    P(void, film_forward, (const float *x, const float *scale, const float *shift, float *y, int N,       \
+        int C, int inner, int ld))                                                                        \
+    /* Sinusoidal embedding (N, dim) of the timesteps t (N) as diffusers' get_timestep_embedding          \
+     * (kernels/time_embedding.h). */                                                                     \
+    P(void, time_embedding, (const float *t, float *y, int N, int dim, bool flip_sin_to_cos,              \
+        float downscale_freq_shift, float scale, float max_period))                                       \
+    /* Table lookup: y[n, :] = table[ids[n], :] for ids (N floats) holding row indices that the           \
+     * caller has checked; backward overwrites dtable (num, dim) with the sum of the rows of dy           \
+     * (N, dim) per id, in order of n. */                                                                 \
+    P(void, embedding_forward, (const float *ids, const float *table, float *y, int N, int dim))          \
+    P(void, embedding_backward, (const float *ids, const float *dy, float *dtable, int N, int num,        \
+        int dim))
 
 typedef struct Backend {
     const char *name;

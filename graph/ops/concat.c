@@ -63,7 +63,7 @@ static void concat_forward(Graph *g, Node *n)
     }
 }
 
-static Node *build_slice(Graph *g, Node *x, int dim, int64_t start, int64_t length, Error *err)
+Node *build_slice(Graph *g, Node *x, int dim, int64_t start, int64_t length, Error *err)
 {
     AttrValue a[OP_MAX_ATTRS];
     if (attr_defaults(&op_slice, a, err)) return NULL;

@@ -20,5 +20,9 @@ Node *build_unary_grad(Graph *g, UnaryKind kind, double alpha, Node *dy, Node *x
                        Error *err);
 /* y = reshape(x) to `shape` (which includes the batch dimension). */
 Node *build_reshape(Graph *g, Node *x, const Shape *shape, Error *err);
+/* x[..., start:start+length, ...] along dimension dim (graph/ops/concat.c). */
+Node *build_slice(Graph *g, Node *x, int dim, int64_t start, int64_t length, Error *err);
+/* The sums over the last k dimensions, (..., d1, ..., dk) -> (...) (graph/ops/layernorm.c). */
+Node *build_row_sum(Graph *g, Node *x, int k, Error *err);
 
 #endif

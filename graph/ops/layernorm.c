@@ -53,11 +53,14 @@ static Node *build_rows(Graph *g, const char *op_name, Node *a, Node *b, int k, 
     if (attr_defaults(op, v, err)) return NULL;
     attr_set_int(op, v, "dims", k);
     attr_set_float(op, v, "alpha", alpha);
-    AttrValue *ax = &v[attr_index(op, "axes")];
-    snprintf(ax->s, sizeof ax->s, "%s", cols ? "cols" : "rows");
-    ax->n = 1, ax->set = true;
+    attr_set_string(op, v, "axes", cols ? "cols" : "rows");
     Node *in[2] = {a, b};
     return graph_op(g, op_name, in, b ? 2 : 1, v, NULL, err);
+}
+
+Node *build_row_sum(Graph *g, Node *x, int k, Error *err)
+{
+    return build_rows(g, "row_sum", x, NULL, k, false, 1.0, err);
 }
 
 /* x normalised over its last k dimensions (no affine). */

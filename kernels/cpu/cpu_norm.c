@@ -1,9 +1,11 @@
 /* Batch normalisation over (N, C, inner) with statistics per channel, as PyTorch's
- * BatchNorm1d/2d.  Sums are accumulated in double in one pass (sum and sum of squares, or of
- * dy and dy*x), which keeps float accuracy unless |mean| exceeds the standard deviation by
- * ~1e6.  Channels are processed in blocks: each thread owns a contiguous range of channels,
- * and within a block the loops run along memory (over channels when inner == 1, as in
- * BatchNorm1d on (N, C); over the inner extent otherwise), so they vectorise. */
+ * BatchNorm1d/2d; group normalisation, whose statistics are per (sample, group) of C/G
+ * contiguous channels; and FiLM, a per-(sample, channel) affine map.  Sums are accumulated in
+ * double in one pass (sum and sum of squares, or of dy and dy*x), which keeps float accuracy
+ * unless |mean| exceeds the standard deviation by ~1e6.  Channels are processed in blocks: each
+ * thread owns a contiguous range of channels (of groups, for group norm), and within a block
+ * the loops run along memory (over channels when inner == 1, as in BatchNorm1d on (N, C); over
+ * the inner extent otherwise), so they vectorise. */
 #include "kernels/cpu/cpu_kernels.h"
 
 #include <math.h>
@@ -171,6 +173,127 @@ void cpu_batchnorm_backward(const float *dy, const float *x, const float *gamma,
                 d[c - c0] = (float)(-g * invstd * s / count - bc * mean);
             }
             if (dx) channel_affine(dx, dy, x, N, C, inner, c0, c1, a, b, d);
+        }
+    }
+}
+
+/* ---- group normalisation: row r = n * G + g is the contiguous (C/G, inner) block of sample n,
+ * group g; per-channel work inside a row reuses the batch-norm helpers with N = 1. ---- */
+
+void cpu_group_norm_forward(const float *x, const float *gamma, const float *beta, float *y,
+                            float *save_mean, float *save_rstd, int N, int C, int inner, int G,
+                            float eps)
+{
+    const int Cg = C / G, rows = N * G;
+    const size_t D = (size_t)Cg * inner;
+#pragma omp parallel for schedule(static) if ((size_t)N * C * inner > PAR_MIN)
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + r * D;
+        double s1, s2;
+        channel_sums(xr, xr, 1, 1, (int)D, 0, 1, &s1, &s2);
+        double mean = s1 / (double)D, var = s2 / (double)D - mean * mean; /* biased */
+        if (var < 0.0) var = 0.0;
+        const float rstd = (float)(1.0 / sqrt(var + eps));
+        save_mean[r] = (float)mean;
+        save_rstd[r] = rstd;
+        const int ch0 = (r % G) * Cg;
+        for (int c0 = 0; c0 < Cg; c0 += BLOCK) {
+            int c1 = c0 + BLOCK < Cg ? c0 + BLOCK : Cg;
+            float a[BLOCK], b[BLOCK];
+            for (int c = c0; c < c1; c++) {
+                a[c - c0] = rstd * (gamma ? gamma[ch0 + c] : 1.0f);
+                b[c - c0] = (beta ? beta[ch0 + c] : 0.0f) - (float)mean * a[c - c0];
+            }
+            channel_affine(y + r * D, xr, NULL, 1, Cg, inner, c0, c1, a, NULL, b);
+        }
+    }
+}
+
+/* dx of one row, with gw = gamma * dy, xhat = (x - mean) * rstd, D values per row:
+ *   dx = rstd (gw - mean(gw) - xhat mean(gw xhat)) = a * dy + b * (x - mean) + d per channel.
+ * Centring x before scaling keeps the digits that a * dy + b * x + d' loses to cancellation
+ * when a group's spread is small against its mean (groups of a few values). */
+static void group_norm_dx_row(const float *dy, const float *x, const float *gamma, double mean,
+                              double rstd, float *dx, int Cg, int inner)
+{
+    const double count = (double)Cg * inner;
+    double sg = 0.0, sgx = 0.0; /* sums of gw and gw * x */
+    for (int c0 = 0; c0 < Cg; c0 += BLOCK) {
+        int c1 = c0 + BLOCK < Cg ? c0 + BLOCK : Cg;
+        double s1[BLOCK], s2[BLOCK];
+        channel_sums(dy, x, 1, Cg, inner, c0, c1, s1, s2);
+        for (int c = c0; c < c1; c++) {
+            double g = gamma ? gamma[c] : 1.0;
+            sg += g * s1[c - c0];
+            sgx += g * s2[c - c0];
+        }
+    }
+    const double sgxhat = (sgx - mean * sg) * rstd; /* sum gw * xhat */
+    const float b = (float)(-rstd * rstd * sgxhat / count), d = (float)(-rstd * sg / count);
+    const float m = (float)mean;
+    for (int c = 0; c < Cg; c++) {
+        const float a = (float)(rstd * (gamma ? gamma[c] : 1.0f));
+        const float *dyc = dy + (size_t)c * inner, *xc = x + (size_t)c * inner;
+        float *dxc = dx + (size_t)c * inner;
+#pragma omp simd
+        for (int i = 0; i < inner; i++) dxc[i] = a * dyc[i] + b * (xc[i] - m) + d;
+    }
+}
+
+void cpu_group_norm_backward(const float *dy, const float *x, const float *gamma,
+                             const float *save_mean, const float *save_rstd, float *dx,
+                             float *dgamma, int N, int C, int inner, int G)
+{
+    const int Cg = C / G, rows = N * G;
+    const size_t D = (size_t)Cg * inner, total = (size_t)N * C * inner;
+    if (dx) {
+#pragma omp parallel for schedule(static) if (total > PAR_MIN)
+        for (int r = 0; r < rows; r++)
+            group_norm_dx_row(dy + r * D, x + r * D, gamma ? gamma + (r % G) * Cg : NULL, save_mean[r],
+                              save_rstd[r], dx + r * D, Cg, inner);
+    }
+    if (!dgamma) return;
+    /* dgamma[c] = sum over n of rstd (sum dy x - mean sum dy), the statistics of c's group. */
+#pragma omp parallel if (total > PAR_MIN)
+    {
+        int lo, hi;
+        my_channels(C, &lo, &hi);
+        for (int c0 = lo; c0 < hi; c0 += BLOCK) {
+            int c1 = c0 + BLOCK < hi ? c0 + BLOCK : hi;
+            double acc[BLOCK] = {0}, s1[BLOCK], s2[BLOCK];
+            for (int n = 0; n < N; n++) {
+                size_t at = (size_t)n * C * inner;
+                channel_sums(dy + at, x + at, 1, C, inner, c0, c1, s1, s2);
+                for (int c = c0; c < c1; c++) {
+                    int r = n * G + c / Cg;
+                    acc[c - c0] += (s2[c - c0] - (double)save_mean[r] * s1[c - c0]) * save_rstd[r];
+                }
+            }
+            for (int c = c0; c < c1; c++) dgamma[c] = (float)acc[c - c0];
+        }
+    }
+}
+
+/* ---- FiLM: the affine map of row (n, c) is 1 + scale and shift ---- */
+
+void cpu_film_forward(const float *x, const float *scale, const float *shift, float *y, int N,
+                      int C, int inner, int ld)
+{
+#pragma omp parallel if ((size_t)N * C * inner > PAR_MIN)
+    {
+        int lo, hi;
+        my_channels(C, &lo, &hi);
+        for (int n = 0; n < N; n++) {
+            size_t at = (size_t)n * C * inner;
+            for (int c0 = lo; c0 < hi; c0 += BLOCK) {
+                int c1 = c0 + BLOCK < hi ? c0 + BLOCK : hi;
+                float a[BLOCK], b[BLOCK];
+                for (int c = c0; c < c1; c++) {
+                    a[c - c0] = 1.0f + (scale ? scale[(size_t)n * ld + c] : 0.0f);
+                    b[c - c0] = shift ? shift[(size_t)n * ld + c] : 0.0f;
+                }
+                channel_affine(y + at, x + at, NULL, 1, C, inner, c0, c1, a, NULL, b);
+            }
         }
     }
 }

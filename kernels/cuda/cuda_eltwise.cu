@@ -1,4 +1,4 @@
-/* Elementwise primitives: activations and their derivatives, linear combinations, clamping.
+/* Elementwise primitives: activations and their derivatives, linear combinations, FiLM, clamping.
  * Activations come from kernels/activations.h, as on the CPU; the build turns off
  * multiply-add contraction (--fmad=false) so that plain arithmetic rounds exactly as on the
  * CPU; the transcendental functions (expf, tanhf, logf, log1pf) may differ by an ulp or two. */
@@ -91,6 +91,27 @@ void cuda_scale_shift(size_t n, float alpha, const float *x, float beta, float *
     if (n == 0) return;
     scale_shift_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(n, alpha, x, beta, y);
     CUDA_CHECK_LAUNCH("scale_shift_kernel");
+}
+
+/* FiLM: row (n, c) of (N, C, inner) becomes x * (1 + scale) + shift, as on the CPU. */
+__global__ static void film_kernel(const float *x, const float *scale, const float *shift, float *y,
+                                   size_t n, int C, int inner, int ld)
+{
+    GRID_STRIDE(i, n)
+    {
+        const size_t row = i / inner, at = (row / C) * ld + row % C;
+        const float a = 1.0f + (scale ? scale[at] : 0.0f), b = shift ? shift[at] : 0.0f;
+        y[i] = a * x[i] + b;
+    }
+}
+
+void cuda_film_forward(const float *x, const float *scale, const float *shift, float *y, int N,
+                       int C, int inner, int ld)
+{
+    const size_t n = (size_t)N * C * inner;
+    if (n == 0) return;
+    film_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(x, scale, shift, y, n, C, inner, ld);
+    CUDA_CHECK_LAUNCH("film_kernel");
 }
 
 __global__ static void clamp_kernel(float *p, size_t n, float lo, float hi)

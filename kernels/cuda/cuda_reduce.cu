@@ -1,4 +1,4 @@
-/* Reductions: bias add/gradient, batch normalisation and sums.  Everything that sums is
+/* Reductions: bias add/gradient, batch and group normalisation and sums.  Everything that sums is
  * accumulated in double, in a fixed order (deterministic), with the CPU backend's formulas
  * (kernels/cpu/cpu_norm.c, cpu_reduce.c, cpu_conv.c's bias).
  * Per-channel work over (N, C, inner) uses one block per channel: element j of channel c sits
@@ -180,6 +180,122 @@ void cuda_batchnorm_backward(const float *dy, const float *x, const float *gamma
     bn_backward_kernel<<<C, CHANNEL_THREADS>>>(dy, x, gamma, save_mean, save_invstd, dx, dgamma,
                                                dbeta, N, C, inner);
     CUDA_CHECK_LAUNCH("bn_backward_kernel");
+}
+
+/* Group normalisation: one block per row r = n * G + g, the contiguous C/G x inner values of
+ * sample n, group g (element j of the row is in channel g * C/G + j / inner).  Two passes for the
+ * statistics, as batch norm's; every element is read by the thread that writes it, so y may
+ * alias x. */
+__global__ static void gn_forward_kernel(const float *x, const float *gamma, const float *beta,
+                                         float *y, float *save_mean, float *save_rstd, int G,
+                                         int Cg, int inner, float eps)
+{
+    __shared__ double shared[CHANNEL_THREADS / 32];
+    __shared__ double stat[2];
+    const int r = blockIdx.x;
+    const size_t m = (size_t)Cg * inner;
+    const float *xr = x + r * m;
+    double s = 0.0;
+    for (size_t j = threadIdx.x; j < m; j += blockDim.x) s += xr[j];
+    s = block_sum(s, shared);
+    if (threadIdx.x == 0) stat[0] = s / (double)m;
+    __syncthreads();
+    const double mean = stat[0];
+    double q = 0.0;
+    for (size_t j = threadIdx.x; j < m; j += blockDim.x) {
+        double d = xr[j] - mean;
+        q += d * d;
+    }
+    q = block_sum(q, shared);
+    if (threadIdx.x == 0) {
+        const float rstd = (float)(1.0 / sqrt(q / (double)m + eps)); /* biased variance */
+        save_mean[r] = (float)mean;
+        save_rstd[r] = rstd;
+        stat[1] = rstd;
+    }
+    __syncthreads();
+    const float rstd = (float)stat[1], meanf = (float)mean;
+    const int ch0 = (r % G) * Cg;
+    for (size_t j = threadIdx.x; j < m; j += blockDim.x) {
+        const int c = ch0 + (int)(j / inner);
+        const float a = rstd * (gamma ? gamma[c] : 1.0f);
+        const float b = (beta ? beta[c] : 0.0f) - meanf * a;
+        y[r * m + j] = xr[j] * a + b;
+    }
+}
+
+void cuda_group_norm_forward(const float *x, const float *gamma, const float *beta, float *y,
+                             float *save_mean, float *save_rstd, int N, int C, int inner, int G,
+                             float eps)
+{
+    if (N * G <= 0) return;
+    gn_forward_kernel<<<N * G, CHANNEL_THREADS>>>(x, gamma, beta, y, save_mean, save_rstd, G, C / G,
+                                                  inner, eps);
+    CUDA_CHECK_LAUNCH("gn_forward_kernel");
+}
+
+/* dx of row r (the CPU's formula): with gw = gamma * dy and count = C/G * inner,
+ * dx = a * dy + b * (x - mean) + d, a = rstd gamma, b = -rstd^2 sum(gw xhat) / count,
+ * d = -rstd sum(gw) / count. */
+__global__ static void gn_dx_kernel(const float *dy, const float *x, const float *gamma,
+                                    const float *save_mean, const float *save_rstd, float *dx,
+                                    int G, int Cg, int inner)
+{
+    __shared__ double shared[CHANNEL_THREADS / 32];
+    __shared__ double stat[2];
+    const int r = blockIdx.x, ch0 = (r % G) * Cg;
+    const size_t m = (size_t)Cg * inner, at = r * m;
+    const double mean = save_mean[r], rstd = save_rstd[r];
+    double sg = 0.0, sgx = 0.0;
+    for (size_t j = threadIdx.x; j < m; j += blockDim.x) {
+        const double gw = (double)dy[at + j] * (gamma ? gamma[ch0 + j / inner] : 1.0f);
+        sg += gw;
+        sgx += gw * (x[at + j] - mean);
+    }
+    sg = block_sum(sg, shared);
+    sgx = block_sum(sgx, shared);
+    if (threadIdx.x == 0) stat[0] = sg, stat[1] = sgx * rstd; /* sum gw, sum gw * xhat */
+    __syncthreads();
+    const float b = (float)(-rstd * rstd * stat[1] / (double)m), d = (float)(-rstd * stat[0] / (double)m);
+    const float meanf = (float)mean;
+    for (size_t j = threadIdx.x; j < m; j += blockDim.x) {
+        const float a = (float)(rstd * (gamma ? gamma[ch0 + j / inner] : 1.0f));
+        dx[at + j] = a * dy[at + j] + b * (x[at + j] - meanf) + d;
+    }
+}
+
+/* dgamma[c] = sum over samples n of rstd (sum dy (x - mean)), one block per channel. */
+__global__ static void gn_dgamma_kernel(const float *dy, const float *x, const float *save_mean,
+                                        const float *save_rstd, float *dgamma, int N, int C,
+                                        int inner, int G)
+{
+    __shared__ double shared[CHANNEL_THREADS / 32];
+    const int c = blockIdx.x, g = c / (C / G);
+    const size_t m = (size_t)N * inner;
+    double s = 0.0;
+    for (size_t j = threadIdx.x; j < m; j += blockDim.x) {
+        const size_t k = channel_index(j, C, c, inner);
+        const int r = (int)(j / inner) * G + g;
+        s += (double)dy[k] * (x[k] - (double)save_mean[r]) * save_rstd[r];
+    }
+    s = block_sum(s, shared);
+    if (threadIdx.x == 0) dgamma[c] = (float)s;
+}
+
+void cuda_group_norm_backward(const float *dy, const float *x, const float *gamma,
+                              const float *save_mean, const float *save_rstd, float *dx,
+                              float *dgamma, int N, int C, int inner, int G)
+{
+    if (N * G <= 0) return;
+    if (dx) {
+        gn_dx_kernel<<<N * G, CHANNEL_THREADS>>>(dy, x, gamma, save_mean, save_rstd, dx, G, C / G,
+                                                 inner);
+        CUDA_CHECK_LAUNCH("gn_dx_kernel");
+    }
+    if (dgamma) {
+        gn_dgamma_kernel<<<C, CHANNEL_THREADS>>>(dy, x, save_mean, save_rstd, dgamma, N, C, inner, G);
+        CUDA_CHECK_LAUNCH("gn_dgamma_kernel");
+    }
 }
 
 /* Sums: each block writes its partial sum, then one block adds the partials in order. */

@@ -1,6 +1,8 @@
 """Parity cases for batch normalisation (graph/ops/norm.c): BatchNorm1d on (N, C) and
 (N, C, L), BatchNorm2d on non-square images, training (running statistics updated in place) and
-evaluation, without affine or running statistics; and batchnorm_grad against autograd."""
+evaluation, without affine or running statistics; and batchnorm_grad against autograd.  Then layer
+normalisation (graph/ops/layernorm.c) and group normalisation (graph/ops/groupnorm.c: one group,
+one group per channel, 2- to 5-d inputs, a group wider than the kernels' channel blocks)."""
 import torch
 import torch.nn.functional as F
 
@@ -139,4 +141,47 @@ CASES += [
          inputs=[(3, 2), (3, 2, 4, 5)], no_grad=[1], ref=rows_expand_ref(2, "rows", -2.0, (3, 2, 4, 5))),
     dict(name="row_expand_cols", op="row_expand", attrs={"dims": 3, "axes": "cols"},
          inputs=[(4, 3, 2), (3, 4, 3, 2)], no_grad=[1], ref=rows_expand_ref(3, "cols", 1.0, (3, 4, 3, 2))),
+]
+
+
+def gn(name, shape, groups, affine=True, eps=1e-5):
+    attrs = {"groups": groups}
+    if not affine:
+        attrs["affine"] = False
+    if eps != 1e-5:
+        attrs["eps"] = eps
+    C = shape[1]
+    return dict(name=name, op="group_norm", attrs=attrs, inputs=[shape],
+                params={"weight": (C,), "bias": (C,)} if affine else {},
+                ref=lambda x, p: F.group_norm(x[0], groups, p.get("weight"), p.get("bias"), eps))
+
+
+def gn_grad(name, output, shape, groups, affine=True):
+    """group_norm_grad(dy, x, [weight]) recomputing the statistics: autograd of F.group_norm."""
+    C = shape[1]
+    inputs = [shape, shape] + ([(C,)] if affine else [])
+
+    def ref(xs, p):
+        dy, x = xs[0], xs[1].detach().requires_grad_()
+        w = xs[2].detach().requires_grad_() if affine else torch.ones(C, dtype=torch.float64, requires_grad=True)
+        with torch.enable_grad():
+            y = F.group_norm(x, groups, w, None, 1e-5)
+            return torch.autograd.grad(y, x if output == "input" else w, dy)[0]
+    return dict(name=name, op="group_norm_grad", attrs={"output": output, "groups": groups, "affine": affine},
+                inputs=inputs, no_grad=list(range(len(inputs))), fd=False, ref=ref)
+
+
+CASES += [
+    gn("group_norm_4d", (3, 6, 5, 4), 3),
+    gn("group_norm_groups1", (2, 5, 3, 7), 1),
+    gn("group_norm_groups_c", (3, 4, 6, 5), 4),
+    gn("group_norm_3d", (4, 6, 9), 2),
+    gn("group_norm_vectors", (5, 8), 4),
+    gn("group_norm_5d", (2, 4, 3, 2, 3), 2),
+    gn("group_norm_no_affine", (2, 6, 4, 4), 3, affine=False, eps=1e-3),
+    gn("group_norm_large", (4, 64, 12, 12), 8),
+    gn("group_norm_wide_group", (2, 300, 1, 3), 1),
+    gn_grad("group_norm_grad_input", "input", (3, 6, 4, 3), 3),
+    gn_grad("group_norm_grad_weight", "weight", (2, 6, 5), 2),
+    gn_grad("group_norm_grad_input_no_affine", "input", (4, 4, 3), 4, affine=False),
 ]

@@ -4,8 +4,9 @@
  *   exact (0, 0): memory, layout, uniform random numbers (integer work and one fma);
  *   within rounding (1e-6, 1e-7): linear combinations, clamp, optimizers (same operation
  *     order, no fma contraction on either side);
- *   a few ulps (1e-5, 1e-6): activations (device transcendental functions), batch norm
- *     (double sums in another order), normal random numbers (device double log/cos/sin);
+ *   a few ulps (1e-5, 1e-6): activations (device transcendental functions), batch and group
+ *     norm (double sums in another order), normal random numbers and the timestep embedding
+ *     (device double log/exp/cos/sin);
  *   summation order (1e-4 relative, atol 1e-6 * terms): gemm and convolution, where cuBLAS and
  *     cuDNN add products in their own order; bias_grad, whose CPU version sums rows in float. */
 #include <setjmp.h>
@@ -501,6 +502,73 @@ static void test_optimizers(void **state)
     }
 }
 
+static void test_group_norm(void **state)
+{
+    (void)state;
+    NEED_DEVICE();
+    static const int shapes[][4] = {{4, 6, 10, 3}, {2, 520, 3, 2}, {5, 8, 1, 8}, {32, 128, 256, 32}};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        const int N = shapes[s][0], C = shapes[s][1], inner = shapes[s][2], G = shapes[s][3];
+        const size_t n = (size_t)N * C * inner, rows = (size_t)N * G;
+        float *x = host_rand(n, -2, 3), *dy = host_rand(n, -1, 1), *gamma = host_rand(C, 0.5f, 1.5f);
+        float *beta = host_rand(C, -0.5f, 0.5f), *y = host(n), *stats = host(2 * rows), *dx = host(n), *dg = host(C);
+        float *gx = dev_from(x, n), *gdy = dev_from(dy, n), *ggamma = dev_from(gamma, C), *gbeta = dev_from(beta, C);
+        float *gyv = dev(n), *gstats = dev(2 * rows), *gdx = dev(n), *gdg = dev(C);
+        cpu->group_norm_forward(x, gamma, beta, y, stats, stats + rows, N, C, inner, G, 1e-5f);
+        gpu->group_norm_forward(gx, ggamma, gbeta, gyv, gstats, gstats + rows, N, C, inner, G, 1e-5f);
+        expect("group_norm y", gyv, y, n, ULPS);
+        expect("group_norm statistics", gstats, stats, 2 * rows, ULPS);
+        /* From the same statistics: the CPU's, uploaded. */
+        gpu->upload(gstats, stats, 2 * rows);
+        cpu->group_norm_backward(dy, x, gamma, stats, stats + rows, dx, dg, N, C, inner, G);
+        gpu->group_norm_backward(gdy, gx, ggamma, gstats, gstats + rows, gdx, gdg, N, C, inner, G);
+        expect("group_norm dx", gdx, dx, n, 1e-4, 1e-5);
+        expect("group_norm dgamma", gdg, dg, C, 1e-5, 1e-5);
+        gpu->group_norm_forward(gx, NULL, NULL, gx, gstats, gstats + rows, N, C, inner, G, 1e-5f);
+        cpu->group_norm_forward(x, NULL, NULL, x, stats, stats + rows, N, C, inner, G, 1e-5f);
+        expect("group_norm in place without affine", gx, x, n, ULPS);
+        release(NULL);
+    }
+}
+
+/* FiLM, the timestep embedding and embedding lookup: per-element formulas shared with the CPU
+ * (time embedding: double exp and sin/cos on the device) and sums in the CPU's order. */
+static void test_conditioning(void **state)
+{
+    (void)state;
+    NEED_DEVICE();
+    const int N = 33, C = 20, inner = 49, ld = 2 * C, dim = 129, num = 10;
+    const size_t n = (size_t)N * C * inner;
+    float *x = host_rand(n, -1, 1), *e = host_rand((size_t)N * ld, -1, 1), *y = host(n);
+    float *gx = dev_from(x, n), *ge = dev_from(e, (size_t)N * ld), *gyv = dev(n);
+    for (int mode = 0; mode < 3; mode++) {
+        const float *scale = mode == 1 ? NULL : e, *shift = mode == 2 ? NULL : e + C;
+        const float *gscale = mode == 1 ? NULL : ge, *gshift = mode == 2 ? NULL : ge + C;
+        cpu->film_forward(x, scale, shift, y, N, C, inner, ld);
+        gpu->film_forward(gx, gscale, gshift, gyv, N, C, inner, ld);
+        expect("film", gyv, y, n, EXACT);
+    }
+
+    float *t = host(N), *emb = host((size_t)N * dim), *gemb = dev((size_t)N * dim);
+    for (int i = 0; i < N; i++) t[i] = (float)(i * 31 % 1000);
+    float *gt = dev_from(t, N);
+    for (int flip = 0; flip < 2; flip++) {
+        cpu->time_embedding(t, emb, N, dim, flip, flip ? 0.0f : 1.0f, 1.0f, 10000.0f);
+        gpu->time_embedding(gt, gemb, N, dim, flip, flip ? 0.0f : 1.0f, 1.0f, 10000.0f);
+        expect("time_embedding", gemb, emb, (size_t)N * dim, ULPS);
+    }
+
+    float *ids = host(N), *table = host_rand((size_t)num * dim, -1, 1), *dtable = host((size_t)num * dim);
+    for (int i = 0; i < N; i++) ids[i] = (float)(i * 7 % num);
+    float *gids = dev_from(ids, N), *gtable = dev_from(table, (size_t)num * dim), *gdtable = dev((size_t)num * dim);
+    cpu->embedding_forward(ids, table, emb, N, dim);
+    gpu->embedding_forward(gids, gtable, gemb, N, dim);
+    expect("embedding", gemb, emb, (size_t)N * dim, EXACT);
+    cpu->embedding_backward(ids, emb, dtable, N, num, dim);
+    gpu->embedding_backward(gids, gemb, gdtable, N, num, dim);
+    expect("embedding_backward", gdtable, dtable, (size_t)num * dim, EXACT);
+}
+
 int main(void)
 {
     cpu = backend_cpu();
@@ -513,6 +581,8 @@ int main(void)
         cmocka_unit_test_teardown(test_conv2d, release),
         cmocka_unit_test_teardown(test_bias, release),
         cmocka_unit_test_teardown(test_batchnorm, release),
+        cmocka_unit_test_teardown(test_group_norm, release),
+        cmocka_unit_test_teardown(test_conditioning, release),
         cmocka_unit_test_teardown(test_unary, release),
         cmocka_unit_test_teardown(test_linear_combinations, release),
         cmocka_unit_test_teardown(test_reductions, release),

@@ -390,6 +390,25 @@ static void test_dag(void **state)
     spec_free(&s);
 }
 
+/* The ops of a diffusion UNet from YAML: timestep and class embeddings, group norm, FiLM. */
+static void test_time_conditioned(void **state)
+{
+    (void)state;
+    Spec s;
+    load_ok(GOOD_DIR "/time_conditioned.yaml", NULL, 0, &s);
+    const NetDef *d = spec_model(&s, "denoiser");
+    assert_int_equal(d->n_inputs, 3);
+    assert_int_equal(d->inputs[1].shape.ndim, 1);
+    const NodeDef *temb = &d->nodes[0], *shifted = &d->nodes[12];
+    assert_string_equal(temb->op->name, "time_embedding");
+    assert_true(temb->attr[attr_index(temb->op, "flip_sin_to_cos")].ints[0] == 1);
+    assert_true(temb->attr[attr_index(temb->op, "downscale_freq_shift")].f == 0.0);
+    assert_string_equal(shifted->attr[attr_index(shifted->op, "mode")].s, "shift");
+    Error err = {0};
+    if (build_models(&s, &err)) fail_msg("%s", err.msg);
+    spec_free(&s);
+}
+
 static void test_aliases(void **state)
 {
     (void)state;
@@ -693,6 +712,7 @@ int main(void)
         cmocka_unit_test(test_overrides),
         cmocka_unit_test(test_includes),
         cmocka_unit_test(test_dag),
+        cmocka_unit_test(test_time_conditioned),
         cmocka_unit_test(test_aliases),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_truncations),
