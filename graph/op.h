@@ -103,6 +103,9 @@ typedef struct Op {
     /* Scratch bytes forward needs from the graph's shared workspace on backend `be`, for ops
      * whose need depends on the backend (infer has none).  NULL: n->workspace_bytes, set by infer. */
     size_t (*workspace)(const struct Node *n, const struct Backend *be);
+    /* A note for `runner check` on what node n costs beyond its output and parameters (the P x P
+     * matrices of self_attention), written into buf; NULL when there is nothing to add. */
+    void (*describe)(const struct Node *n, char *buf, size_t len);
 } Op;
 
 /* Registry (graph/op_table.c, built from graph/ops/ops.def). */

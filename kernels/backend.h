@@ -50,6 +50,16 @@ typedef struct ResizeGeom {
     float scale_h, scale_w;
 } ResizeGeom;
 
+/* Self-attention over `batch` independent (sample, head) blocks.  q, k, v and y each hold, per
+ * block, a d x P row-major matrix (d channels of P positions; block b starts at b * d * P, so an
+ * (N, heads * d, H, W) tensor is N * heads blocks as it is):
+ *   y[:, i] = sum_j A[i, j] v[:, j],  A[i, :] = softmax_j(scale * q[:, i] . k[:, j]).
+ * The P x P matrices A exist only in the caller's workspace. */
+typedef struct AttnGeom {
+    int batch, d, P;
+    float scale;
+} AttnGeom;
+
 /* Every primitive of the table: P(return type, name, (parameters)).  The table's fields, each
  * backend's prototypes (cpu_<name>, cuda_<name>) and its table rows are generated from this list,
  * so adding a primitive is its entry here and its implementation in each backend.  All tensors
@@ -196,7 +206,17 @@ typedef struct ResizeGeom {
      * (N, dim) per id, in order of n. */                                                                 \
     P(void, embedding_forward, (const float *ids, const float *table, float *y, int N, int dim))          \
     P(void, embedding_backward, (const float *ids, const float *dy, float *dtable, int N, int num,        \
-        int dim))
+        int dim))                                                                                         \
+    /* Self-attention (see AttnGeom).  workspace_bytes is what the backend wants for its fastest          \
+     * schedule (always at least one block's 2 P^2 floats); a workspace of `bytes` >= one block           \
+     * serves too, working on fewer blocks at a time.  backward recomputes A and overwrites each of       \
+     * dq, dk, dv that is not NULL with the gradient of sum(y * dy):                                      \
+     *   dv = dy A,  dS = A * (dy^T v - rowsum(A * dy^T v)),  dq = scale k dS^T,  dk = scale q dS. */     \
+    P(size_t, attention_workspace_bytes, (const AttnGeom *g))                                             \
+    P(void, attention_forward, (const AttnGeom *g, const float *q, const float *k, const float *v,        \
+        float *y, void *workspace, size_t bytes))                                                         \
+    P(void, attention_backward, (const AttnGeom *g, const float *q, const float *k, const float *v,       \
+        const float *dy, float *dq, float *dk, float *dv, void *workspace, size_t bytes))
 
 typedef struct Backend {
     const char *name;

@@ -66,7 +66,7 @@ __device__ static inline double block_sum(double v, double *shared)
  * cuda_backend.cu (memory, threads, errors, describe), cuda_dnn.cu (cuBLAS and cuDNN),
  * cuda_reduce.cu (bias, batch and group norm, sums in double), cuda_eltwise.cu (with FiLM),
  * cuda_layout.cu, cuda_softmax.cu, cuda_pool.cu (pooling and resampling), cuda_optim.cu,
- * cuda_rng.cu, cuda_embedding.cu. */
+ * cuda_rng.cu, cuda_embedding.cu, cuda_attention.cu. */
 #define CUDA_PRIMITIVE(ret, fn, params) ret cuda_##fn params;
 BACKEND_PRIMITIVES(CUDA_PRIMITIVE)
 #undef CUDA_PRIMITIVE

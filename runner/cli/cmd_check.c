@@ -68,6 +68,11 @@ static void print_table(const NetDef *def, Node *const *made, Node *const *in)
         trainable += count;
         printf("  %-*s  %-*s  %-*s  %13s\n", wn, def->nodes[k].name, wo, def->nodes[k].op->name, ws,
                batch_shape(&made[k]->out.shape, a, sizeof a), with_commas(count, b, sizeof b));
+        if (made[k]->op->describe) { /* what the node costs beyond its output (self_attention) */
+            char note[256];
+            made[k]->op->describe(made[k], note, sizeof note);
+            printf("  %-*s  %s\n", wn, "", note);
+        }
     }
     printf("  trainable parameters: %s\n", with_commas(trainable, b, sizeof b));
     printf("  buffers: %s (running statistics, not trained)\n\n", with_commas(buffers, b, sizeof b));

@@ -7,8 +7,8 @@
  *   a few ulps (1e-5, 1e-6): activations (device transcendental functions), batch and group
  *     norm (double sums in another order), normal random numbers and the timestep embedding
  *     (device double log/exp/cos/sin);
- *   summation order (1e-4 relative, atol 1e-6 * terms): gemm and convolution, where cuBLAS and
- *     cuDNN add products in their own order; bias_grad, whose CPU version sums rows in float. */
+ *   summation order (1e-4 relative, atol 1e-6 * terms): gemm, convolution and attention, where
+ *     cuBLAS and cuDNN add products in their own order; bias_grad, whose CPU version sums rows in float. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -172,6 +172,38 @@ static void test_gemm(void **state)
             expect(what, dC, C, nc, 1e-4, 1e-6 * (K + 1));
             release(NULL);
         }
+}
+
+/* Self-attention with the device's whole-batch workspace and with one that holds two blocks
+ * (chunks of 2, 2 and 1 of the 5), every subset of the gradients, against the CPU. */
+static void test_attention(void **state)
+{
+    (void)state;
+    NEED_DEVICE();
+    const AttnGeom g = {.batch = 5, .d = 6, .P = 35, .scale = 0.40825f};
+    const size_t n = (size_t)g.batch * g.d * g.P, two_blocks = 2 * 2 * (size_t)g.P * g.P * sizeof(float);
+    float *q = host_rand(n, -1, 1), *k = host_rand(n, -1, 1), *v = host_rand(n, -1, 1), *dy = host_rand(n, -1, 1);
+    float *want[4] = {host(n), host(n), host(n), host(n)}; /* y, dq, dk, dv */
+    size_t cpu_bytes = cpu->attention_workspace_bytes(&g);
+    void *cpu_ws = host((cpu_bytes + 3) / 4);
+    cpu->attention_forward(&g, q, k, v, want[0], cpu_ws, cpu_bytes);
+    cpu->attention_backward(&g, q, k, v, dy, want[1], want[2], want[3], cpu_ws, cpu_bytes);
+    float *dq = dev_from(q, n), *dk = dev_from(k, n), *dv = dev_from(v, n), *ddy = dev_from(dy, n);
+    const size_t sizes[2] = {gpu->attention_workspace_bytes(&g), two_blocks};
+    static const char *const names[4] = {"attention y", "attention dq", "attention dk", "attention dv"};
+    for (int w = 0; w < 2; w++) {
+        void *ws = dev((sizes[w] + 3) / 4);
+        float *y = dev(n);
+        gpu->attention_forward(&g, dq, dk, dv, y, ws, sizes[w]);
+        expect(names[0], y, want[0], n, 1e-4, 1e-6 * g.P);
+        for (int subset = 1; subset < 8; subset++) {
+            float *out[3];
+            for (int i = 0; i < 3; i++) out[i] = subset & (1 << i) ? dev(n) : NULL;
+            gpu->attention_backward(&g, dq, dk, dv, ddy, out[0], out[1], out[2], ws, sizes[w]);
+            for (int i = 0; i < 3; i++)
+                if (out[i]) expect(names[i + 1], out[i], want[i + 1], n, 1e-4, 1e-6 * g.P);
+        }
+    }
 }
 
 static ConvGeom geom(int N, int C, int H, int W, int K, int R, int S, int stride, int pad,
@@ -578,6 +610,7 @@ int main(void)
         cmocka_unit_test(test_start),
         cmocka_unit_test_teardown(test_memory, release),
         cmocka_unit_test_teardown(test_gemm, release),
+        cmocka_unit_test_teardown(test_attention, release),
         cmocka_unit_test_teardown(test_conv2d, release),
         cmocka_unit_test_teardown(test_bias, release),
         cmocka_unit_test_teardown(test_batchnorm, release),

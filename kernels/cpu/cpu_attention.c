@@ -1,0 +1,160 @@
+/* Self-attention (semantics in kernels/backend.h): per (sample, head) block, sgemms around a row
+ * softmax of the P x P scores.  Blocks run on OpenMP's threads, each with a single-threaded BLAS
+ * and its own 2 P^2 floats of the workspace; with fewer blocks than threads they run one after
+ * another and cpu_gemm splits each product over the threads instead.
+ * The softmax's P^2 exponentials per block are what the products (2 d P^2 multiply-adds each)
+ * do not hide: a libm call per score took longer than the products at d = 64, so they come from
+ * exp_nonpositive, plain arithmetic that the compiler vectorises. */
+#include "kernels/cpu/cpu_kernels.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdint.h>
+
+typedef union FloatBits {
+    float f;
+    uint32_t u;
+    int32_t i;
+} FloatBits;
+
+#define NEG_87 0xC2AE0000u /* the bits of -87.0f; exp(-87) is near the smallest normal float */
+
+/* exp(x) for x <= 0 (a score minus its row's maximum), within 1.5 ulp of the exact value on
+ * [-87, 0]: x = n ln2 + r with |r| <= ln2 / 2 (ln2 split in two, after Cody and Waite), exp(r)
+ * by Cephes' expf polynomial, 2^n written into the exponent bits.  Below -87 (-inf included)
+ * it gives exp(-87), which no row's sum (at least 1, from its maximum) notices; NaN stays NaN.
+ * Only integer comparisons: a float comparison keeps GCC from vectorising the loop unless
+ * floating-point traps are declared off. */
+static inline float exp_nonpositive(float x)
+{
+    FloatBits in = {.f = x}, c;
+    uint32_t mag = in.u & 0x7FFFFFFFu;
+    c.u = mag < (NEG_87 & 0x7FFFFFFFu) ? in.u : NEG_87;
+    FloatBits big = {.f = c.f * 1.44269504088896341f + 12582912.0f}; /* + 1.5 * 2^23 rounds to n */
+    float n = big.f - 12582912.0f;
+    float r = c.f - n * 0.693359375f + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    FloatBits two_n = {.i = (big.i - 0x4B400000 + 127) * (1 << 23)}, out = {.f = p * two_n.f};
+    out.u = mag > 0x7F800000u ? in.u : out.u;
+    return out.f;
+}
+
+/* Each of the P rows of s (P x P) replaced by its softmax; a row holding NaN (or +inf, or only
+ * -inf) becomes NaN, as the maximum subtracted first leaves NaN in it. */
+static void softmax_rows(float *s, int P)
+{
+#pragma omp parallel for if (!omp_in_parallel() && (int64_t)P * P >= 65536)
+    for (int i = 0; i < P; i++) {
+        float *row = s + (size_t)i * P, m = -INFINITY;
+#pragma omp simd reduction(max : m)
+        for (int j = 0; j < P; j++) m = row[j] > m ? row[j] : m;
+        double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
+        for (int j = 0; j < P; j++) {
+            row[j] = exp_nonpositive(row[j] - m);
+            sum += row[j];
+        }
+        float inv = (float)(1.0 / sum);
+        for (int j = 0; j < P; j++) row[j] *= inv;
+    }
+}
+
+/* g = a * (g - rowsum(a * g)) row by row: the softmax's backward from its output a. */
+static void softmax_grad_rows(const float *a, float *g, int P)
+{
+#pragma omp parallel for if (!omp_in_parallel() && (int64_t)P * P >= 65536)
+    for (int i = 0; i < P; i++) {
+        const float *ar = a + (size_t)i * P;
+        float *gr = g + (size_t)i * P;
+        double dot = 0.0;
+#pragma omp simd reduction(+ : dot)
+        for (int j = 0; j < P; j++) dot += (double)ar[j] * gr[j];
+        float d = (float)dot;
+        for (int j = 0; j < P; j++) gr[j] = ar[j] * (gr[j] - d);
+    }
+}
+
+/* The tensors of one call; block b of each starts at b * d * P. */
+typedef struct Attn {
+    const AttnGeom *g;
+    const float *q, *k, *v, *dy;
+    float *y, *dq, *dk, *dv;
+} Attn;
+
+static size_t slot_floats(const AttnGeom *g) { return 2 * (size_t)g->P * g->P; }
+
+/* a = softmax(scale q^T k) of one block. */
+static void block_probs(const AttnGeom *g, const float *q, const float *k, float *a)
+{
+    cpu_gemm(true, false, g->P, g->P, g->d, g->scale, q, g->P, k, g->P, 0.0f, a, g->P);
+    softmax_rows(a, g->P);
+}
+
+static void block_forward(const Attn *t, size_t o, float *slot)
+{
+    const AttnGeom *g = t->g;
+    block_probs(g, t->q + o, t->k + o, slot);
+    cpu_gemm(false, true, g->d, g->P, g->P, 1.0f, t->v + o, g->P, slot, g->P, 0.0f, t->y + o, g->P);
+}
+
+static void block_backward(const Attn *t, size_t o, float *slot)
+{
+    const AttnGeom *g = t->g;
+    int d = g->d, P = g->P;
+    float *a = slot, *da = slot + (size_t)P * P;
+    block_probs(g, t->q + o, t->k + o, a);
+    if (t->dv) cpu_gemm(false, false, d, P, P, 1.0f, t->dy + o, P, a, P, 0.0f, t->dv + o, P);
+    if (!t->dq && !t->dk) return;
+    cpu_gemm(true, false, P, P, d, 1.0f, t->dy + o, P, t->v + o, P, 0.0f, da, P); /* dA = dy^T v */
+    softmax_grad_rows(a, da, P);                                                 /* dS */
+    if (t->dq) cpu_gemm(false, true, d, P, P, g->scale, t->k + o, P, da, P, 0.0f, t->dq + o, P);
+    if (t->dk) cpu_gemm(false, false, d, P, P, g->scale, t->q + o, P, da, P, 0.0f, t->dk + o, P);
+}
+
+/* Runs fn on every block, as many at once as there are threads and workspace slots. */
+static void run_blocks(const Attn *t, void (*fn)(const Attn *, size_t, float *), void *workspace, size_t bytes)
+{
+    const AttnGeom *g = t->g;
+    if (g->batch <= 0 || g->P <= 0) return;
+    size_t fit = bytes / (slot_floats(g) * sizeof(float));
+    int T = omp_in_parallel() ? 1 : omp_get_max_threads();
+    if ((size_t)T > fit) T = (int)fit;
+    if (T > g->batch) T = g->batch;
+    if (T < 1) T = 1; /* bytes holds one slot (kernels/backend.h) */
+    int prev = openblas_get_num_threads();
+    if (T > 1) openblas_set_num_threads(1);
+#pragma omp parallel for num_threads(T) schedule(static) if (T > 1)
+    for (int b = 0; b < g->batch; b++)
+        fn(t, (size_t)b * g->d * g->P, (float *)workspace + (size_t)omp_get_thread_num() * slot_floats(g));
+    if (T > 1) openblas_set_num_threads(prev);
+}
+
+/* One slot per processor (at most one per block), so a later cpu_set_threads finds room too. */
+size_t cpu_attention_workspace_bytes(const AttnGeom *g)
+{
+    int slots = omp_get_num_procs();
+    if (slots > g->batch) slots = g->batch;
+    if (slots < 1) slots = 1;
+    return (size_t)slots * slot_floats(g) * sizeof(float);
+}
+
+void cpu_attention_forward(const AttnGeom *g, const float *q, const float *k, const float *v, float *y,
+                           void *workspace, size_t bytes)
+{
+    Attn t = {.g = g, .q = q, .k = k, .v = v, .y = y};
+    run_blocks(&t, block_forward, workspace, bytes);
+}
+
+void cpu_attention_backward(const AttnGeom *g, const float *q, const float *k, const float *v, const float *dy,
+                            float *dq, float *dk, float *dv, void *workspace, size_t bytes)
+{
+    Attn t = {.g = g, .q = q, .k = k, .v = v, .dy = dy, .dq = dq, .dk = dk, .dv = dv};
+    run_blocks(&t, block_backward, workspace, bytes);
+}
