@@ -37,7 +37,7 @@ static int geometry(const Node *n, AttnGeom *g, Error *err)
         return err_set(err, "%s expects q, k and v shaped (N, C, H, W), got %s", n->op->name,
                        shape_format(s, a, sizeof a));
     if (s->dim[1] < heads || s->dim[1] % heads)
-        return err_set(err, "%s with %lld heads needs channels divisible by %lld, got %s", n->op->name,
+        return err_set(err, "%s with %lld heads needs C, the channels of (N, C, H, W), divisible by %lld, got %s", n->op->name,
                        (long long)heads, (long long)heads, shape_format(s, a, sizeof a));
     int64_t P = s->dim[2] * s->dim[3];
     if (P > MAX_POSITIONS)
@@ -117,11 +117,14 @@ static int attention_backward(Graph *g, Node *n, Node *dy, const bool *want, Nod
 static void attention_describe(const Node *n, char *buf, size_t len)
 {
     AttnGeom g = geometry_of(n);
-    int64_t heads = attr_int(n, "heads");
-    char size[32];
-    format_bytes((double)heads * g.P * g.P * sizeof(float), size, sizeof size);
-    snprintf(buf, len, "attention: %lld head%s x %d x %d floats = %s per sample (workspace, recomputed "
-             "for backward)", (long long)heads, heads == 1 ? "" : "s", g.P, g.P, size);
+    int64_t heads = attr_int(n, "heads"), batch = n->out.shape.dim[0];
+    double sample = (double)heads * g.P * g.P * sizeof(float);
+    char one[32], all[32];
+    format_bytes(sample, one, sizeof one);
+    format_bytes(sample * (double)batch, all, sizeof all);
+    snprintf(buf, len, "attention: %lld head%s x %d x %d floats = %s per sample, %s at batch %lld (in the "
+             "workspace; the backward pass recomputes it)", (long long)heads, heads == 1 ? "" : "s", g.P, g.P,
+             one, all, (long long)batch);
 }
 
 static const AttrSchema attention_attrs[] = {ATTENTION_ATTRS};

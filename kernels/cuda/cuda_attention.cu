@@ -84,13 +84,13 @@ static void run_chunks(Attn *t, void (*fn)(const Attn *, size_t, int), void *wor
 void cuda_attention_forward(const AttnGeom *g, const float *q, const float *k, const float *v, float *y,
                             void *workspace, size_t bytes)
 {
-    Attn t = {g, q, k, v, nullptr, y}; /* the rest zero */
+    Attn t = {g, q, k, v, nullptr, y, nullptr, nullptr, nullptr, nullptr, nullptr};
     run_chunks(&t, chunk_forward, workspace, bytes);
 }
 
 void cuda_attention_backward(const AttnGeom *g, const float *q, const float *k, const float *v, const float *dy,
                              float *dq, float *dk, float *dv, void *workspace, size_t bytes)
 {
-    Attn t = {g, q, k, v, dy, nullptr, dq, dk, dv};
+    Attn t = {g, q, k, v, dy, nullptr, dq, dk, dv, nullptr, nullptr};
     run_chunks(&t, chunk_backward, workspace, bytes);
 }

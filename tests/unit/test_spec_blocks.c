@@ -334,6 +334,26 @@ static void test_check_shows_expansion(void **state)
     assert_non_null(strstr(out, "trainable parameters: 38,266\n"));
 }
 
+/* `runner check` states what each self_attention's P x P matrices cost. */
+static void test_check_states_attention_memory(void **state)
+{
+    (void)state;
+    const char *r = getenv("RUNNER");
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s check " GOOD_DIR "/attention.yaml 2>&1", r && r[0] ? r : "build/runner");
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    static char out[1 << 16];
+    size_t len = fread(out, 1, sizeof out - 1, p);
+    out[len] = '\0';
+    int st = pclose(p);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_non_null(strstr(out, "  attn1.attn  self_attention  (-1, 16, 8, 8)  "));
+    assert_non_null(strstr(out, "attention: 4 heads x 64 x 64 floats = 64.0 KiB per sample, 256.0 KiB at batch 4"));
+    assert_non_null(strstr(out, "attention: 1 head x 64 x 64 floats = 16.0 KiB per sample, 64.0 KiB at batch 4"));
+    assert_non_null(strstr(out, "trainable parameters: 2,675\n"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -345,6 +365,7 @@ int main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_check_shows_expansion),
+        cmocka_unit_test(test_check_states_attention_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
