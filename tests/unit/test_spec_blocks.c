@@ -315,20 +315,27 @@ static void test_errors(void **state)
                           "as the model has several");
 }
 
-/* `runner check` lists the expanded nodes under their hierarchical names. */
-static void test_check_shows_expansion(void **state)
+/* The output of `runner check SPEC`, which must succeed. */
+static const char *check_output(const char *spec)
 {
-    (void)state;
     const char *r = getenv("RUNNER");
     char cmd[512];
-    snprintf(cmd, sizeof cmd, "%s check experiments/nets/resnet_mini.yaml 2>&1", r && r[0] ? r : "build/runner");
+    snprintf(cmd, sizeof cmd, "%s check %s 2>&1", r && r[0] ? r : "build/runner", spec);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     static char out[1 << 16];
     size_t len = fread(out, 1, sizeof out - 1, p);
     out[len] = '\0';
     int st = pclose(p);
-    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) fail_msg("runner check %s failed:\n%s", spec, out);
+    return out;
+}
+
+/* `runner check` lists the expanded nodes under their hierarchical names. */
+static void test_check_shows_expansion(void **state)
+{
+    (void)state;
+    const char *out = check_output("experiments/nets/resnet_mini.yaml");
     assert_non_null(strstr(out, "  layer2.shortcut.conv  conv2d "));
     assert_non_null(strstr(out, "(-1, 32, 14, 14)"));
     assert_non_null(strstr(out, "trainable parameters: 38,266\n"));
@@ -338,16 +345,7 @@ static void test_check_shows_expansion(void **state)
 static void test_check_states_attention_memory(void **state)
 {
     (void)state;
-    const char *r = getenv("RUNNER");
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "%s check " GOOD_DIR "/attention.yaml 2>&1", r && r[0] ? r : "build/runner");
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    static char out[1 << 16];
-    size_t len = fread(out, 1, sizeof out - 1, p);
-    out[len] = '\0';
-    int st = pclose(p);
-    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    const char *out = check_output(GOOD_DIR "/attention.yaml");
     assert_non_null(strstr(out, "  attn1.attn  self_attention  (-1, 16, 8, 8)  "));
     assert_non_null(strstr(out, "attention: 4 heads x 64 x 64 floats = 64.0 KiB per sample, 256.0 KiB at batch 4"));
     assert_non_null(strstr(out, "attention: 1 head x 64 x 64 floats = 16.0 KiB per sample, 64.0 KiB at batch 4"));
