@@ -433,7 +433,8 @@ TrainLoop *train_loop_open(Experiment *x, const RunPlan *plan, const Dataset *ds
     const Spec *spec = x->spec;
     int batch = x->ctx.batch;
     size_t per = (size_t)ds->c * (size_t)ds->h * (size_t)ds->w;
-    if (batch_iter_init(&l->it, ds, batch, spec->data.shuffle, spec->data.drop_last, spec->seed, err) ||
+    BatchOptions bo = batch_options(&spec->data, batch, spec->seed);
+    if (batch_iter_init(&l->it, ds, &bo, err) ||
         (x->algo->sample && train_check_grid(x, err)))
         goto fail;
     l->per_epoch = plan->per_epoch;

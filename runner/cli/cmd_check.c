@@ -1,4 +1,5 @@
-/* `runner check SPEC.yaml [--set key=value ...]`: validates a spec, builds each network on the CPU
+/* `runner check SPEC.yaml [--set key=value ...]`: validates a spec, says what shape its data's
+ * examples have (after the data section's channels, resize and pad), builds each network on the CPU
  * backend to infer every shape, and prints a torchsummary-like table per network, then runs the
  * training algorithm's own check (for the GAN family: the generator's output fed to the
  * discriminator), so a mismatch is found before a run. */
@@ -7,6 +8,7 @@
 #include "runner/algo/algorithm.h"
 #include "runner/cli/cmd_args.h"
 #include "runner/cli/commands.h"
+#include "runner/data/dataset.h"
 #include "runner/spec/spec.h"
 
 #include <stdio.h>
@@ -102,6 +104,22 @@ done:
     return rc;
 }
 
+/* The examples the networks will be given, from the dataset's format or its files' headers. */
+static int print_data(const SpecData *d, Error *err)
+{
+    int shape[3];
+    if (dataset_example_shape(d, shape, err)) return err_prefix(err, "error: data: ");
+    DataTransform t = data_transform_of(d);
+    char how[200], split[40] = "";
+    data_transform_describe(&t, how, sizeof how);
+    size_t n = strlen(how);
+    if (!strcmp(d->flip, "horizontal")) snprintf(how + n, sizeof how - n, "%smirrored at random", n ? ", " : "");
+    if (dataset_has_splits(d->dataset)) snprintf(split, sizeof split, " %s", d->split);
+    printf("data: %s%s: examples of %dx%dx%d%s%s%s\n\n", d->dataset, split, shape[0], shape[1], shape[2],
+           how[0] ? " (" : "", how, how[0] ? ")" : "");
+    return 0;
+}
+
 int cmd_check(int argc, char **argv, Error *err)
 {
     const char *path = NULL, *sets[MAX_SETS];
@@ -113,7 +131,7 @@ int cmd_check(int argc, char **argv, Error *err)
     int n_sets = set_list.n;
     Spec spec;
     if (spec_load(path, sets, n_sets, &spec, err)) return -1;
-    int rc = 0;
+    int rc = print_data(&spec.data, err);
     int batch = spec.data.batch_size;
     for (int i = 0; i < spec.n_models && rc == 0; i++) rc = check_model(&spec.models[i], batch, spec.seed, err);
     /* What the training algorithm asks of the networks together (a GAN's G output fits D). */

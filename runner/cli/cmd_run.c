@@ -38,11 +38,13 @@ static int parse_options(int argc, char **argv, RunOptions *o, Error *err)
 }
 
 /* The split an evaluating algorithm (classifier) is measured on after every epoch: the test split
- * of a dataset trained on its train split.  None for explicit IDX files or a run on the test split. */
+ * of a dataset trained on its train split, transformed as the training data but never flipped.
+ * None for explicit IDX files, folders or a run on the test split. */
 static int load_eval(const Spec *spec, const Experiment *x, Dataset *eval, bool *have, Error *err)
 {
     *have = false;
-    if (!x->algo->evaluate || strcmp(spec->data.split, "train") != 0 || !strcmp(spec->data.dataset, "idx")) return 0;
+    if (!x->algo->evaluate || strcmp(spec->data.split, "train") != 0 || !dataset_has_splits(spec->data.dataset))
+        return 0;
     SpecData held_out = spec->data;
     snprintf(held_out.split, sizeof held_out.split, "test");
     if (dataset_load(&held_out, eval, err)) return err_prefix(err, "evaluation data: ");

@@ -76,6 +76,14 @@ static int take_labels(Dataset *ds, IdxArray *lab, const char *images, const cha
     return 0;
 }
 
+static int check_sides(const char *images, const IdxArray *img, Error *err)
+{
+    if (img->dim[1] >= 1 && img->dim[2] >= 1 && img->dim[1] <= DATASET_MAX_SIDE && img->dim[2] <= DATASET_MAX_SIDE)
+        return 0;
+    return err_set(err, "%s: images are %ux%u; each side must be 1 to %d pixels", images, img->dim[1], img->dim[2],
+                   DATASET_MAX_SIDE);
+}
+
 /* Images (N, H, W) and optional labels; `side` > 0 requires side x side images. */
 static int load_idx_pair(const char *images, const char *labels, int side, int n_classes, Dataset *ds,
                          Error *err)
@@ -86,9 +94,7 @@ static int load_idx_pair(const char *images, const char *labels, int side, int n
         idx_free(&img);
         return err_set(err, "%s: %u images are more than this runner handles", images, img.dim[0]);
     }
-    if (img.dim[1] < 1 || img.dim[2] < 1 || img.dim[1] > DATASET_MAX_SIDE || img.dim[2] > DATASET_MAX_SIDE) {
-        err_set(err, "%s: images are %ux%u; each side must be 1 to %d pixels", images, img.dim[1], img.dim[2],
-                DATASET_MAX_SIDE);
+    if (check_sides(images, &img, err)) {
         idx_free(&img);
         return -1;
     }
@@ -160,30 +166,102 @@ int dataset_load_mnist_like(const char *name, const char *root, const char *spli
     return 0;
 }
 
+bool dataset_has_splits(const char *name)
+{
+    return strcmp(name, "idx") != 0 && strcmp(name, "folder") != 0;
+}
+
+static bool mnist_like(const char *name)
+{
+    return !strcmp(name, "mnist") || !strcmp(name, "fashion_mnist") || !strcmp(name, "kmnist");
+}
+
+/* The folder's transform: channels are the spec's, RGB unless it says otherwise. */
+static DataTransform folder_transform(const SpecData *cfg)
+{
+    DataTransform t = data_transform_of(cfg);
+    if (!t.channels) t.channels = 3;
+    return t;
+}
+
+/* The stored shape before the transform: what the dataset's format fixes, or its files say. */
+static int stored_shape(const SpecData *cfg, int shape[3], Error *err)
+{
+    const char *name = cfg->dataset;
+    if (mnist_like(name)) {
+        shape[0] = 1, shape[1] = shape[2] = MNIST_SIDE;
+        return 0;
+    }
+    if (!strcmp(name, "cifar10")) {
+        shape[0] = 3, shape[1] = shape[2] = 32;
+        return 0;
+    }
+    if (!strcmp(name, "idx")) {
+        IdxArray head;
+        if (!cfg->images[0]) return err_set(err, "dataset idx needs data.images (an IDX image file)");
+        if (idx_read_header(cfg->images, 3, &head, err) || check_sides(cfg->images, &head, err)) return -1;
+        shape[0] = 1, shape[1] = (int)head.dim[1], shape[2] = (int)head.dim[2];
+        return 0;
+    }
+    if (!strcmp(name, "folder")) { /* the first image, already transformed */
+        Dataset first;
+        DataTransform t = folder_transform(cfg);
+        if (dataset_load_folder(cfg->root, &t, 1, &first, err)) return -1;
+        shape[0] = first.c, shape[1] = first.h - 2 * t.pad, shape[2] = first.w - 2 * t.pad;
+        dataset_free(&first);
+        return 0;
+    }
+    return err_set(err, "unknown dataset '%s' (expected mnist, fashion_mnist, kmnist, idx, cifar10 or folder)", name);
+}
+
+int dataset_example_shape(const SpecData *cfg, int out[3], Error *err)
+{
+    DataTransform t = data_transform_of(cfg);
+    int stored[3];
+    if (!strcmp(cfg->dataset, "folder") && t.height) { /* no file needed */
+        stored[0] = folder_transform(cfg).channels, stored[1] = t.height, stored[2] = t.width;
+    } else if (stored_shape(cfg, stored, err)) {
+        return -1;
+    }
+    data_transform_shape(&t, stored[0], stored[1], stored[2], out);
+    return 0;
+}
+
 int dataset_load(const SpecData *cfg, Dataset *ds, Error *err)
 {
+    memset(ds, 0, sizeof *ds);
     const char *name = cfg->dataset;
     char root[sizeof cfg->root + 64];
     if (cfg->root[0])
         snprintf(root, sizeof root, "%s", cfg->root);
     else if (!strcmp(name, "fashion_mnist"))
         snprintf(root, sizeof root, "%s", DATASET_FASHION_MNIST_ROOT);
-    else
+    else if (strcmp(name, "folder"))
         snprintf(root, sizeof root, "data/%s", name);
+    else
+        root[0] = '\0';
 
     float lo = (float)cfg->normalize[0], hi = (float)cfg->normalize[1];
     if (!(lo < hi)) return err_set(err, "data.normalize [%g, %g] is not a range (expected [-1, 1] or [0, 1])", lo, hi);
+    DataTransform t = data_transform_of(cfg);
     int rc;
-    if (!strcmp(name, "mnist") || !strcmp(name, "fashion_mnist") || !strcmp(name, "kmnist"))
+    if (mnist_like(name))
         rc = dataset_load_mnist_like(name, root, cfg->split, ds, err);
     else if (!strcmp(name, "idx")) {
         if (!cfg->images[0]) return err_set(err, "dataset idx needs data.images (an IDX image file)");
         rc = dataset_load_idx(cfg->images, cfg->labels[0] ? cfg->labels : NULL, ds, err);
     } else if (!strcmp(name, "cifar10"))
         rc = dataset_load_cifar10(root, cfg->split, ds, err);
-    else
-        return err_set(err, "unknown dataset '%s' (expected mnist, fashion_mnist, kmnist, idx or cifar10)", name);
+    else if (!strcmp(name, "folder")) {
+        t = folder_transform(cfg);
+        return dataset_load_folder(root, &t, 0, ds, err) ? -1 : (dataset_set_range(ds, lo, hi), 0);
+    } else
+        return err_set(err, "unknown dataset '%s' (expected mnist, fashion_mnist, kmnist, idx, cifar10 or folder)", name);
     if (rc) return -1;
+    if (dataset_transform(ds, &t, err)) {
+        dataset_free(ds);
+        return -1;
+    }
     dataset_set_range(ds, lo, hi);
     return 0;
 }

@@ -70,53 +70,65 @@ static int check_file(const char *path, Error *err)
     return 0;
 }
 
+/* The magic number and the sizes; *count: the data bytes they promise. */
+static int read_header(gzFile f, const char *path, int want_ndim, IdxArray *out, size_t *count, Error *err)
+{
+    unsigned char head[4];
+    int r = read_exact(f, head, 4, path, err);
+    if (r) return r > 0 ? err_set(err, "%s: not an IDX file: shorter than its 4-byte magic number", path) : -1;
+    if (head[0] != 0 || head[1] != 0)
+        return err_set(err, "%s: not an IDX file: magic number %02x%02x%02x%02x does not start with two zero bytes",
+                       path, head[0], head[1], head[2], head[3]);
+    if (head[2] != 0x08)
+        return err_set(err, "%s: IDX element type 0x%02x is not supported (expected 0x08, unsigned bytes)", path,
+                       head[2]);
+    if (head[3] != want_ndim)
+        return err_set(err, "%s: IDX file has %d dimensions, expected %d (%s)", path, head[3], want_ndim,
+                       want_ndim == 1 ? "labels" : "images");
+    out->ndim = head[3];
+    *count = 1;
+    for (int d = 0; d < out->ndim; d++) {
+        unsigned char b[4];
+        if ((r = read_exact(f, b, 4, path, err)))
+            return r > 0 ? err_set(err, "%s: truncated IDX header (dimension %d missing)", path, d) : -1;
+        out->dim[d] = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+        if (out->dim[d] == 0) return err_set(err, "%s: IDX dimension %d is zero", path, d);
+        if (*count > IDX_MAX_BYTES / out->dim[d]) return err_set(err, "%s: IDX dimensions are implausibly large", path);
+        *count *= out->dim[d];
+    }
+    return 0;
+}
+
+/* Opens path for reading, after check_file. */
+static gzFile open_idx(const char *path, Error *err)
+{
+    if (check_file(path, err)) return NULL;
+    errno = 0;
+    gzFile f = gzopen(path, "rb");
+    if (!f) err_set(err, "%s: cannot open: %s", path, strerror(errno ? errno : ENOMEM));
+    return f;
+}
+
+int idx_read_header(const char *path, int want_ndim, IdxArray *out, Error *err)
+{
+    memset(out, 0, sizeof *out);
+    gzFile f = open_idx(path, err);
+    if (!f) return -1;
+    size_t count;
+    int rc = read_header(f, path, want_ndim, out, &count, err);
+    gzclose(f);
+    if (rc) memset(out, 0, sizeof *out);
+    return rc;
+}
+
 int idx_read(const char *path, int want_ndim, IdxArray *out, Error *err)
 {
     memset(out, 0, sizeof *out);
-    if (check_file(path, err)) return -1;
-    errno = 0;
-    gzFile f = gzopen(path, "rb");
-    if (!f) return err_set(err, "%s: cannot open: %s", path, strerror(errno ? errno : ENOMEM));
-    int rc = -1;
-    unsigned char head[4];
-    int r = read_exact(f, head, 4, path, err);
-    if (r) {
-        if (r > 0) err_set(err, "%s: not an IDX file: shorter than its 4-byte magic number", path);
-        goto done;
-    }
-    if (head[0] != 0 || head[1] != 0) {
-        err_set(err, "%s: not an IDX file: magic number %02x%02x%02x%02x does not start with two zero bytes",
-                path, head[0], head[1], head[2], head[3]);
-        goto done;
-    }
-    if (head[2] != 0x08) {
-        err_set(err, "%s: IDX element type 0x%02x is not supported (expected 0x08, unsigned bytes)", path, head[2]);
-        goto done;
-    }
-    if (head[3] != want_ndim) {
-        err_set(err, "%s: IDX file has %d dimensions, expected %d (%s)", path, head[3], want_ndim,
-                want_ndim == 1 ? "labels" : "images");
-        goto done;
-    }
-    out->ndim = head[3];
-    size_t count = 1;
-    for (int d = 0; d < out->ndim; d++) {
-        unsigned char b[4];
-        if ((r = read_exact(f, b, 4, path, err))) {
-            if (r > 0) err_set(err, "%s: truncated IDX header (dimension %d missing)", path, d);
-            goto done;
-        }
-        out->dim[d] = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-        if (out->dim[d] == 0) {
-            err_set(err, "%s: IDX dimension %d is zero", path, d);
-            goto done;
-        }
-        if (count > IDX_MAX_BYTES / out->dim[d]) {
-            err_set(err, "%s: IDX dimensions are implausibly large", path);
-            goto done;
-        }
-        count *= out->dim[d];
-    }
+    gzFile f = open_idx(path, err);
+    if (!f) return -1;
+    int rc = -1, r;
+    size_t count;
+    if (read_header(f, path, want_ndim, out, &count, err)) goto done;
     if ((r = read_data(f, count, &out->data, path, err))) {
         if (r > 0)
             err_set(err, "%s: truncated: the header promises %zu data bytes but the file ends early", path, count);

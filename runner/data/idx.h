@@ -21,6 +21,8 @@ typedef struct IdxArray {
  * is wrong (missing, a directory, empty, bad magic, wrong type or rank, truncated, trailing bytes,
  * corrupt gzip data).  Memory grows with the data read, never with what a header claims alone. */
 int idx_read(const char *path, int want_ndim, IdxArray *out, Error *err);
+/* The header alone (ndim and dim; no data), with idx_read's messages for what it covers. */
+int idx_read_header(const char *path, int want_ndim, IdxArray *out, Error *err);
 void idx_free(IdxArray *a);
 
 #endif

@@ -70,7 +70,7 @@ int fid_run_open(FidRun *f, const Spec *spec, const Backend *be, Error *err)
     else
         snprintf(what, sizeof what, "%s:%s", dataset, s->ref_split);
     ImageSet ref;
-    ImageSetOptions io = {0};
+    ImageSetOptions io = {.like = &spec->data}; /* the examples the generator learns to make */
     char cache[FID_CACHE_PATH_MAX];
     fid_cache_default_dir(cache, sizeof cache);
     if (image_set_open(&ref, what, &io, err)) {

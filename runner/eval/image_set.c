@@ -4,10 +4,7 @@
 #include "runner/io/checkpoint.h"
 #include "runner/data/dataset.h"
 #include "runner/algo/experiment.h"
-#include "runner/io/png_image.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -113,6 +110,11 @@ static int open_dataset(ImageSet *s, const char *what, const ImageSetOptions *o,
     SpecData cfg = {.normalize = {0, 1}};
     int first, end;
     if (parse_dataset(what, &cfg, &first, &end, err)) return -1;
+    if (o->like) { /* the run's examples: its colours, size and padding (never its flips) */
+        cfg.channels = o->like->channels, cfg.pad = o->like->pad;
+        memcpy(cfg.resize, o->like->resize, sizeof cfg.resize);
+        memcpy(cfg.fit, o->like->fit, sizeof cfg.fit);
+    }
     Dataset ds;
     if (dataset_load(&cfg, &ds, err)) return err_prefix(err, "%s: ", what);
     int rc = 0;
@@ -129,7 +131,11 @@ static int open_dataset(ImageSet *s, const char *what, const ImageSetOptions *o,
         else
             snprintf(split, sizeof split, "%s:%d-%d", cfg.split, first, end);
         snprintf(s->split, sizeof s->split, "%.31s", split);
-        snprintf(s->label, sizeof s->label, "%s-%s", cfg.dataset, s->split);
+        /* Transformed examples get a cache file of their own. */
+        DataTransform t = data_transform_of(&cfg);
+        char shape[48] = "";
+        if (t.channels || t.height || t.pad) snprintf(shape, sizeof shape, "-%dx%dx%d", ds.c, ds.h, ds.w);
+        snprintf(s->label, sizeof s->label, "%s-%s%s", cfg.dataset, s->split, shape);
         s->n = o->samples ? o->samples : have;
         s->c = ds.c, s->h = ds.h, s->w = ds.w;
         rc = alloc_pixels(s, err);
@@ -140,56 +146,22 @@ static int open_dataset(ImageSet *s, const char *what, const ImageSetOptions *o,
     return rc;
 }
 
-static int png_name(const struct dirent *e)
-{
-    size_t len = strlen(e->d_name);
-    return len > 4 && (!strcasecmp(e->d_name + len - 4, ".png"));
-}
-
+/* A folder of PNG files: the images decide the channels (gray only when every one is gray), and
+ * must share one size. */
 static int open_png_folder(ImageSet *s, const char *dir, const ImageSetOptions *o, Error *err)
 {
-    struct dirent **names = NULL;
-    int found = scandir(dir, &names, png_name, alphasort);
-    if (found < 0) return err_set(err, "cannot list %s: %s", dir, strerror(errno));
-    int rc = 0;
-    if (found == 0) rc = err_set(err, "%s holds no .png files (nor spec.yaml: not a results folder)", dir);
-    if (rc == 0) rc = count_check(dir, found, o->samples, err);
-    int n = o->samples ? o->samples : found;
-    s->kind = IMAGES_PNG_FOLDER;
-    snprintf(s->label, sizeof s->label, "%s", dir);
-    /* Gray and RGB may mix: gray images then become three equal channels, as PIL's convert('RGB'). */
-    Image *imgs = calloc((size_t)(n > 0 ? n : 1), sizeof *imgs);
-    if (!imgs && rc == 0) rc = err_set(err, "out of memory");
-    for (int i = 0; i < n && rc == 0; i++) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
-        if (png_read(path, &imgs[i], err)) {
-            rc = -1;
-            break;
-        }
-        if (i > 0 && (imgs[i].width != imgs[0].width || imgs[i].height != imgs[0].height))
-            rc = err_set(err, "%s is %dx%d but %s/%s is %dx%d: the images of a folder must share one size", path,
-                         imgs[i].width, imgs[i].height, dir, names[0]->d_name, imgs[0].width, imgs[0].height);
-        if (imgs[i].channels == 3) s->c = 3;
-    }
+    Dataset ds;
+    DataTransform as_stored = {0};
+    if (dataset_load_folder(dir, &as_stored, o->samples, &ds, err)) return -1;
+    int rc = count_check(dir, ds.n, o->samples, err);
     if (rc == 0) {
-        s->n = n;
-        s->c = s->c ? s->c : 1;
-        s->h = imgs[0].height;
-        s->w = imgs[0].width;
-        rc = alloc_pixels(s, err);
+        s->kind = IMAGES_PNG_FOLDER;
+        snprintf(s->label, sizeof s->label, "%s", dir);
+        s->n = ds.n, s->c = ds.c, s->h = ds.h, s->w = ds.w;
+        s->pixels = ds.pixels; /* ownership moves to the set */
+        ds.pixels = NULL;
     }
-    for (int i = 0; i < n && rc == 0; i++) {
-        size_t plane = (size_t)s->h * s->w;
-        uint8_t *dst = s->pixels + (size_t)i * s->c * plane;
-        for (int c = 0; c < s->c; c++)
-            for (size_t p = 0; p < plane; p++)
-                dst[c * plane + p] = imgs[i].pixels[p * imgs[i].channels + (imgs[i].channels == 3 ? c : 0)];
-    }
-    for (int i = 0; i < n && imgs; i++) image_free(&imgs[i]);
-    free(imgs);
-    for (int i = 0; i < found; i++) free(names[i]);
-    free(names);
+    dataset_free(&ds);
     return rc;
 }
 

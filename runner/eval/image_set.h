@@ -9,6 +9,7 @@
 #define RUNNER_IMAGE_SET_H
 
 #include "graph/error.h"
+#include "runner/spec/spec.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -28,6 +29,8 @@ typedef struct ImageSetOptions {
     uint64_t seed;            /* generator noise */
     int threads;              /* 0: OpenMP's default */
     const char *backend;      /* cpu | cuda | auto (generators); NULL: the run's spec */
+    const SpecData *like;     /* a dataset side as this data section transforms its examples
+                               * (channels, resize, fit, pad); NULL: as stored */
 } ImageSetOptions;
 
 /* Opens what `what` names (see above); messages say what was expected. */

@@ -17,11 +17,16 @@
 #define SPEC_MAX_MODELS 8
 
 typedef struct SpecData {
-    char dataset[SPEC_WORD_MAX];  /* mnist | fashion_mnist | kmnist | idx | cifar10 */
-    char root[SPEC_TEXT_MAX];     /* folder of the standard files; "" = the dataset's default */
-    char split[SPEC_WORD_MAX];    /* train | test */
+    char dataset[SPEC_WORD_MAX];  /* mnist | fashion_mnist | kmnist | idx | cifar10 | folder */
+    char root[SPEC_TEXT_MAX];     /* folder of the standard files (folder: of the PNGs); "" = the default */
+    char split[SPEC_WORD_MAX];    /* train | test (folder: train, it has no split) */
     char images[SPEC_TEXT_MAX];   /* idx: explicit image file */
     char labels[SPEC_TEXT_MAX];   /* idx: explicit label file ("" = none) */
+    int channels;                 /* 1 | 3: converted as PIL does; 0 = as stored (folder: 3) */
+    double resize[2];             /* [height, width] in whole pixels; [0, 0] = the stored size */
+    char fit[SPEC_WORD_MAX];      /* stretch | crop: how a resize meets another aspect ratio */
+    int pad;                      /* zero pixels added on every side, after the resize */
+    char flip[SPEC_WORD_MAX];     /* none | horizontal: random mirroring of training batches */
     int batch_size;
     bool shuffle, drop_last;
     double normalize[2];          /* pixel range after scaling: [-1, 1] or [0, 1] */

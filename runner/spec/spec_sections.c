@@ -4,6 +4,7 @@
 #include "runner/spec/spec.h"
 #include "graph/suggest.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,17 +64,37 @@ int spec_parse_top_values(Spec *spec, const YNode *root, Error *err)
 
 /* ---- data ---- */
 
-static const char *const datasets[] = {"mnist", "fashion_mnist", "kmnist", "idx", "cifar10", NULL};
+static const char *const datasets[] = {"mnist", "fashion_mnist", "kmnist", "idx", "cifar10", "folder", NULL};
 static const char *const splits[] = {"train", "test", NULL};
+static const char *const fits[] = {"stretch", "crop", NULL};
+static const char *const flips[] = {"none", "horizontal", NULL};
 #define DA(x) offsetof(SpecData, x)
+#define MAX_SIDE 16384 /* pixels, as the dataset readers accept */
 static const Field data_f[] = {
-    {"dataset", F_WORD, DA(dataset), "fashion_mnist", 1, 0, datasets, "which dataset (fashion_mnist needs no download)"},
+    {"dataset", F_WORD, DA(dataset), "fashion_mnist", 1, 0, datasets,
+     "which dataset (fashion_mnist needs no download; `folder`: the PNG images in `root`)"},
     {"root", F_TEXT, DA(root), "", 1, 0, NULL,
      "folder of the dataset's standard files; empty: /usr/share/datasets/fashion-mnist for fashion_mnist, "
-     "`data/<dataset>` otherwise"},
-    {"split", F_WORD, DA(split), "train", 1, 0, splits, "which split to train on"},
+     "`data/<dataset>` otherwise; `folder`: the folder of `.png` files (required), read in byte order of their "
+     "names"},
+    {"split", F_WORD, DA(split), "train", 1, 0, splits,
+     "which split to train on; `folder` has none: all its images train, and are FID's reference"},
     {"images", F_TEXT, DA(images), "", 1, 0, NULL, "`idx`: the image file (IDX, gzip'd or raw)"},
     {"labels", F_TEXT, DA(labels), "", 1, 0, NULL, "`idx`: the label file (empty: no labels)"},
+    {"channels", F_INT, DA(channels), "0", 0, 3, NULL,
+     "1 (gray) or 3 (RGB), converted as PIL's `convert('L')` / `convert('RGB')`; 0: as stored (`folder`: 3)"},
+    {"resize", F_PAIR, DA(resize), "[0, 0]", 0, MAX_SIDE, NULL,
+     "`[height, width]`: every image resized as torchvision's `Resize` does on PIL images (Pillow's bilinear, "
+     "antialiased when shrinking); `[0, 0]`: the stored size (a folder's images must then share one)"},
+    {"fit", F_WORD, DA(fit), "crop", 1, 0, fits,
+     "for another aspect ratio than `resize`'s: `crop` scales to cover it and keeps the centre (torchvision's "
+     "`Resize(side)` + `CenterCrop`), `stretch` scales each axis (`Resize([h, w])`)"},
+    {"pad", F_INT, DA(pad), "0", 0, 1024, NULL,
+     "pixels of zeros added on every side after resizing (torchvision's `Pad(n)`: the range's low end after "
+     "`normalize`); 28x28 with `pad: 2` gives 32x32"},
+    {"flip", F_WORD, DA(flip), "none", 1, 0, flips,
+     "`horizontal`: each training example mirrored with probability 1/2, drawn per (seed, epoch, example); "
+     "never evaluation data or FID's reference"},
     {"batch_size", F_INT, DA(batch_size), "64", 1, 1 << 20, NULL, "samples per training step"},
     {"shuffle", F_BOOL, DA(shuffle), "true", 1, 0, NULL, "reshuffle every epoch (driven by `seed`)"},
     {"drop_last", F_BOOL, DA(drop_last), "false", 1, 0, NULL, "drop the last incomplete batch of an epoch"},
@@ -90,13 +111,23 @@ static int parse_data(Spec *s, const YNode *root, Error *err)
     const YNode *norm = ymap_get(v, "normalize");
     bool ok = (d->normalize[0] == -1 && d->normalize[1] == 1) || (d->normalize[0] == 0 && d->normalize[1] == 1);
     if (!ok) return yerr(err, norm, "'normalize' must be [-1, 1] or [0, 1], found [%g, %g]", d->normalize[0], d->normalize[1]);
-    bool idx = !strcmp(d->dataset, "idx");
+    if (d->channels == 2) return yerr(err, ymap_get(v, "channels"), "'channels' must be 1 (gray), 3 (RGB) or 0 (as stored), found 2");
+    bool whole = d->resize[0] == floor(d->resize[0]) && d->resize[1] == floor(d->resize[1]);
+    if (!whole || (d->resize[0] == 0) != (d->resize[1] == 0))
+        return yerr(err, ymap_get(v, "resize"), "'resize' must be [height, width] in whole pixels from 1 to %d, or [0, 0] "
+                    "for the stored size, found [%g, %g]", MAX_SIDE, d->resize[0], d->resize[1]);
+    bool idx = !strcmp(d->dataset, "idx"), folder = !strcmp(d->dataset, "folder");
     if (idx && !d->images[0]) return yerr(err, v ? v : root, "missing required key 'images' in data (dataset 'idx' reads explicit files)");
     if (!idx && (d->images[0] || d->labels[0])) {
         const YNode *k = ymap_get(v, d->images[0] ? "images" : "labels");
         return yerr(err, k, "'%s' applies to dataset 'idx' only (dataset '%s' reads its standard files from 'root')",
                     d->images[0] ? "images" : "labels", d->dataset);
     }
+    if (folder && !d->root[0])
+        return yerr(err, v ? v : root, "missing required key 'root' in data (dataset 'folder' reads the .png files of that folder)");
+    if (folder && strcmp(d->split, "train"))
+        return yerr(err, ymap_get(v, "split"), "dataset 'folder' has no '%s' split: all its images are training data "
+                    "(leave 'split' out)", d->split);
     if (!d->root[0]) {
         if (!strcmp(d->dataset, "fashion_mnist"))
             snprintf(d->root, sizeof d->root, "/usr/share/datasets/fashion-mnist");
@@ -415,7 +446,8 @@ static const Field fid_f[] = {
 /* `reference: {dataset, split}` is a nested mapping with its own table. */
 static const FieldTable fid_t = {"fid", fid_f, N(fid_f)};
 static const Field fid_ref_f[] = {
-    {"dataset", F_WORD, FA(ref_dataset), "", 1, 0, datasets, "reference dataset (empty: data.dataset)"},
+    {"dataset", F_WORD, FA(ref_dataset), "", 1, 0, datasets,
+     "reference dataset (empty: data.dataset), its images given data's channels, resize, fit and pad (no flips)"},
     {"split", F_WORD, FA(ref_split), "test", 1, 0, splits, "reference split"},
 };
 static const FieldTable fid_ref_t = {"fid.reference", fid_ref_f, N(fid_ref_f)};

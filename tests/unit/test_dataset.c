@@ -380,6 +380,13 @@ static void test_cifar10(void **state)
     expect_message(dataset_load_cifar10(dir, "train", &ds, &err), &err, want);
 }
 
+static const BatchOptions *opts(int batch, bool shuffle, bool drop_last, uint64_t seed)
+{
+    static BatchOptions o;
+    o = (BatchOptions){.batch_size = batch, .shuffle = shuffle, .drop_last = drop_last, .seed = seed};
+    return &o;
+}
+
 /* A dataset of n 1x1x1 images whose label is the sample index, so batches show the order. */
 static void index_dataset(Dataset *ds, int n)
 {
@@ -421,8 +428,8 @@ static void test_shuffle(void **state)
     index_dataset(&ds, 203);
     BatchIter a, b;
     Error err = {0};
-    assert_int_equal(batch_iter_init(&a, &ds, 64, true, false, 42, &err), 0);
-    assert_int_equal(batch_iter_init(&b, &ds, 64, true, false, 42, &err), 0);
+    assert_int_equal(batch_iter_init(&a, &ds, opts(64, true, false, 42), &err), 0);
+    assert_int_equal(batch_iter_init(&b, &ds, opts(64, true, false, 42), &err), 0);
     int ea[203], eb[203], nb, last;
     assert_int_equal(batch_iter_per_epoch(&a), 4);
     assert_int_equal(epoch_indices(&a, 3, ea, &nb, &last), 203);
@@ -437,14 +444,14 @@ static void test_shuffle(void **state)
     epoch_indices(&b, 4, eb, &nb, &last);
     assert_memory_not_equal(ea, eb, sizeof ea);            /* the next epoch differs */
     batch_iter_free(&b);
-    assert_int_equal(batch_iter_init(&b, &ds, 64, true, false, 43, &err), 0);
+    assert_int_equal(batch_iter_init(&b, &ds, opts(64, true, false, 43), &err), 0);
     epoch_indices(&b, 3, eb, &nb, &last);
     assert_memory_not_equal(ea, eb, sizeof ea);            /* another seed differs */
 
     /* resuming at (epoch 3, batch 2) gives exactly the batch an uninterrupted run sees */
     int32_t lab[64];
     batch_iter_free(&b);
-    assert_int_equal(batch_iter_init(&b, &ds, 64, true, false, 42, &err), 0);
+    assert_int_equal(batch_iter_init(&b, &ds, opts(64, true, false, 42), &err), 0);
     batch_iter_seek(&b, 3, 2);
     assert_int_equal(batch_iter_next(&b, NULL, lab), 64);
     for (int i = 0; i < 64; i++) assert_int_equal(lab[i], ea[128 + i]);
@@ -452,12 +459,12 @@ static void test_shuffle(void **state)
     batch_iter_free(&b);
 
     /* drop_last and no shuffle: the first 3 full batches in order */
-    assert_int_equal(batch_iter_init(&a, &ds, 64, false, true, 42, &err), 0);
+    assert_int_equal(batch_iter_init(&a, &ds, opts(64, false, true, 42), &err), 0);
     assert_int_equal(epoch_indices(&a, 7, ea, &nb, &last), 192);
     assert_int_equal(nb, 3);
     for (int i = 0; i < 192; i++) assert_int_equal(ea[i], i);
     batch_iter_free(&a);
-    assert_int_equal(batch_iter_init(&a, &ds, 204, true, true, 1, &err), -1);
+    assert_int_equal(batch_iter_init(&a, &ds, opts(204, true, true, 1), &err), -1);
     assert_string_equal(err.msg, "batch_size 204 exceeds the 203 samples of dataset index and drop_last is set: "
                                  "no batch would remain");
     dataset_free(&ds);
@@ -472,7 +479,7 @@ static void test_shuffle_uniform(void **state)
     index_dataset(&ds, 4);
     BatchIter it;
     Error err = {0};
-    assert_int_equal(batch_iter_init(&it, &ds, 4, true, false, 7, &err), 0);
+    assert_int_equal(batch_iter_init(&it, &ds, opts(4, true, false, 7), &err), 0);
     const int epochs = 24000;
     int count[4][4] = {{0}}, perms[24] = {0};
     uint32_t order[4];

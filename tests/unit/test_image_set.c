@@ -83,6 +83,32 @@ static void test_range_takes_its_images(void **state)
     image_set_free(&part);
 }
 
+/* A run's FID reference is transformed as its training data (padding here), never flipped, and
+ * cached under a label of its own. */
+static void test_reference_like_the_run(void **state)
+{
+    (void)state;
+    char what[512];
+    snprintf(what, sizeof what, "mnist:test:0-3@%s", tu_mnist_dir());
+    SpecData data = {.pad = 2, .fit = "crop", .flip = "horizontal"};
+    ImageSet plain, padded;
+    ImageSetOptions o = {0}, like = {.like = &data};
+    Error err = {{0}};
+    if (image_set_open(&plain, what, &o, &err) || image_set_open(&padded, what, &like, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(padded.h, 32);
+    assert_int_equal(padded.w, 32);
+    assert_string_equal(padded.label, "mnist-test:0-3-1x32x32");
+    for (int i = 0; i < 3; i++)
+        for (int y = 0; y < 32; y++)
+            for (int x = 0; x < 32; x++) {
+                bool inside = y >= 2 && y < 30 && x >= 2 && x < 30;
+                assert_int_equal(padded.pixels[(i * 32 + y) * 32 + x],
+                                 inside ? plain.pixels[(i * 28 + y - 2) * 28 + x - 2] : 0);
+            }
+    image_set_free(&plain);
+    image_set_free(&padded);
+}
+
 /* The runner itself: the argument that used to crash it ends with a message and exit status 1. */
 static void test_runner_refuses_bad_argument(void **state)
 {
@@ -138,6 +164,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_dataset_arguments),
         cmocka_unit_test(test_range_takes_its_images),
+        cmocka_unit_test(test_reference_like_the_run),
         cmocka_unit_test(test_runner_refuses_bad_argument),
         cmocka_unit_test(test_png_folders),
     };

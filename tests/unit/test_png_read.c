@@ -26,20 +26,6 @@ static const char *const cases[] = {
 };
 #define N_CASES ((int)(sizeof cases / sizeof cases[0]))
 
-static unsigned char *read_file(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) fail_msg("cannot open %s (run make fixtures)", path);
-    fseek(f, 0, SEEK_END);
-    *size = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *data = malloc(*size ? *size : 1);
-    assert_non_null(data);
-    assert_int_equal(fread(data, 1, *size, f), *size);
-    fclose(f);
-    return data;
-}
-
 static void write_file(const char *path, const void *data, size_t size)
 {
     FILE *f = fopen(path, "wb");
@@ -62,7 +48,7 @@ static void expect_case(const char *name)
     snprintf(rel, sizeof rel, "png/%s.rgb", name);
     tu_fixture_path(rgb_path, sizeof rgb_path, rel);
     size_t size;
-    unsigned char *want = read_file(rgb_path, &size);
+    unsigned char *want = tu_read_file(rgb_path, &size);
     assert_true(size >= 8);
     uint32_t w = want[0] | want[1] << 8 | (uint32_t)want[2] << 16 | (uint32_t)want[3] << 24;
     uint32_t h = want[4] | want[5] << 8 | (uint32_t)want[6] << 16 | (uint32_t)want[7] << 24;
@@ -117,7 +103,7 @@ static void test_bad_files_named_with_reason(void **state)
     expect_refused(path, "not a PNG file");
 
     size_t size;
-    unsigned char *good = read_file(tu_fixture_path(fixture, sizeof fixture, "png/rgb8.png"), &size);
+    unsigned char *good = tu_read_file(tu_fixture_path(fixture, sizeof fixture, "png/rgb8.png"), &size);
     write_file(tu_join(path, sizeof path, tu_tmpdir, "truncated.png"), good, size / 2);
     expect_refused(path, "corrupt PNG");
     write_file(tu_join(path, sizeof path, tu_tmpdir, "only_signature.png"), good, 8);

@@ -542,6 +542,41 @@ static void test_classifier_evaluates(void **state)
     assert_non_null(strstr(out, "generates no samples"));
 }
 
+/* data.pad reaches every part of a run: the networks, the held-out split, the checkpoint's shape and
+ * the resolved spec; the same networks on unpadded data are refused before anything is written. */
+static void test_padded_data(void **state)
+{
+    (void)state;
+    char dir[512], args[2048], out[16384], path[700];
+    tu_tmp(dir, sizeof dir, "padded");
+    snprintf(args, sizeof args, "run tests/specs/good/padded_classifier.yaml --threads 2 --out '%s'", dir);
+    if (run(args, out, sizeof out) != 0) fail_msg("run failed:\n%s", out);
+    assert_non_null(strstr(out, "fashion_mnist train: 60000 images of 1x32x32\n"));
+    MetricsTable t;
+    read_table(dir, "metrics.csv", &t);
+    double a = num(&t, t.n_rows - 1, "test_accuracy"); /* the test split, padded as well */
+    assert_true(a >= 0 && a <= 1);
+    metrics_table_free(&t);
+    StFile f;
+    Error err = {{0}};
+    if (st_read(tu_join(path, sizeof path, dir, "checkpoints/last.safetensors"), &f, &err)) fail_msg("%s", err.msg);
+    assert_string_equal(st_meta(&f, "data_shape"), "1,32,32");
+    st_free(&f);
+    Spec spec;
+    if (spec_load(tu_join(path, sizeof path, dir, "spec.yaml"), NULL, 0, &spec, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(spec.data.pad, 2);
+    assert_string_equal(spec.data.flip, "horizontal");
+    spec_free(&spec);
+
+    tu_tmp(dir, sizeof dir, "unpadded");
+    snprintf(args, sizeof args, "run tests/specs/good/padded_classifier.yaml --set data.pad=0 --threads 2 --out '%s'",
+             dir);
+    assert_int_equal(run(args, out, sizeof out), 1);
+    assert_non_null(strstr(out, "error: the data's examples are (1, 28, 28) but classifier 'classifier' takes (1, 32, "
+                                "32)\n"));
+    assert_false(exists(dir));
+}
+
 /* Mean over the samples of a grid (n images of 28x28, nrow per row, padding 2) of each pixel, 0..255. */
 static void grid_mean_image(const char *path, int n, int nrow, double *mean)
 {
@@ -622,7 +657,8 @@ int main(void)
         cmocka_unit_test(test_determinism),      cmocka_unit_test(test_sample), cmocka_unit_test(test_sample_images),
         cmocka_unit_test(test_refuses_overwrite), cmocka_unit_test(test_bad_data),
         cmocka_unit_test(test_read_only_folder), cmocka_unit_test(test_divergence),
-        cmocka_unit_test(test_classifier_evaluates), cmocka_unit_test(test_learns_fashion),
+        cmocka_unit_test(test_classifier_evaluates), cmocka_unit_test(test_padded_data),
+        cmocka_unit_test(test_learns_fashion),
     };
     return cmocka_run_group_tests(tests, setup, tu_group_teardown);
 }

@@ -135,6 +135,11 @@ static void test_defaults(void **state)
     assert_true(s.data.shuffle);
     assert_false(s.data.drop_last);
     assert_true(s.data.normalize[0] == -1 && s.data.normalize[1] == 1);
+    assert_int_equal(s.data.channels, 0);
+    assert_true(s.data.resize[0] == 0 && s.data.resize[1] == 0);
+    assert_string_equal(s.data.fit, "crop");
+    assert_int_equal(s.data.pad, 0);
+    assert_string_equal(s.data.flip, "none");
     assert_string_equal(s.loss.type, "");
     assert_int_equal(s.n_optimizers, 0);
     assert_int_equal(s.schedule.type, SCHED_CONSTANT);
@@ -172,6 +177,11 @@ static void test_full(void **state)
     assert_false(s.data.shuffle);
     assert_true(s.data.drop_last);
     assert_true(s.data.normalize[0] == 0 && s.data.normalize[1] == 1);
+    assert_int_equal(s.data.channels, 3);
+    assert_true(s.data.resize[0] == 30 && s.data.resize[1] == 24);
+    assert_string_equal(s.data.fit, "stretch");
+    assert_int_equal(s.data.pad, 1);
+    assert_string_equal(s.data.flip, "horizontal");
     assert_string_equal(s.loss.type, "wgan");
     assert_true(s.loss.clip == 0.02);
     assert_int_equal(s.loss.n_critic, 3);
@@ -626,6 +636,28 @@ static void test_check_reference_counts(void **state)
     free(out);
 }
 
+/* `runner check` says what the networks will be given: the examples after the data's transforms. */
+static void test_check_data_shape(void **state)
+{
+    (void)state;
+    int st;
+    char *out = run_runner("check " GOOD_DIR "/padded_classifier.yaml", false, &st);
+    assert_int_equal(st, 0);
+    assert_non_null(strstr(out, "data: fashion_mnist train: examples of 1x32x32 (padded by 2, mirrored at random)\n"));
+    free(out);
+    out = run_runner("check " GOOD_DIR "/padded_classifier.yaml --set data.pad=0 --set data.resize=[30,24] "
+                     "--set data.channels=3 --set data.flip=none", false, &st);
+    assert_int_equal(st, 0);
+    assert_non_null(strstr(out, "data: fashion_mnist train: examples of 3x30x24 (converted to RGB, resized to 30x24 "
+                                "with fit crop)\n"));
+    free(out);
+    out = run_runner("check " GOOD_DIR "/padded_classifier.yaml --set data.dataset=idx --set data.images=/nonexistent",
+                     true, &st);
+    assert_int_equal(st, 1);
+    assert_string_equal(out, "error: data: /nonexistent: cannot open: No such file or directory\n");
+    free(out);
+}
+
 static void test_check_every_experiment(void **state)
 {
     (void)state;
@@ -719,6 +751,7 @@ int main(void)
         cmocka_unit_test(test_junk),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_check_reference_counts),
+        cmocka_unit_test(test_check_data_shape),
         cmocka_unit_test(test_check_every_experiment),
         cmocka_unit_test(test_check_errors),
         cmocka_unit_test(test_docs_up_to_date),

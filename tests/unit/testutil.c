@@ -106,6 +106,20 @@ const char *tu_err(const Error *err)
     return err_text(err, text, sizeof text);
 }
 
+unsigned char *tu_read_file(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) fail_msg("cannot open %s (run make fixtures)", path);
+    fseek(f, 0, SEEK_END);
+    *size = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *data = malloc(*size ? *size : 1);
+    assert_non_null(data);
+    assert_int_equal(fread(data, 1, *size, f), *size);
+    fclose(f);
+    return data;
+}
+
 double tu_max_abs(const float *x, size_t n)
 {
     double m = 0;

@@ -48,6 +48,8 @@ const char *tu_mnist_dir(void);
  * returns the exit status, 128 when killed by a signal. */
 int tu_run_runner(const char *prefix, const char *args, char *out, size_t len);
 
+/* The whole of a file (a fixture) in a malloc'd buffer; fails the test when it cannot be read. */
+unsigned char *tu_read_file(const char *path, size_t *size);
 /* Fails unless the fixture list <fixtures dir>/<rel> (one case a line) names exactly the n
  * cases given. */
 void tu_expect_fixture_cases(const char *rel, const char *const *cases, int n);
