@@ -74,7 +74,7 @@ BatchOptions batch_options(const SpecData *cfg, int batch, uint64_t seed);
 /* Batches of one epoch after another.  With shuffle, epoch e visits the samples in a Fisher-Yates
  * permutation drawn from a generator seeded by (seed, e) alone, so a run is reproducible, can resume
  * at any (epoch, batch) and does not depend on the number of threads.  With flip, whether sample s
- * is mirrored in epoch e is one bit of the Philox stream of the seed (kernels/philox.h) at counter
+ * is mirrored in epoch e is one bit of Philox (kernels/philox.h) keyed by the seed, at counter
  * (e, s): the same for any batch size, order, thread count or resumption. */
 typedef struct BatchIter {
     const Dataset *ds;
