@@ -1,7 +1,8 @@
 /* `runner fid A B [--features inception|RESULTS_DIR] [--weights FILE] [--samples N] [--kid] [--is] ...`:
  * the Frechet distance between the feature statistics of two image sets (runner/eval/image_set.h), as
  * pytorch-fid computes it with the FID Inception (runner/eval/features.h, runner/eval/frechet.h); dataset
- * sides come from the statistics cache when their inputs are unchanged (runner/eval/fid_cache.h).
+ * sides come from the statistics cache when their inputs are unchanged (runner/eval/fid_cache.h);
+ * beside a results folder they are transformed as that run's data (pad, resize, colours).
  * `runner fid --bench` times feature extraction and the Frechet distance instead. */
 #include "runner/cli/commands.h"
 #include "runner/cli/cmd_args.h"
@@ -14,6 +15,7 @@
 #include "runner/eval/kid_is.h"
 
 #include <omp.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +93,23 @@ static int report(const FidOptions *o, const FeatureNet *fn, const ImageSet *set
     return 0;
 }
 
+/* The data section of the first side that is a results folder, so that a dataset side holds the
+ * examples that run learnt from (padded, resized, ...), as its own FID reference does. */
+static int results_data(const FidOptions *o, Spec *spec, bool *have, Error *err)
+{
+    *have = false;
+    for (int i = 0; i < 2; i++) {
+        char path[4096];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/spec.yaml", o->side[i]);
+        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        if (spec_load(path, NULL, 0, spec, err)) return -1;
+        *have = true;
+        return 0;
+    }
+    return 0;
+}
+
 static int fid(const FidOptions *o, Error *err)
 {
     const Backend *be;
@@ -111,7 +130,11 @@ static int fid(const FidOptions *o, Error *err)
     else
         fid_cache_default_dir(cache, sizeof cache);
     /* The sets first: a wrong argument fails before the feature network is loaded. */
-    ImageSetOptions io = {.samples = o->samples, .seed = (uint64_t)o->seed, .threads = o->threads};
+    Spec run;
+    bool have_run = false;
+    if (results_data(o, &run, &have_run, err)) goto done;
+    ImageSetOptions io = {.samples = o->samples, .seed = (uint64_t)o->seed, .threads = o->threads,
+                          .like = have_run ? &run.data : NULL};
     for (int i = 0; i < 2; i++)
         if (image_set_open(&sets[i], o->side[i], &io, err)) goto done;
     if (features_open(&fn, &cfg, be, err)) goto done;
@@ -130,6 +153,7 @@ done:
         set_stats_free(&st[i]);
     }
     features_close(&fn);
+    if (have_run) spec_free(&run);
     return rc;
 }
 

@@ -575,6 +575,18 @@ static void test_padded_data(void **state)
     assert_non_null(strstr(out, "error: the data's examples are (1, 28, 28) but classifier 'classifier' takes (1, 32, "
                                 "32)\n"));
     assert_false(exists(dir));
+
+    /* `runner fid` beside a results folder: the dataset side is padded as that run's data, or the
+     * classifier (which takes 1x32x32) could not embed it. */
+    char gan[512], classifier[512];
+    tu_tmp(classifier, sizeof classifier, "padded");
+    tu_tmp(gan, sizeof gan, "padded_gan");
+    snprintf(args, sizeof args, "run tests/specs/good/padded_gan.yaml --threads 2 --out '%s'", gan);
+    if (run(args, out, sizeof out) != 0) fail_msg("run failed:\n%s", out);
+    snprintf(args, sizeof args, "fid '%s' fashion_mnist:test:0-40 --samples 40 --features '%s' --node 3 --threads 2 "
+             "--no-cache", gan, classifier);
+    if (run(args, out, sizeof out) != 0) fail_msg("fid failed:\n%s", out);
+    assert_non_null(strstr(out, "B: fashion_mnist-test:0-40-1x32x32, 40 images of 1x32x32\n"));
 }
 
 /* Mean over the samples of a grid (n images of 28x28, nrow per row, padding 2) of each pixel, 0..255. */
