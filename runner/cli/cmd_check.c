@@ -108,7 +108,7 @@ done:
 static int print_data(const SpecData *d, Error *err)
 {
     int shape[3];
-    if (dataset_example_shape(d, shape, err)) return err_prefix(err, "error: data: ");
+    if (dataset_example_shape(d, shape, err)) return err_prefix(err, "data: ");
     DataTransform t = data_transform_of(d);
     char how[200], split[40] = "";
     data_transform_describe(&t, how, sizeof how);

@@ -81,7 +81,7 @@ static void test_transforms_match_torchvision(void **state)
         data_transform_shape(&h.t, h.in[0], h.in[1], h.in[2], shape);
         assert_memory_equal(shape, h.out, sizeof shape);
         ExampleTransform x;
-        Error err = {{0}};
+        Error err = {0};
         if (example_transform_init(&x, &h.t, h.in[0], h.in[1], h.in[2], &err)) fail_msg("%s", err.msg);
         uint8_t *got = malloc(out);
         assert_non_null(got);
@@ -120,7 +120,7 @@ static void test_folder_matches_pil(void **state)
         assert_int_equal(size, HEAD_BYTES + 4 + (size_t)n * per);
         SpecData cfg = folder_spec(root, &h.t);
         Dataset ds;
-        Error err = {{0}};
+        Error err = {0};
         if (dataset_load(&cfg, &ds, &err)) fail_msg("%s: %s", folder_cases[i], err.msg);
         assert_int_equal(ds.n, n);
         assert_int_equal(ds.c, h.out[0]);
@@ -160,7 +160,7 @@ static void copy_file(const char *src_rel, const char *dst)
 static void expect_load_error(const SpecData *cfg, const char *want)
 {
     Dataset ds;
-    Error err = {{0}};
+    Error err = {0};
     assert_int_equal(dataset_load(cfg, &ds, &err), -1);
     assert_string_equal(err.msg, want);
     assert_null(ds.pixels);
@@ -193,7 +193,7 @@ static void test_folder_errors(void **state)
     expect_load_error(&cfg, want);
     SpecData sized = folder_spec(dir, &to16);
     Dataset ds;
-    Error err = {{0}};
+    Error err = {0};
     if (dataset_load(&sized, &ds, &err)) fail_msg("%s", err.msg);
     assert_int_equal(ds.n, 2);
     assert_int_equal(ds.c, 3); /* channels 0 in a data section: RGB, as torchvision's folders load */
@@ -240,7 +240,7 @@ static void test_folder_channels_from_images(void **state)
     copy_file("data_folder/images/c.png", tu_join(path, sizeof path, dir, "2.png"));
     DataTransform as_stored = {0};
     Dataset gray, rgb;
-    Error err = {{0}};
+    Error err = {0};
     if (dataset_load_folder(dir, &as_stored, 0, &gray, &err)) fail_msg("%s", err.msg);
     assert_int_equal(gray.c, 1);
     copy_file("data_folder/images/e.png", tu_join(path, sizeof path, dir, "3.png"));
@@ -270,7 +270,7 @@ static void test_pad_mnist(void **state)
     SpecData cfg = {.dataset = "mnist", .split = "test", .fit = "crop", .normalize = {-1, 1}};
     snprintf(cfg.root, sizeof cfg.root, "%s", tu_mnist_dir());
     Dataset plain, padded;
-    Error err = {{0}};
+    Error err = {0};
     if (dataset_load(&cfg, &plain, &err)) fail_msg("%s (set MNIST_DIR to the folder of the MNIST files)", err.msg);
     cfg.pad = 2;
     if (dataset_load(&cfg, &padded, &err)) fail_msg("%s", err.msg);
@@ -312,7 +312,7 @@ static void test_idx_shape_from_header(void **state)
                     .normalize = {-1, 1}};
     snprintf(cfg.images, sizeof cfg.images, "%s", path);
     int shape[3];
-    Error err = {{0}};
+    Error err = {0};
     if (dataset_example_shape(&cfg, shape, &err)) fail_msg("%s", err.msg);
     assert_int_equal(shape[0], 3);
     assert_int_equal(shape[1], 16);
@@ -371,7 +371,7 @@ static void test_flips(void **state)
     Dataset ds;
     small_dataset(&ds, n);
     BatchIter a, b, c, off;
-    Error err = {{0}};
+    Error err = {0};
     BatchOptions o = {.batch_size = 64, .shuffle = true, .flip = true, .seed = 42};
     assert_int_equal(batch_iter_init(&a, &ds, &o, &err), 0);
     /* Another batch size and no shuffle: a sample's flip in an epoch does not change. */

@@ -93,7 +93,7 @@ static void test_reference_like_the_run(void **state)
     SpecData data = {.pad = 2, .fit = "crop", .flip = "horizontal"};
     ImageSet plain, padded;
     ImageSetOptions o = {0}, like = {.like = &data};
-    Error err = {{0}};
+    Error err = {0};
     if (image_set_open(&plain, what, &o, &err) || image_set_open(&padded, what, &like, &err)) fail_msg("%s", err.msg);
     assert_int_equal(padded.h, 32);
     assert_int_equal(padded.w, 32);

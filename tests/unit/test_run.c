@@ -558,7 +558,7 @@ static void test_padded_data(void **state)
     assert_true(a >= 0 && a <= 1);
     metrics_table_free(&t);
     StFile f;
-    Error err = {{0}};
+    Error err = {0};
     if (st_read(tu_join(path, sizeof path, dir, "checkpoints/last.safetensors"), &f, &err)) fail_msg("%s", err.msg);
     assert_string_equal(st_meta(&f, "data_shape"), "1,32,32");
     st_free(&f);
