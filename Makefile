@@ -114,6 +114,19 @@ demo: $(BUILD)/runner
 run: $(BUILD)/runner
 	$(BUILD)/runner run experiments/$(or $(EXP),gan_fashion).yaml $(ARGS)
 
+# Sweeps: `make sweep-NAME` runs experiments/sweeps/NAME.yaml into results/NAME/ (finished points
+# are skipped), `make sweeps` every sweep there; SWEEP_ARGS="-j 2" runs two points at a time.
+# `make report` writes results/REPORT.md, results/report.csv and results/index.html.
+SWEEPS       := $(patsubst experiments/sweeps/%.yaml,sweep-%,$(wildcard experiments/sweeps/*.yaml))
+SWEEP_ARGS   ?=
+.PHONY: sweeps report $(SWEEPS)
+$(SWEEPS): sweep-%: $(BUILD)/runner
+	$(BUILD)/runner sweep experiments/sweeps/$*.yaml $(SWEEP_ARGS)
+sweeps: $(SWEEPS)
+
+report: $(BUILD)/runner
+	$(BUILD)/runner report
+
 # ---- Fuzzing: one harness per reader of outside input (tests/fuzz/README.md) ----
 # `make test` replays every corpus and regression input through the gcc-built harnesses
 # (tests/unit/test_fuzz_regressions.c); `make fuzz FUZZ_SECONDS=N` builds them with clang and

@@ -12,6 +12,7 @@ DEBIAN_PACKAGES=(
     clang libclang-rt-14-dev libomp-14-dev   # make fuzz: libFuzzer and the sanitizers, OpenMP for clang
     dataset-fashion-mnist
     python3-torch python3-torchvision python3-scipy python3-numpy python3-venv python3-pil
+    chromium                                 # the report test opens index.html in a real browser
 )
 
 # PyPI references, pinned to versions that run on Debian's torch 1.13 (diffusers 0.25 still imports

@@ -439,7 +439,7 @@ static const FieldTable wgan_gp_keys = KEYS(wgan_gp_f, "loss (wgan_gp)");
 
 #define ADVERSARIAL(type)                                                                        \
     const Algorithm algo_##type = {                                                              \
-        .loss = {#type, {&family_keys, &type##_keys}, true},                                     \
+        .loss = {#type, {&family_keys, &type##_keys}, true, "adversarial"},                      \
         .create = adv_create, .metric_names = adv_metric_names, .step = adv_step,                \
         .sample = adv_sample, .destroy = adv_destroy, .graphs = adv_graphs, .check = adv_check,  \
     };

@@ -256,7 +256,7 @@ static const FieldTable classifier_keys = {"loss (classifier)", classifier_f,
                                            sizeof classifier_f / sizeof classifier_f[0]};
 
 const Algorithm algo_classifier = {
-    .loss = {"classifier", {&classifier_keys, NULL}, false},
+    .loss = {"classifier", {&classifier_keys, NULL}, false, "classifier"},
     .create = cls_create, .metric_names = cls_metric_names, .step = cls_step,
     .sample = NULL, .destroy = cls_destroy, .graphs = cls_graphs,
     .eval_metric_names = cls_eval_metric_names, .evaluate = cls_evaluate,

@@ -6,6 +6,7 @@
 #include "runner/cli/commands.h"
 #include "runner/algo/run_plan.h"
 #include "runner/algo/train_loop.h"
+#include "runner/io/results_state.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,7 +102,8 @@ static int run(const RunOptions *o, Spec *spec, Error *err)
      * new one that already holds spec.yaml; until then nothing at its place changes. */
     char path[RESULTS_PATH_MAX + 16];
     if (results_open(&res, dir, o->force, err) || results_path(&res, "spec.yaml", path, sizeof path, err) ||
-        spec_write_resolved(spec, path, RUNNER_VERSION, err) || results_publish(&res, err))
+        spec_write_resolved(spec, path, RUNNER_VERSION, err) ||
+        results_write_plan(&res, plan.total_steps, plan.per_epoch, err) || results_publish(&res, err))
         goto done;
     /* From here on the folder holds a real (if interrupted) run: it stays on failure. */
     fprintf(stderr, "%s: writing %s/\n", spec->name, res.dir);
@@ -115,6 +117,11 @@ done:
         }
     }
     train_loop_close(loop);
+    /* A run that stopped on an error says so in its folder (`runner ls`: failed, not interrupted). */
+    Error record_err = {0};
+    char text[ERROR_TEXT_MAX];
+    if (rc && res.published && results_write_failure(&res, err_text(err, text, sizeof text), &record_err))
+        err_warn(&record_err, "its folder does not say that the run failed");
     results_close(&res);
     experiment_free(&x);
     dataset_free(&ds);

@@ -14,6 +14,12 @@
     COMMAND(keys, "keys", "print the spec key reference (types, defaults) as Markdown")              \
     COMMAND(run, "run SPEC.yaml [--set key=value ...] [--out DIR] [--force] [--threads N]",             \
             "train an experiment and write results/<name>/ (metrics, samples, plots, checkpoints)")  \
+    COMMAND(sweep, "sweep FILE.yaml [-j N] [--threads N] [--out DIR] [--emit slurm]",                   \
+            "run every point of a sweep file (a grid and/or a list of overrides of a base spec) "    \
+            "into results/<sweep>/<point>/, skipping finished points")                             \
+    COMMAND(report, "report [RESULTS ...] [--out DIR]",                                             \
+            "write REPORT.md, report.csv and index.html: the finished runs' tables per family")     \
+    COMMAND(ls, "ls [RESULTS]", "list the runs under a results folder: state, progress, headline metric, age") \
     COMMAND(sample, "sample RESULTS_DIR [--count 64] [--nrow 8] [--seed 1] [--out FILE.png] "         \
                     "[--threads N]",                                                                \
             "draw a grid of samples from a run's last checkpoint into --out, by default "           \

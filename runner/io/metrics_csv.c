@@ -110,17 +110,25 @@ int metrics_log_close(MetricsLog *log, Error *err)
     return 0;
 }
 
-int metrics_write_single(const char *path, const char *const *columns, const Cell *cells, int n, Error *err)
+int metrics_write_table(const char *path, const char *const *columns, int n_cols, const Cell *cells, int n_rows,
+                        Error *err)
 {
-    if (n < 1) return err_set(err, "%s: a CSV file needs at least one column", path);
+    if (n_cols < 1) return err_set(err, "%s: a CSV file needs at least one column", path);
     AtomicFile af;
     if (atomic_open(&af, path, err)) return -1;
-    if (write_header(af.f, columns, n) || write_row(af.f, cells, n)) {
+    int rc = write_header(af.f, columns, n_cols);
+    for (int r = 0; r < n_rows && !rc; r++) rc = write_row(af.f, cells + (size_t)r * (size_t)n_cols, n_cols);
+    if (rc) {
         int e = errno;
         atomic_abort(&af);
         return err_set(err, "%s: cannot write: %s", path, strerror(e ? e : EIO));
     }
     return atomic_commit(&af, err);
+}
+
+int metrics_write_single(const char *path, const char *const *columns, const Cell *cells, int n, Error *err)
+{
+    return metrics_write_table(path, columns, n, cells, 1, err);
 }
 
 /* ---- reading ---- */

@@ -1,5 +1,6 @@
-/* CSV files of results through libcsv: a log that gains one flushed row per call (metrics.csv), a
- * one-row file written atomically (summary.csv), and a reader into header + rows of strings. */
+/* CSV files of results through libcsv: a log that gains one flushed row per call (metrics.csv),
+ * whole tables written atomically (summary.csv, a sweep's record, a report), and a reader into
+ * header + rows of strings. */
 #ifndef RUNNER_METRICS_CSV_H
 #define RUNNER_METRICS_CSV_H
 
@@ -43,6 +44,9 @@ int metrics_log_close(MetricsLog *log, Error *err);
 
 /* Writes a header row and one data row to `path` atomically (temporary file, then rename). */
 int metrics_write_single(const char *path, const char *const *columns, const Cell *cells, int n, Error *err);
+/* The same with n_rows rows of n_cols cells (row-major). */
+int metrics_write_table(const char *path, const char *const *columns, int n_cols, const Cell *cells, int n_rows,
+                        Error *err);
 
 /* A whole CSV file: header and rows of strings, every row as wide as the header. */
 typedef struct MetricsTable {

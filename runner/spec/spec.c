@@ -71,8 +71,29 @@ static int wrap_network_file(Spec *spec, Error *err)
     return 0;
 }
 
-static int load(Spec *spec, const char *label, const char *text, size_t len, const char *const *sets, int n_sets,
-                Error *err)
+/* The overrides of a load: command-line texts, or located values (SpecSet). */
+typedef struct Overrides {
+    const char *const *texts;
+    const SpecSet *sets;
+    int n;
+} Overrides;
+
+static int apply_overrides(Spec *spec, const Overrides *o, Error *err)
+{
+    for (int i = 0; i < o->n; i++) {
+        if (o->texts) {
+            if (spec_apply_override(&spec->pool, spec->tree, o->texts[i], err)) return -1;
+            continue;
+        }
+        int budget = YAML_MAX_NODES;
+        YNode *value = ynode_copy(o->sets[i].value, &budget);
+        if (!value) return err_set(err, "out of memory copying an override");
+        if (spec_apply_set(&spec->pool, spec->tree, o->sets[i].path, value, o->sets[i].at, err)) return -1;
+    }
+    return 0;
+}
+
+static int load(Spec *spec, const char *label, const char *text, size_t len, const Overrides *o, Error *err)
 {
     memset(spec, 0, sizeof *spec);
     snprintf(spec->path, sizeof spec->path, "%s", label);
@@ -80,7 +101,7 @@ static int load(Spec *spec, const char *label, const char *text, size_t len, con
                   : yaml_load_file(&spec->pool, label, &spec->tree, err);
     if (rc == 0) rc = wrap_network_file(spec, err);
     if (rc == 0 && spec->tree->kind == Y_MAP)
-        for (int i = 0; i < n_sets && rc == 0; i++) rc = spec_apply_override(&spec->pool, spec->tree, sets[i], err);
+        rc = apply_overrides(spec, o, err);
     if (rc == 0) rc = parse_top(spec, spec->tree, err);
     if (rc == 0) rc = spec_parse_sections(spec, spec->tree, err);
     if (rc) spec_free(spec);
@@ -89,12 +110,17 @@ static int load(Spec *spec, const char *label, const char *text, size_t len, con
 
 int spec_load(const char *path, const char *const *sets, int n_sets, Spec *spec, Error *err)
 {
-    return load(spec, path, NULL, 0, sets, n_sets, err);
+    return load(spec, path, NULL, 0, &(Overrides){.texts = sets, .n = n_sets}, err);
+}
+
+int spec_load_sets(const char *path, const SpecSet *sets, int n_sets, Spec *spec, Error *err)
+{
+    return load(spec, path, NULL, 0, &(Overrides){.sets = sets, .n = n_sets}, err);
 }
 
 int spec_load_text(const char *label, const char *text, const char *const *sets, int n_sets, Spec *spec, Error *err)
 {
-    return load(spec, label, text, strlen(text), sets, n_sets, err);
+    return load(spec, label, text, strlen(text), &(Overrides){.texts = sets, .n = n_sets}, err);
 }
 
 const NetDef *spec_model(const Spec *spec, const char *name)

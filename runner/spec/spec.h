@@ -53,6 +53,7 @@ typedef struct SpecLossKind {
     const char *type;             /* the value of loss.type */
     const FieldTable *keys[2];    /* its key tables beyond `type`, a family's shared one first; NULL: none */
     bool adversarial;             /* trains loss.generator against loss.discriminator; else loss.model */
+    const char *family;           /* reports' table for it: "adversarial", "diffusion" or "classifier" */
 } SpecLossKind;
 
 /* The i-th loss type (i from 0), NULL past the last: the algorithm table's rows, in order. */
@@ -116,9 +117,22 @@ typedef struct Spec {
 
 extern const char *const fid_also_names[]; /* "kid", "is", NULL */
 
+/* The family of a loss type (its SpecLossKind's); NULL for an unknown type. */
+const char *spec_loss_family(const char *type);
+
 /* Loads and validates a spec file, then applies `--set` overrides (each "dotted.path=value",
  * typed and validated like the file).  On error *spec is left empty (spec_free is safe). */
 int spec_load(const char *path, const char *const *sets, int n_sets, Spec *spec, Error *err);
+
+/* An override given as a YAML value that has a place of its own (a sweep file's entry): a copy of
+ * `value` goes to the dotted `path`; a problem with the path is reported at `at` (the entry's key),
+ * one with the value at the value. */
+typedef struct SpecSet {
+    const char *path;
+    const YNode *value, *at;
+} SpecSet;
+/* spec_load with such overrides, applied in order. */
+int spec_load_sets(const char *path, const SpecSet *sets, int n_sets, Spec *spec, Error *err);
 /* Same from text; `label` names it in messages and includes resolve against its folder. */
 int spec_load_text(const char *label, const char *text, const char *const *sets, int n_sets,
                    Spec *spec, Error *err);
@@ -135,6 +149,8 @@ int spec_parse_sections(Spec *spec, const YNode *root, Error *err);
 /* Adds every key the resolved values imply but `root` (the spec's tree) lacks: defaults made
  * explicit, so a run's spec.yaml says everything it ran with. */
 int spec_fill_defaults(const Spec *spec, YNode *root, Error *err);
+/* The resolved spec as YAML text (defaults filled in, overrides applied), malloc'ed. */
+int spec_resolved_text(const Spec *spec, char **text, size_t *len, Error *err);
 /* Writes the resolved spec (defaults filled in, overrides applied) to `path` atomically, headed
  * by a comment naming the program version. */
 int spec_write_resolved(const Spec *spec, const char *path, const char *version, Error *err);
@@ -150,5 +166,8 @@ int spec_check_inits(const Network *net, Error *err);
 
 /* --set (spec_override.c): applies "a.b.c=value" to the tree. */
 int spec_apply_override(YPool *pool, YNode *root, const char *set, Error *err);
+/* Puts `value` (owned from now on, freed on failure) at the dotted `path`; keys it creates and
+ * messages about the path are placed at `at`. */
+int spec_apply_set(YPool *pool, YNode *root, const char *path, YNode *value, const YNode *at, Error *err);
 
 #endif

@@ -1,7 +1,8 @@
-/* `--set dotted.path=value`: the value is read as YAML (so `2e-4`, `[0.5, 0.999]` and `true` mean
- * what they mean in a file) and placed at the path in the spec's tree before validation, so it is
- * checked exactly like the file.  Every node it creates carries the whole "--set ..." text as its
- * location, so a wrong key or value is reported against the override that introduced it.  Paths
+/* Overrides: a value placed at a dotted path of the spec's tree before validation, so it is
+ * checked exactly like the file.  `--set dotted.path=value` reads the value as YAML (so `2e-4`,
+ * `[0.5, 0.999]` and `true` mean what they mean in a file), and every node it creates carries the
+ * whole "--set ..." text as its location; a sweep file's override keeps its own file:line:column.
+ * Either way a wrong key or value is reported against the override that introduced it.  Paths
  * are applied before includes are expanded: `models.generator.z_dim=100` sets an include's
  * parameter.  A number selects a list entry: `models.d.layers.0.conv2d.out=16`. */
 #include "runner/spec/spec.h"
@@ -20,27 +21,29 @@ static int seq_index(const YNode *seq, const char *seg, const char *path, int up
     return (int)i;
 }
 
-int spec_apply_override(YPool *pool, YNode *root, const char *set, Error *err)
+/* The value's nodes name their file through the spec's own pool, which outlives the source's. */
+static int intern_files(YPool *pool, YNode *n)
 {
-    char label[SPEC_TEXT_MAX];
-    snprintf(label, sizeof label, "--set %s", set);
-    const char *file = ypool_intern(pool, label);
-    if (!file) return err_set(err, "out of memory");
-    YNode at = {.file = file};
-    const char *eq = strchr(set, '=');
-    if (!eq || eq == set) return yerr(&*err, &at, "expected --set dotted.path=value, e.g. --set train.steps=100");
+    if (!(n->file = ypool_intern(pool, n->file))) return -1;
+    for (int i = 0; i < n->n; i++)
+        if ((n->keys && intern_files(pool, n->keys[i])) || intern_files(pool, n->vals[i])) return -1;
+    return 0;
+}
+
+int spec_apply_set(YPool *pool, YNode *root, const char *dotted, YNode *value, const YNode *where, Error *err)
+{
+    YNode at = *where;
+    at.file = ypool_intern(pool, where->file);
+    if (!at.file || intern_files(pool, value)) {
+        ynode_free(value);
+        return err_set(err, "out of memory");
+    }
     char path[SPEC_TEXT_MAX];
-    size_t plen = (size_t)(eq - set);
-    if (plen >= sizeof path) return yerr(err, &at, "the path is too long");
-    memcpy(path, set, plen);
-    path[plen] = '\0';
-
-    /* An empty value would read as an empty YAML document; say what is missing instead. */
-    if (eq[1 + strspn(eq + 1, " \t")] == '\0')
-        return yerr(err, &at, "no value after '=': write --set %s=VALUE (null, ~ or '' for nothing)", path);
-
-    YNode *value = NULL;
-    if (yaml_load_text(pool, label, eq + 1, strlen(eq + 1), true, &value, err)) return -1;
+    if (strlen(dotted) >= sizeof path) {
+        ynode_free(value);
+        return yerr(err, &at, "the path is too long");
+    }
+    snprintf(path, sizeof path, "%s", dotted);
 
     YNode *node = root;
     int rc = 0;
@@ -67,22 +70,22 @@ int spec_apply_override(YPool *pool, YNode *root, const char *set, Error *err)
             if (i >= 0) {
                 ynode_free(node->vals[i]);
                 node->vals[i] = value;
-            } else if (ynode_map_add(node, seg, value, file, 0, 0)) {
+            } else if (ynode_map_add(node, seg, value, at.file, at.line, at.col)) {
                 rc = err_set(err, "out of memory");
                 break;
             }
             return 0;
         }
         if (i < 0) { /* a section the file leaves out */
-            YNode *m = ynode_new_map(file, 0, 0);
-            if (!m || ynode_map_add(node, seg, m, file, 0, 0)) {
+            YNode *m = ynode_new_map(at.file, at.line, at.col);
+            if (!m || ynode_map_add(node, seg, m, at.file, at.line, at.col)) {
                 ynode_free(m);
                 rc = err_set(err, "out of memory");
                 break;
             }
             i = node->n - 1;
         } else if (ynode_is_null(node->vals[i])) { /* `train:` with nothing under it */
-            YNode *m = ynode_new_map(file, 0, 0);
+            YNode *m = ynode_new_map(at.file, at.line, at.col);
             if (!m) {
                 rc = err_set(err, "out of memory");
                 break;
@@ -96,4 +99,28 @@ int spec_apply_override(YPool *pool, YNode *root, const char *set, Error *err)
     }
     ynode_free(value);
     return -1;
+}
+
+int spec_apply_override(YPool *pool, YNode *root, const char *set, Error *err)
+{
+    char label[SPEC_TEXT_MAX];
+    snprintf(label, sizeof label, "--set %s", set);
+    const char *file = ypool_intern(pool, label);
+    if (!file) return err_set(err, "out of memory");
+    YNode at = {.file = file};
+    const char *eq = strchr(set, '=');
+    if (!eq || eq == set) return yerr(err, &at, "expected --set dotted.path=value, e.g. --set train.steps=100");
+    char path[SPEC_TEXT_MAX];
+    size_t plen = (size_t)(eq - set);
+    if (plen >= sizeof path) return yerr(err, &at, "the path is too long");
+    memcpy(path, set, plen);
+    path[plen] = '\0';
+
+    /* An empty value would read as an empty YAML document; say what is missing instead. */
+    if (eq[1 + strspn(eq + 1, " \t")] == '\0')
+        return yerr(err, &at, "no value after '=': write --set %s=VALUE (null, ~ or '' for nothing)", path);
+
+    YNode *value = NULL;
+    if (yaml_load_text(pool, label, eq + 1, strlen(eq + 1), true, &value, err)) return -1;
+    return spec_apply_set(pool, root, path, value, &at, err);
 }

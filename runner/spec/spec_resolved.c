@@ -6,17 +6,24 @@
 
 #include <stdlib.h>
 
-int spec_write_resolved(const Spec *spec, const char *path, const char *version, Error *err)
+int spec_resolved_text(const Spec *spec, char **text, size_t *len, Error *err)
 {
     int budget = YAML_MAX_NODES;
     YNode *tree = ynode_copy(spec->tree, &budget);
     if (!tree) return err_set(err, "out of memory copying the spec");
-    char *text = NULL;
-    size_t len = 0;
+    *text = NULL;
+    *len = 0;
     int rc = spec_fill_defaults(spec, tree, err);
-    if (rc == 0) rc = yaml_write(tree, &text, &len, err);
+    if (rc == 0) rc = yaml_write(tree, text, len, err);
     ynode_free(tree);
-    if (rc) return err_prefix(err, "writing %s: ", path);
+    return rc;
+}
+
+int spec_write_resolved(const Spec *spec, const char *path, const char *version, Error *err)
+{
+    char *text;
+    size_t len;
+    if (spec_resolved_text(spec, &text, &len, err)) return err_prefix(err, "writing %s: ", path);
 
     AtomicFile af;
     if (atomic_open(&af, path, err)) {

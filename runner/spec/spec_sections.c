@@ -164,6 +164,12 @@ static const SpecLossKind *loss_kind(const char *type)
     return NULL;
 }
 
+const char *spec_loss_family(const char *type)
+{
+    const SpecLossKind *k = loss_kind(type);
+    return k ? k->family : NULL;
+}
+
 /* loss_t and the tables of `type`'s keys into t (at most 3); returns how many. */
 static int loss_tables(const char *type, const FieldTable **t)
 {

@@ -486,7 +486,8 @@ static int out_write(void *ctx, unsigned char *buffer, size_t size)
     return 1;
 }
 
-static int emit_node(yaml_emitter_t *e, const YNode *n)
+/* `flow`: every list and mapping on one line ({a: 1, b: [2, 3]}), for values on a command line. */
+static int emit_node(yaml_emitter_t *e, const YNode *n, bool flow_all)
 {
     yaml_event_t ev;
     if (n->kind == Y_SCALAR) {
@@ -499,15 +500,16 @@ static int emit_node(yaml_emitter_t *e, const YNode *n)
     /* Short lists of scalars (shapes, betas) read best on one line. */
     bool flow = n->kind == Y_SEQ && n->n <= 8;
     for (int i = 0; flow && i < n->n; i++) flow = n->vals[i]->kind == Y_SCALAR;
+    flow |= flow_all;
     if (n->kind == Y_SEQ)
         yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
                                              flow ? YAML_FLOW_SEQUENCE_STYLE : YAML_BLOCK_SEQUENCE_STYLE);
     else
-        yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE);
+        yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, flow ? YAML_FLOW_MAPPING_STYLE : YAML_BLOCK_MAPPING_STYLE);
     if (!yaml_emitter_emit(e, &ev)) return -1;
     for (int i = 0; i < n->n; i++) {
-        if (n->kind == Y_MAP && emit_node(e, n->keys[i])) return -1;
-        if (emit_node(e, n->vals[i])) return -1;
+        if (n->kind == Y_MAP && emit_node(e, n->keys[i], flow_all)) return -1;
+        if (emit_node(e, n->vals[i], flow_all)) return -1;
     }
     if (n->kind == Y_SEQ)
         yaml_sequence_end_event_initialize(&ev);
@@ -516,7 +518,7 @@ static int emit_node(yaml_emitter_t *e, const YNode *n)
     return yaml_emitter_emit(e, &ev) ? 0 : -1;
 }
 
-int yaml_write(const YNode *root, char **out, size_t *len, Error *err)
+static int write_doc(const YNode *root, bool flow, char **out, size_t *len, Error *err)
 {
     OutBuf o = {0};
     yaml_emitter_t e;
@@ -524,13 +526,13 @@ int yaml_write(const YNode *root, char **out, size_t *len, Error *err)
     if (!yaml_emitter_initialize(&e)) return err_set(err, "out of memory");
     yaml_emitter_set_output(&e, out_write, &o);
     yaml_emitter_set_unicode(&e, 1);
-    yaml_emitter_set_width(&e, 100);
+    yaml_emitter_set_width(&e, flow ? -1 : 100);
     int ok = 1;
     yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING);
     ok = ok && yaml_emitter_emit(&e, &ev);
     yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1);
     ok = ok && yaml_emitter_emit(&e, &ev);
-    ok = ok && emit_node(&e, root) == 0;
+    ok = ok && emit_node(&e, root, flow) == 0;
     yaml_document_end_event_initialize(&ev, 1);
     ok = ok && yaml_emitter_emit(&e, &ev);
     yaml_stream_end_event_initialize(&ev);
@@ -544,5 +546,24 @@ int yaml_write(const YNode *root, char **out, size_t *len, Error *err)
     yaml_emitter_delete(&e);
     *out = o.data;
     *len = o.len;
+    return 0;
+}
+
+int yaml_write(const YNode *root, char **out, size_t *len, Error *err) { return write_doc(root, false, out, len, err); }
+
+int yaml_write_flow(const YNode *n, char **out, Error *err)
+{
+    size_t len;
+    if (write_doc(n, true, out, &len, err)) return -1;
+    /* One line: without the line break, nor the end-of-document marker libyaml adds after a
+     * plain scalar that could otherwise continue. */
+    char *s = *out;
+    while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == ' ')) s[--len] = '\0';
+    if (len >= 4 && !strcmp(s + len - 4, "\n...")) s[len -= 4] = '\0';
+    if (!s || strchr(s, '\n')) {
+        free(s);
+        *out = NULL;
+        return err_internal(err, "a YAML value did not fit on one line");
+    }
     return 0;
 }

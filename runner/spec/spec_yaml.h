@@ -70,5 +70,8 @@ int yerr_wrap(Error *err, const YNode *n);
 
 /* Writes the tree as block YAML (for the resolved spec of a run). */
 int yaml_write(const YNode *root, char **out, size_t *len, Error *err);
+/* Writes a value on one line in flow style (`{type: adam, betas: [0.5, 0.999]}`, `2.0e-4`) that
+ * reads back as the same value: what a command line's --set is given.  *out is malloc'ed. */
+int yaml_write_flow(const YNode *n, char **out, Error *err);
 
 #endif

@@ -269,7 +269,7 @@ static void test_loss_defaults(void **state)
 }
 
 /* The spec takes its loss types from the algorithm table: each row's type loads, with the models
- * it trains getting optimizers, and names that algorithm. */
+ * it trains getting optimizers, names that algorithm, and says which report table it goes in. */
 static void test_loss_types_are_the_algorithms(void **state)
 {
     (void)state;
@@ -279,6 +279,11 @@ static void test_loss_types_are_the_algorithms(void **state)
         const Algorithm *a = algorithm_find(k->type);
         assert_non_null(a);
         assert_ptr_equal(&a->loss, k);
+        static const char *const families[] = {"adversarial", "diffusion", "classifier"};
+        bool known = false;
+        for (int f = 0; f < 3; f++) known |= k->family && !strcmp(k->family, families[f]);
+        if (!known) fail_msg("loss type %s declares no report family", k->type);
+        assert_int_equal(k->adversarial, !strcmp(k->family, "adversarial"));
         char text[256];
         snprintf(text, sizeof text, "models: {generator: {input: [2], layers: [relu]}%s}\nloss: {type: %s}\n",
                  k->adversarial ? ", discriminator: {input: [2], layers: [relu]}" : "", k->type);

@@ -30,14 +30,6 @@ static char *slurp(const char *path)
     return buf;
 }
 
-static void write_text_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 /* ---- CSV ---- */
 
 static const char *const columns[] = {"step", "time_s", "loss_d", "note"};
@@ -154,17 +146,17 @@ static void test_csv_malformed(void **state)
     MetricsTable t;
     Error err = {0};
     tu_tmp(path, sizeof path, "ragged.csv");
-    write_text_file(path, "a,b,c\n1,2,3\n4,5\n");
+    tu_write_text(path, "a,b,c\n1,2,3\n4,5\n");
     snprintf(want, sizeof want, "%s: row 3 has 2 fields but the header has 3", path);
     assert_int_equal(metrics_table_read(path, &t, &err), -1);
     assert_string_equal(err.msg, want);
     tu_tmp(path, sizeof path, "quote.csv");
-    write_text_file(path, "a,b\n1,\"unterminated\n");
+    tu_write_text(path, "a,b\n1,\"unterminated\n");
     snprintf(want, sizeof want, "%s: malformed CSV at the end: error parsing data while strict checking enabled", path);
     assert_int_equal(metrics_table_read(path, &t, &err), -1);
     assert_string_equal(err.msg, want);
     tu_tmp(path, sizeof path, "empty.csv");
-    write_text_file(path, "");
+    tu_write_text(path, "");
     snprintf(want, sizeof want, "%s: empty file (expected a header row)", path);
     assert_int_equal(metrics_table_read(path, &t, &err), -1);
     assert_string_equal(err.msg, want);
@@ -174,7 +166,7 @@ static void test_csv_malformed(void **state)
     assert_string_equal(err.msg, want);
     /* a last row without its line break still counts */
     tu_tmp(path, sizeof path, "noeol.csv");
-    write_text_file(path, "a,b\n1,2");
+    tu_write_text(path, "a,b\n1,2");
     assert_int_equal(metrics_table_read(path, &t, &err), 0);
     assert_int_equal(t.n_rows, 1);
     assert_string_equal(metrics_table_get(&t, 0, 1), "2");

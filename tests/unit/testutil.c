@@ -59,6 +59,14 @@ char *tu_join(char *buf, size_t len, const char *dir, const char *name)
     return buf;
 }
 
+void tu_write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) fail_msg("cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
 const char *tu_runner(void)
 {
     const char *r = getenv("RUNNER");

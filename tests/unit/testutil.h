@@ -40,6 +40,9 @@ int tu_remove_tree(const char *dir);
 /* Writes "<dir>/<name>" into buf; returns buf. */
 char *tu_join(char *buf, size_t len, const char *dir, const char *name);
 
+/* Writes text to path (replacing it); fails the test when it cannot. */
+void tu_write_text(const char *path, const char *text);
+
 /* The built program: $RUNNER, else build/runner. */
 const char *tu_runner(void);
 /* $MNIST_DIR, else the MNIST test split committed in tests/data/mnist. */
