@@ -24,6 +24,13 @@ int cmd_report(int argc, char **argv, Error *err)
     if (n_roots == 0) roots[n_roots++] = "results";
     if (!out) out = roots[0];
 
+    for (int i = 0; i < n_roots; i++) {
+        struct stat st;
+        if (stat(roots[i], &st) != 0 || !S_ISDIR(st.st_mode))
+            return err_set(err, "error: no results folder '%s' (%s)", roots[i],
+                           errno == ENOENT ? "nothing has been run yet" : "not a folder");
+    }
+    /* Only an --out of its own can be missing. */
     if (mkdir(out, 0777) != 0 && errno != EEXIST)
         return err_set(err, "cannot create the report's folder '%s': %s", out, strerror(errno));
     Report r;

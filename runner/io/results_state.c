@@ -70,7 +70,8 @@ static bool lock_held(const char *dir, long *pid)
 bool results_headline(const MetricsTable *t, int row, char *name, size_t len, double *value)
 {
     int pick = -1;
-    static const char *const first[] = {"fid_inception", "fd_", "kid_mean", "final_test_accuracy", "final_"};
+    static const char *const first[] = {"fid_inception", "fd_", "kid_mean", "final_test_accuracy",
+                                               "final_accuracy", "final_"};
     for (size_t k = 0; k < sizeof first / sizeof first[0] && pick < 0; k++) {
         size_t n = strlen(first[k]);
         bool prefix = first[k][n - 1] == '_';

@@ -39,7 +39,7 @@ bool results_is_folder(const char *dir);
 /* Reads the state of the results folder dir. */
 int results_status(const char *dir, RunStatus *st, Error *err);
 /* The headline metric of a summary.csv: the sample distance (fid_inception, fd_*, kid_mean),
- * else the held-out accuracy, else the first final metric.  False when it has none. */
+ * else the (held-out) accuracy, else the first final metric.  False when it has none. */
 bool results_headline(const MetricsTable *summary, int row, char *name, size_t len, double *value);
 
 /* Every results folder at or below root (root itself when it is one), hidden names skipped,

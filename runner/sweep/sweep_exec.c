@@ -165,7 +165,8 @@ typedef struct Table {
 static void table_row(const Table *t, const char *point, const char *result, const char *steps, const char *metric,
                       const char *time, const char *note)
 {
-    fprintf(t->out, "%-*s  %-8s  %11s  %-24s  %7s  %s\n", t->width, point, result, steps, metric, time, note);
+    fprintf(t->out, "%-*s  %-8s  %11s  %-24s  %7s%s%s\n", t->width, point, result, steps, metric, time,
+            note[0] ? "  " : "", note);
     fflush(t->out);
 }
 

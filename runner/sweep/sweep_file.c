@@ -3,7 +3,7 @@
  *   name: lr_seeds                 # optional: the file's name without .yaml
  *   spec: ../gan_mnist.yaml        # the base spec, relative to this file
  *   set: {train.steps: 500}        # overrides of every point
- *   points:                        # optional: entries, each {name, spec, set}
+ *   points:                        # optional: entries, each {name, spec, set} (one at least)
  *     - {name: wgan, set: {loss: {type: wgan}}}
  *   grid:                          # optional: every combination, the last key varying fastest
  *     optimizers.generator.lr: [1.0e-4, 2.0e-4]
@@ -98,8 +98,9 @@ static int check_entries(const Sweep *s, const YNode *points, Error *err)
         if ((v = ymap_get(e, "name")) && check_name(v, "the point's name", err)) return -1;
         if ((v = ymap_get(e, "spec")) && resolve_spec(s, v, spec, sizeof spec, err)) return -1;
         if ((v = ymap_get(e, "set")) && check_set(v, err)) return -1;
-        if (!ymap_get(e, "spec") && !ymap_get(e, "set"))
-            return yerr(err, e, "a point needs 'set' (its overrides) or 'spec' (its own base spec)");
+        if (e->n == 0)
+            return yerr(err, e, "a point needs 'set' (its overrides), 'spec' (its own base spec) or 'name' (the base "
+                        "spec as it is)");
     }
     return 0;
 }

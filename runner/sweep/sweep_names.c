@@ -10,6 +10,7 @@
 
 /* Longer names are cut and end with ~<point number>. */
 #define NAME_LIMIT 100
+_Static_assert(NAME_LIMIT < SWEEP_NAME_MAX, "a name and its terminator fit a SweepPoint");
 #define NAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+=-"
 
 /* The overrides that name point p: an unnamed entry's and the grid's. */
@@ -111,12 +112,12 @@ static int name_point(const Sweep *s, SweepPoint *p, int index, Error *err)
     if (!name[0]) snprintf(name, sizeof name, "point%d", index);
     if (!group[0]) spec_stem(p->spec, group, sizeof group);
     /* Hidden or option-like folder names would be missed or misread. */
-    for (char *n = name; n; n = n == name ? group : NULL)
+    for (char *n = name; n; n = n == name ? group : NULL) {
         if (n[0] == '.' || n[0] == '-') n[0] = '_';
-    for (char *n = name; n; n = n == name ? group : NULL)
         if (strlen(n) > NAME_LIMIT) snprintf(n + NAME_LIMIT - 12, 13, "~%d", index % 100000);
-    snprintf(p->name, sizeof p->name, "%s", name);
-    snprintf(p->group, sizeof p->group, "%s", group);
+    }
+    memcpy(p->name, name, strlen(name) + 1);
+    memcpy(p->group, group, strlen(group) + 1);
     return 0;
 }
 

@@ -205,6 +205,18 @@ static void test_seeds_sweep(void **state)
     expect_finished(seeds_dir, "seed=1");
 }
 
+/* A classifier run of its own (not a sweep's point): the report's classifier table. */
+static void test_classifier_run(void **state)
+{
+    (void)state;
+    char args[1024], out[16384];
+    snprintf(args, sizeof args,
+             "run experiments/lenet_mnist.yaml --set data.split=test --set data.root=%s --set train.steps=3 "
+             "--threads 1 --out '%s/lenet'",
+             tu_mnist_dir(), results);
+    if (runner(args, out, sizeof out) != 0) fail_msg("%s", out);
+}
+
 static double summary_value(const char *dir, const char *col)
 {
     char path[700];
@@ -252,7 +264,7 @@ static void test_report(void **state)
     char args[1024], out[16384], path[512];
     snprintf(args, sizeof args, "report '%s'", results);
     if (runner(args, out, sizeof out) != 0) fail_msg("%s", out);
-    assert_non_null(strstr(out, "4 finished runs, 0 not finished"));
+    assert_non_null(strstr(out, "5 finished runs, 0 not finished"));
     snprintf(path, sizeof path, "%s/REPORT.md", results);
     char *md = slurp(path);
     char cells[64][128];
@@ -276,15 +288,26 @@ static void test_report(void **state)
     if (sscanf(cells[loss], "%lf ± %lf", &mean, &sd) != 2) fail_msg("'%s' is not mean ± sd", cells[loss]);
     assert_true(fabs(mean - (a + b) / 2) < 1e-3 * fabs(mean));
     assert_true(fabs(sd - fabs(a - b) / sqrt(2.0)) < 0.06 * sd);
+    /* The classifier in a table of its own, with its loss and no grid. */
+    const char *classifier = strstr(md, "\n## Classifier\n");
+    assert_non_null(classifier);
+    assert_true(classifier > strstr(md, "\n## Adversarial\n"));
+    assert_non_null(strstr(classifier, " | final_loss | "));
+    md_row(classifier, "lenet", cells, 64);
+    assert_string_equal(cells[0], "");
+    assert_string_equal(cells[2], "lenet_mnist");
+    assert_string_equal(cells[md_col(classifier, "grid")], "-");
+    assert_string_equal(cells[md_col(classifier, "losses")], "[losses](lenet/plots/losses.png)");
     free(md);
     snprintf(path, sizeof path, "%s/report.csv", results);
     MetricsTable t;
     Error err = {0};
     if (metrics_table_read(path, &t, &err)) fail_msg("%s", err.msg);
-    assert_int_equal(t.n_rows, 4);
-    assert_string_equal(metrics_table_get(&t, 1, metrics_table_col(&t, "point")), "lr=2.0e-4");
-    assert_string_equal(metrics_table_get(&t, 1, metrics_table_col(&t, "optimizers.generator.lr")), "2.0e-4");
-    assert_string_equal(metrics_table_get(&t, 3, metrics_table_col(&t, "seed")), "1");
+    assert_int_equal(t.n_rows, 5);
+    assert_string_equal(metrics_table_get(&t, 0, metrics_table_col(&t, "family")), "classifier");
+    assert_string_equal(metrics_table_get(&t, 2, metrics_table_col(&t, "point")), "lr=2.0e-4");
+    assert_string_equal(metrics_table_get(&t, 2, metrics_table_col(&t, "optimizers.generator.lr")), "2.0e-4");
+    assert_string_equal(metrics_table_get(&t, 4, metrics_table_col(&t, "seed")), "1");
     metrics_table_free(&t);
 }
 
@@ -349,8 +372,8 @@ static void test_index_html_in_chromium(void **state)
     assert_int_equal(pclose(p), 0);
     const char *result = strstr(out, "<pre id=\"probe\">");
     if (!result) fail_msg("the probe left no result in the page chromium loaded (%s)", copy);
-    /* Two runs of lr and two seeds, a grid and a loss plot each. */
-    assert_non_null(strstr(result, "images 8 of 8;"));
+    /* Two runs of lr and two seeds, a grid and a loss plot each; the classifier's plot. */
+    assert_non_null(strstr(result, "images 9 of 9;"));
     assert_non_null(strstr(result, "before lr=1.0e-4|lr=2.0e-4|gan_mnist;"));
     assert_non_null(strstr(result, "once gan_mnist|lr=1.0e-4|lr=2.0e-4;"));
     assert_non_null(strstr(result, "twice lr=2.0e-4|lr=1.0e-4|gan_mnist<"));
@@ -463,7 +486,7 @@ static void test_ls_states(void **state)
     /* The report leaves both out of its tables and lists them. */
     snprintf(args, sizeof args, "report '%s'", results);
     assert_int_equal(runner(args, out, sizeof out), 0);
-    assert_non_null(strstr(out, "4 finished runs, 2 not finished"));
+    assert_non_null(strstr(out, "5 finished runs, 2 not finished"));
 }
 
 /* The sweeps shipped in experiments/sweeps/ expand and validate (every point's spec). */
@@ -489,7 +512,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_two_points_run),     cmocka_unit_test(test_second_invocation_skips),
         cmocka_unit_test(test_unfinished_point_runs_again), cmocka_unit_test(test_seeds_sweep),
-        cmocka_unit_test(test_report),             cmocka_unit_test(test_report_is_reproducible),
+        cmocka_unit_test(test_classifier_run),     cmocka_unit_test(test_report),             cmocka_unit_test(test_report_is_reproducible),
         cmocka_unit_test(test_index_html_in_chromium), cmocka_unit_test(test_slurm_script),
         cmocka_unit_test(test_bad_sweeps_refused), cmocka_unit_test(test_ls_states),
         cmocka_unit_test(test_shipped_sweeps_validate),
