@@ -27,7 +27,7 @@ int cmd_report(int argc, char **argv, Error *err)
     for (int i = 0; i < n_roots; i++) {
         struct stat st;
         if (stat(roots[i], &st) != 0 || !S_ISDIR(st.st_mode))
-            return err_set(err, "error: no results folder '%s' (%s)", roots[i],
+            return err_set(err, "no results folder '%s' (%s)", roots[i],
                            errno == ENOENT ? "nothing has been run yet" : "not a folder");
     }
     /* Only an --out of its own can be missing. */
