@@ -404,6 +404,30 @@ static void test_slurm_script(void **state)
     expect_finished(lr_dir, "lr=1.0e-4");
 }
 
+/* A point that fails does not stop the others; the sweep says which and exits 1, and the next
+ * sweep runs it again. */
+static void test_failing_point(void **state)
+{
+    (void)state;
+    char path[300], dir[300], args[1024], out[16384];
+    tu_tmp(path, sizeof path, "failing.yaml");
+    tu_tmp(dir, sizeof dir, "failing");
+    /* Adam's steps are about lr in size: 1e30 overflows at once. */
+    write_sweep(path, "points:\n  - name: diverges\n    set: {optimizers.generator.lr: 1e30, "
+                      "optimizers.discriminator.lr: 1e30}\n  - name: fine\n");
+    snprintf(args, sizeof args, "sweep '%s' --out '%s'", path, dir);
+    assert_int_equal(runner(args, out, sizeof out), 1);
+    assert_non_null(strstr(out, "diverges  failed "));
+    assert_non_null(strstr(out, "error: step 2: loss_d is")); /* the run's last line, under its row */
+    assert_non_null(strstr(out, "fine      finished "));
+    assert_non_null(strstr(out, "error: 1 of 2 points failed: 'diverges'"));
+    expect_finished(dir, "fine");
+    assert_int_equal(runner(args, out, sizeof out), 1);
+    assert_non_null(strstr(out, "1 finished before, 1 to run"));
+    assert_non_null(strstr(out, "fine      skipped "));
+    assert_non_null(strstr(out, "diverges  failed "));
+}
+
 /* Each bad sweep is refused with its file:line:column and the point, before anything runs. */
 static void test_bad_sweeps_refused(void **state)
 {
@@ -514,7 +538,8 @@ int main(void)
         cmocka_unit_test(test_unfinished_point_runs_again), cmocka_unit_test(test_seeds_sweep),
         cmocka_unit_test(test_classifier_run),     cmocka_unit_test(test_report),             cmocka_unit_test(test_report_is_reproducible),
         cmocka_unit_test(test_index_html_in_chromium), cmocka_unit_test(test_slurm_script),
-        cmocka_unit_test(test_bad_sweeps_refused), cmocka_unit_test(test_ls_states),
+        cmocka_unit_test(test_failing_point),      cmocka_unit_test(test_bad_sweeps_refused),
+        cmocka_unit_test(test_ls_states),
         cmocka_unit_test(test_shipped_sweeps_validate),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
