@@ -488,6 +488,16 @@ static void test_ls_states(void **state)
     snprintf(args, sizeof args, "ls '%s'", results);
     assert_int_equal(runner(args, out, sizeof out), 0);
     expect_ls(out, dir, "running", "/100000", "loss_d");
+    /* A sweep whose point is that folder is refused before anything runs. */
+    char sweep[300], want[700];
+    tu_tmp(sweep, sizeof sweep, "busy.yaml");
+    write_sweep(sweep, "points:\n  - name: long\n");
+    snprintf(cmd, sizeof cmd, "sweep '%s' --out '%s'", sweep, results);
+    assert_int_equal(runner(cmd, out, sizeof out), 1);
+    snprintf(want, sizeof want, "error: point 'long': '%s' is in use by a run (process %ld)", dir, (long)long_run);
+    if (!strstr(out, want)) fail_msg("no '%s' in:\n%s", want, out);
+    snprintf(path, sizeof path, "%s/sweep.csv", results);
+    assert_false(exists(path));
     kill(long_run, SIGKILL);
     waitpid(long_run, NULL, 0);
     long_run = 0;
