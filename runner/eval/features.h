@@ -37,8 +37,9 @@ typedef struct FeatureConfig {
     bool initial_weights;                /* timing only: keep the initial values, load nothing */
 } FeatureConfig;
 
-/* pytorch-fid's FID Inception with weights at `weights` ("" = INCEPTION_WEIGHTS_DEFAULT). */
-void features_inception_config(FeatureConfig *cfg, const char *weights);
+/* pytorch-fid's FID Inception with weights at `weights` ("" = INCEPTION_WEIGHTS_DEFAULT); the logits
+ * of `fc` only with want_logits (weights without `fc` give the features). */
+void features_inception_config(FeatureConfig *cfg, const char *weights, bool want_logits);
 
 typedef struct FeatureNet {
     FeatureConfig cfg;
@@ -55,8 +56,9 @@ typedef struct FeatureNet {
     float *host;                         /* g_batch images as floats */
 } FeatureNet;
 
-/* Builds the network and loads its weights; every tensor's name and shape is checked.  A missing
- * Inception weights file gets a message saying how to obtain and convert it. */
+/* Builds the network up to its features and logits nodes and loads its weights; every tensor's name
+ * and shape is checked (those of later nodes may be absent or not).  A missing Inception weights file,
+ * or one without the `fc` the logits need, gets a message saying how to obtain and convert it. */
 int features_open(FeatureNet *fn, const FeatureConfig *cfg, const Backend *be, Error *err);
 void features_close(FeatureNet *fn);
 

@@ -15,7 +15,7 @@ int fid_feature_config(const char *features, const char *weights, const char *no
                        FeatureConfig *cfg, Error *err)
 {
     if (!strcmp(features, "inception")) {
-        features_inception_config(cfg, weights);
+        features_inception_config(cfg, weights, want_logits);
         cfg->batch = batch;
         return 0;
     }

