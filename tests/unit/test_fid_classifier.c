@@ -171,6 +171,7 @@ static void test_missing_inception_fails_before_training(void **state)
     assert_int_not_equal(run(args, out, sizeof out), 0);
     assert_non_null(strstr(out, "FID Inception weights not found at"));
     assert_non_null(strstr(out, "tools/convert_fid_inception.py"));
+    assert_non_null(strstr(out, "`make setup` installs them at data/fid/pt_inception-2015-12-05-6726825d.safetensors"));
     snprintf(path, sizeof path, "%s/nofid", tu_tmpdir);
     assert_false(exists(path));
     /* A folder given as the weights is named as such. */
