@@ -21,6 +21,7 @@ static const char *type_word(FieldType t)
     case F_TEXT: return "a text";
     case F_PAIR: return "a list of two numbers";
     case F_WORDS: return "a list of words";
+    case F_INTS: return "a list of integers";
     }
     return "a value";
 }
@@ -120,6 +121,19 @@ int field_parse_node(const Field *f, const YNode *v, void *out, Error *err)
         memcpy(at, pair, sizeof pair);
         return 0;
     }
+    case F_INTS: {
+        if (v->kind != Y_SEQ) return expect(err, f, v);
+        if (v->n > SPEC_INTS_MAX) return yerr(err, v, "'%s' holds at most %d values, found %d", f->key, SPEC_INTS_MAX, v->n);
+        Field one = *f; /* each element as an integer of the same range, named by the key */
+        one.type = F_INT;
+        SpecInts list = {.n = v->n};
+        for (int i = 0; i < v->n; i++) {
+            if (parse_number(&one, v->vals[i], &x, err)) return -1;
+            list.v[i] = (int)x;
+        }
+        memcpy(at, &list, sizeof list);
+        return 0;
+    }
     case F_WORDS: {
         if (v->kind != Y_SEQ) return expect(err, f, v);
         unsigned set = 0;
@@ -188,11 +202,17 @@ static YNode *field_node(const Field *f, const void *in)
     case F_WORD:
     case F_TEXT: return scalar(at);
     case F_PAIR:
+    case F_INTS:
     case F_WORDS: {
         YNode *seq = ynode_new_seq("(default)", 0, 0);
-        for (int i = 0; seq && i < (f->type == F_PAIR ? 2 : 32); i++) {
+        const SpecInts *ints = (const SpecInts *)at;
+        int count = f->type == F_PAIR ? 2 : f->type == F_INTS ? ints->n : 32;
+        for (int i = 0; seq && i < count; i++) {
             YNode *v = NULL;
-            if (f->type == F_PAIR) {
+            if (f->type == F_INTS) {
+                snprintf(buf, sizeof buf, "%d", ints->v[i]);
+                v = scalar(buf);
+            } else if (f->type == F_PAIR) {
                 format_double(((const double *)at)[i], buf, sizeof buf);
                 v = scalar(buf);
             } else if (f->choices[i] == NULL) {
@@ -293,7 +313,7 @@ void fields_markdown(const FieldTable *t, FILE *out)
                 used += (size_t)snprintf(kind + used, sizeof kind - used, "%s`%s`", c ? " \\| " : "", f->choices[c]);
         } else {
             char range[64] = "";
-            if (f->type == F_INT || f->type == F_FLOAT || f->type == F_PAIR) fields_range_text(f->min, f->max, range, sizeof range);
+            if (f->type == F_INT || f->type == F_FLOAT || f->type == F_PAIR || f->type == F_INTS) fields_range_text(f->min, f->max, range, sizeof range);
             snprintf(kind, sizeof kind, "%s%s", type_word(f->type), range);
         }
         fprintf(out, "| `%s` | %s | %s%s%s | %s |\n", f->key, kind, f->def ? "`" : "",

@@ -17,6 +17,7 @@ typedef enum FieldType {
     F_TEXT,   /* char[SPEC_TEXT_MAX], any text (paths, names) */
     F_PAIR,   /* double[2]: a list of two numbers */
     F_WORDS,  /* unsigned bit set over `choices` (a list of words) */
+    F_INTS,   /* SpecInts: a list of integers, each in min..max */
 } FieldType;
 
 /* A `max` that only says "no upper bound": messages and docs name the minimum alone. */
@@ -24,6 +25,12 @@ typedef enum FieldType {
 
 #define SPEC_WORD_MAX 32
 #define SPEC_TEXT_MAX 512
+#define SPEC_INTS_MAX 16
+
+typedef struct SpecInts {
+    int n;
+    int v[SPEC_INTS_MAX];
+} SpecInts;
 
 typedef struct Field {
     const char *key;
