@@ -15,6 +15,7 @@
  * Noise is standard normal with the generator's input shape, drawn on the backend from a seed
  * made of (spec seed, step, purpose), so a run is reproducible and resumable from its step. */
 #include "runner/algo/adversarial.h"
+#include "runner/algo/random_streams.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -39,6 +40,7 @@ typedef struct Adversarial {
     const Backend *be;
     AdvLoss kind;
     Network *gen, *disc;
+    Network *sampling_gen;   /* the generator's weight average when the spec keeps one, else gen */
     Optimizer *opt_g, *opt_d;
     int n_critic;
     bool gen_first;
@@ -49,19 +51,6 @@ typedef struct Adversarial {
     int sample_chunk;
     double loss_g;           /* the last generator loss; NaN before the first generator step */
 } Adversarial;
-
-static uint64_t mix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
-static uint64_t stream_seed(uint64_t seed, int64_t step, int stream)
-{
-    return mix64(mix64(seed) ^ (((uint64_t)step << 2) | (uint64_t)stream));
-}
 
 static Node *apply(Network *net, Graph *g, Node *x, uint64_t seed, Error *err)
 {
@@ -227,6 +216,7 @@ static int adv_create(const TrainContext *ctx, void **state, Error *err)
         find_net(ctx, l->discriminator, "discriminator", &di, err))
         goto fail;
     s->gen = ctx->nets[gi], s->disc = ctx->nets[di];
+    s->sampling_gen = ctx->ema[gi] ? ctx->ema[gi] : s->gen;
     s->opt_g = ctx->optims[gi], s->opt_d = ctx->optims[di];
     s->n_critic = s->kind == ADV_WGAN || s->kind == ADV_WGAN_GP ? l->n_critic : 1;
     if (s->n_critic < 1) s->n_critic = 1;
@@ -335,7 +325,7 @@ static int build_sampler(Adversarial *s, int chunk, Error *err)
     s->sampler->training = false; /* batch norms use running statistics and update nothing */
     Shape zs = shape_batched(chunk, &s->gen->def.inputs[0].shape);
     if (!(s->sample_z = graph_input(s->sampler, "z", &zs, false, err)) ||
-        !(s->sample_x = apply(s->gen, s->sampler, s->sample_z, s->spec->seed, err)) ||
+        !(s->sample_x = apply(s->sampling_gen, s->sampler, s->sample_z, s->spec->seed, err)) ||
         graph_plan(s->sampler, &s->sample_x, 1, err))
         return err_prefix(err, "sampling from '%s': ", s->gen->def.name);
     s->sample_chunk = chunk;

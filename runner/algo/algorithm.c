@@ -3,13 +3,14 @@
 #include "runner/algo/algorithm.h"
 
 #include "runner/algo/adversarial.h"
+#include "runner/algo/ddpm.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 extern const Algorithm algo_classifier; /* runner/algo/algo_classifier.c */
 
-static const Algorithm *const algorithms[] = {&algo_gan, &algo_wgan, &algo_wgan_gp, &algo_classifier};
+static const Algorithm *const algorithms[] = {&algo_gan, &algo_wgan, &algo_wgan_gp, &algo_ddpm, &algo_classifier};
 #define N_ALGORITHMS (int)(sizeof algorithms / sizeof algorithms[0])
 _Static_assert(N_ALGORITHMS <= SPEC_LOSS_TYPES_MAX, "the spec lists at most SPEC_LOSS_TYPES_MAX loss types");
 

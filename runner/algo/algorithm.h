@@ -1,4 +1,4 @@
-/* Training algorithms (gan and its variants, wgan, wgan_gp, classifier): what one training
+/* Training algorithms (gan and its variants, wgan, wgan_gp, ddpm, classifier): what one training
  * iteration does with a batch of data, and which keys of the spec's `loss:` section it reads.  The
  * run loop (runner/algo/train_loop.c) owns data, logging, samples and checkpoints and knows nothing
  * of losses; an algorithm owns its graphs and optimizer steps and knows nothing of files. */
@@ -10,12 +10,24 @@
 #include "runner/spec/spec.h"
 
 #define ALGO_MAX_METRICS 8
+#define ALGO_FIGURE_EXAMPLES 16 /* training examples the run loop lends to `figures` */
+#define ALGO_MAX_FIGURES 4
+
+/* A picture an algorithm draws besides its sample grids: count images (each of the data's shape)
+ * in a grid of nrow per row, written as samples/<name>.png. */
+typedef struct AlgoFigure {
+    char name[32];
+    float *images;                    /* malloc'd by the algorithm, freed by the run loop */
+    int count, nrow;
+} AlgoFigure;
 
 typedef struct TrainContext {
     const Spec *spec;
     const Backend *be;
     Network *nets[SPEC_MAX_MODELS];   /* in spec.models order, parameters already created */
     Optimizer *optims[SPEC_MAX_MODELS];/* the optimizer of nets[i]; NULL for an untrained net */
+    Network *ema[SPEC_MAX_MODELS];    /* the weight average of nets[i] (spec's `ema:`), which sampling
+                                         applies; NULL without one */
     int n_nets;
     int batch;                        /* the data batch size */
     Shape data_shape;                 /* one example, e.g. (1, 28, 28) */
@@ -54,6 +66,11 @@ typedef struct Algorithm {
     int (*eval_metric_names)(const void *state, const char **names, int max);
     int (*evaluate)(void *state, const float *images, const int32_t *labels, int count, double *metrics,
                     Error *err);
+    /* Optional: pictures drawn once training ends (ddpm: the forward and the reverse process),
+     * from the first n_examples (at most ALGO_FIGURE_EXAMPLES) training examples and the noise of
+     * `seed`.  Fills out[0 .. returned count). */
+    int (*figures)(void *state, const float *examples, int n_examples, uint64_t seed, AlgoFigure *out, int max,
+                   Error *err);
 } Algorithm;
 
 /* Appends to g the gradient of `loss` with respect to each parameter that optimizer `o` of network

@@ -1,6 +1,8 @@
 /* Networks, optimizers and the algorithm of a spec (see experiment.h). */
 #include "runner/algo/experiment.h"
 
+#include "runner/io/checkpoint.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,10 +79,13 @@ int experiment_build(Experiment *x, const Spec *spec, const Backend *be, int bat
         if (create_params(x->nets[i], be, spec->seed, err)) goto fail;
         const SpecOptimizer *o = spec_optimizer(spec, spec->models[i].name);
         if (o && !(x->optims[i] = make_optimizer(x->nets[i], &o->cfg, err))) goto fail;
+        if (o && spec->ema.enabled && !(x->emas[i] = ema_new(x->nets[i], spec->ema.decay, spec->ema.start_step, err)))
+            goto fail;
     }
     x->ctx = (TrainContext){.spec = spec, .be = be, .n_nets = x->n_nets, .batch = batch, .data_shape = *data_shape};
     memcpy(x->ctx.nets, x->nets, sizeof x->nets);
     memcpy(x->ctx.optims, x->optims, sizeof x->optims);
+    for (int i = 0; i < x->n_nets; i++) x->ctx.ema[i] = x->emas[i] ? x->emas[i]->shadow : NULL;
     if (x->algo->create(&x->ctx, &x->state, err)) {
         x->state = NULL;
         goto fail;
@@ -111,6 +116,7 @@ void experiment_free(Experiment *x)
 {
     if (x->state) x->algo->destroy(x->state);
     for (int i = 0; i < x->n_nets; i++) {
+        ema_free(x->emas[i]);
         optim_free(x->optims[i]);
         network_free(x->nets[i]);
     }
@@ -128,4 +134,30 @@ int experiment_optimizers(const Experiment *x, Optimizer **out)
     for (int i = 0; i < x->n_nets; i++)
         if (x->optims[i]) out[n++] = x->optims[i];
     return n;
+}
+
+void experiment_update_ema(Experiment *x)
+{
+    for (int i = 0; i < x->n_nets; i++)
+        if (x->emas[i] && x->optims[i]->steps != x->emas[i]->updates) ema_update(x->emas[i], x->optims[i]->steps);
+}
+
+int experiment_checkpoint_nets(const Experiment *x, Network **out)
+{
+    int n = 0;
+    for (int i = 0; i < x->n_nets; i++) out[n++] = x->nets[i];
+    for (int i = 0; i < x->n_nets; i++)
+        if (x->emas[i]) out[n++] = x->emas[i]->shadow;
+    return n;
+}
+
+int experiment_load_checkpoint(Experiment *x, const StFile *f, const char *path, Error *err)
+{
+    Network *nets[2 * SPEC_MAX_MODELS];
+    Optimizer *opts[SPEC_MAX_MODELS];
+    int n_nets = experiment_checkpoint_nets(x, nets), n_opts = experiment_optimizers(x, opts);
+    if (checkpoint_load_file(f, path, nets, n_nets, opts, n_opts, true, err)) return -1;
+    for (int i = 0; i < x->n_nets; i++)
+        if (x->emas[i]) x->emas[i]->updates = x->optims[i]->steps;
+    return 0;
 }

@@ -3,13 +3,16 @@
 #ifndef RUNNER_EXPERIMENT_H
 #define RUNNER_EXPERIMENT_H
 
+#include "graph/ema.h"
 #include "runner/algo/algorithm.h"
+#include "runner/io/safetensors.h"
 
 typedef struct Experiment {
     const Spec *spec;
     const Backend *be;
     Network *nets[SPEC_MAX_MODELS];   /* spec.models order */
     Optimizer *optims[SPEC_MAX_MODELS];
+    Ema *emas[SPEC_MAX_MODELS];       /* with the spec's `ema:`, one per trained network */
     int n_nets;
     TrainContext ctx;
     const Algorithm *algo;
@@ -22,7 +25,8 @@ typedef struct Experiment {
 int experiment_backend(const char *choice, const Backend **be, char *note, size_t note_len, Error *err);
 
 /* Builds everything for batches of `batch` examples of shape `data_shape`: parameters are
- * initialised from spec->seed, optimizers start from zero.  spec must outlive x. */
+ * initialised from spec->seed, optimizers start from zero, weight averages (spec's `ema:`) from
+ * the initial weights.  spec must outlive x. */
 int experiment_build(Experiment *x, const Spec *spec, const Backend *be, int batch, const Shape *data_shape,
                      Error *err);
 /* A second algorithm state over the same networks and optimizers for another batch size (an
@@ -32,6 +36,14 @@ void experiment_free(Experiment *x);
 
 /* The optimizers that exist (trained networks only), in spec.models order; returns how many. */
 int experiment_optimizers(const Experiment *x, Optimizer **out);
+/* After a training iteration: every weight average whose network's optimizer has updated since
+ * follows it. */
+void experiment_update_ema(Experiment *x);
+/* What a checkpoint holds: the networks, then their weight averages; returns how many. */
+int experiment_checkpoint_nets(const Experiment *x, Network **out);
+/* Loads a run's checkpoint (already read from `path`) into x: every network, average and
+ * optimizer state, nothing missing or extra. */
+int experiment_load_checkpoint(Experiment *x, const StFile *f, const char *path, Error *err);
 /* Trainable parameters of one network, in parameter order. */
 int64_t experiment_param_count(const Experiment *x, int net);
 

@@ -83,8 +83,10 @@ struct TrainLoop {
     int32_t *labels;
     void *tail;           /* the algorithm's state for an epoch's smaller last batch */
     int tail_batch;
-    MetricsLog log;
-    bool log_open;
+    MetricsLog log, epochs;     /* metrics.csv, epochs.csv */
+    bool log_open, epochs_open;
+    double epoch_sum[ALGO_MAX_METRICS]; /* the finite training metrics of the epoch so far */
+    int64_t epoch_n[ALGO_MAX_METRICS];
     double metrics[ALGO_MAX_METRICS];
     double latest[ALGO_MAX_METRICS];           /* the last step's metrics */
     bool seen[ALGO_MAX_METRICS], tail_seen[ALGO_MAX_METRICS]; /* a finite value came from that state */
@@ -133,8 +135,17 @@ static int open_log(TrainLoop *l, Error *err)
     if (path_of(l, path, sizeof path, err, "metrics.csv") || metrics_log_open(&l->log, path, cols, n, false, err))
         return -1;
     l->log_open = true;
+    /* epochs.csv: epoch, step, the training metrics' means over the epoch, the evaluation's. */
+    int e = 0;
+    cols[e++] = "epoch", cols[e++] = "step";
+    for (int m = 0; m < l->x->n_metrics; m++) cols[e++] = l->x->metrics[m];
+    for (int m = 0; m < l->n_eval; m++) cols[e++] = l->eval_names[m];
+    if (path_of(l, path, sizeof path, err, "epochs.csv") || metrics_log_open(&l->epochs, path, cols, e, false, err))
+        return -1;
+    l->epochs_open = true;
     return 0;
 }
+
 
 /* Appends (step, values) to a history of n_ys series; *cap grows in powers of two. */
 static int remember(double **xs, double **ys, int n_ys, int *n, int *cap, int64_t step, const double *values,
@@ -172,6 +183,28 @@ static Cell short_number(char *buf, size_t len, double v)
 static Cell metric_cell(double v)
 {
     return isnan(v) ? cell_empty() : cell_float((float)v);
+}
+
+/* Adds a step's finite metrics to the epoch's means. */
+static void epoch_add(TrainLoop *l)
+{
+    for (int m = 0; m < l->x->n_metrics; m++)
+        if (isfinite(l->metrics[m])) l->epoch_sum[m] += l->metrics[m], l->epoch_n[m]++;
+}
+
+/* The epochs.csv row of the epoch that `step` ends (or, the run's last step, cuts short). */
+static int epoch_row(TrainLoop *l, int64_t epoch, int64_t step, Error *err)
+{
+    Cell cells[MAX_COLS];
+    int n = 0;
+    cells[n++] = cell_int(epoch);
+    cells[n++] = cell_int(step);
+    for (int m = 0; m < l->x->n_metrics; m++)
+        cells[n++] = l->epoch_n[m] ? cell_double(l->epoch_sum[m] / (double)l->epoch_n[m]) : cell_empty();
+    for (int m = 0; m < l->n_eval; m++) cells[n++] = l->last_eval == step ? metric_cell(l->eval_metrics[m]) : cell_empty();
+    memset(l->epoch_sum, 0, sizeof l->epoch_sum);
+    memset(l->epoch_n, 0, sizeof l->epoch_n);
+    return metrics_log_row(&l->epochs, cells, n, err);
 }
 
 /* One metrics.csv row; the evaluation's columns are filled on the row of the step it followed. */
@@ -216,6 +249,39 @@ static int write_grid(const TrainLoop *l, const char *rel, Error *err)
     return train_write_grid(l->x, s->count, s->nrow, train_grid_seed(l->spec), l->ds->lo, l->ds->hi, path, err);
 }
 
+/* The algorithm's own pictures (ddpm: forward.png, reverse.png) from the first training examples. */
+static int write_figures(const TrainLoop *l, Error *err)
+{
+    const Algorithm *a = l->x->algo;
+    if (!a->figures) return 0;
+    const Shape *d = &l->x->ctx.data_shape;
+    size_t per = (size_t)shape_numel(d);
+    int k = l->ds->n < ALGO_FIGURE_EXAMPLES ? l->ds->n : ALGO_FIGURE_EXAMPLES;
+    float *examples = malloc(((size_t)k * per + 1) * sizeof *examples);
+    if (!examples) return err_set(err, "out of memory for %d examples", k);
+    dataset_slice(l->ds, 0, k, examples, NULL);
+    AlgoFigure figs[ALGO_MAX_FIGURES];
+    int n = a->figures(l->x->state, examples, k, train_grid_seed(l->spec), figs, ALGO_MAX_FIGURES, err);
+    free(examples);
+    if (n < 0) return err_prefix(err, "pictures of %s: ", a->loss.type);
+    GridStyle style = {.padding = 2, .lo = l->ds->lo, .hi = l->ds->hi};
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        char path[RESULTS_PATH_MAX + 64];
+        Image img = {0};
+        style.nrow = figs[i].nrow;
+        if (rc == 0) rc = path_of(l, path, sizeof path, err, "samples/%s.png", figs[i].name);
+        if (rc == 0) rc = check_samples_finite(figs[i].images, (size_t)figs[i].count * per, figs[i].count, err);
+        if (rc == 0)
+            rc = grid_render(figs[i].images, figs[i].count, (int)d->dim[0], (int)d->dim[1], (int)d->dim[2], &style, &img, err);
+        if (rc == 0) rc = png_write(path, &img, err);
+        if (rc) err_prefix(err, "samples/%s.png: ", figs[i].name);
+        image_free(&img);
+        free(figs[i].images);
+    }
+    return rc;
+}
+
 static int write_checkpoint(TrainLoop *l, int64_t step, Error *err)
 {
     char path[RESULTS_PATH_MAX + 64];
@@ -233,8 +299,9 @@ static int write_checkpoint(TrainLoop *l, int64_t step, Error *err)
     const char *keys[] = {"format", "runner_version", "name", "algorithm", "step", "epoch", "batch_in_epoch", "seed", "data_shape"};
     const char *vals[] = {"runner-checkpoint", RUNNER_VERSION, l->spec->name, l->spec->loss.type, v_step, v_epoch, v_batch, v_seed, v_shape};
     Optimizer *opts[SPEC_MAX_MODELS];
-    int n_opts = experiment_optimizers(l->x, opts);
-    if (checkpoint_save(path, l->x->nets, l->x->n_nets, opts, n_opts, keys, vals, 9, err)) return -1;
+    Network *nets[2 * SPEC_MAX_MODELS];
+    int n_opts = experiment_optimizers(l->x, opts), n_nets = experiment_checkpoint_nets(l->x, nets);
+    if (checkpoint_save(path, nets, n_nets, opts, n_opts, keys, vals, 9, err)) return -1;
     l->last_checkpoint = step;
     return 0;
 }
@@ -380,13 +447,15 @@ static int train(TrainLoop *l, Error *err)
         if (!state) return -1;
         if (x->algo->step(state, l->images, l->ds->labels ? l->labels : NULL, step, l->metrics, err))
             return err_prefix(err, "step %lld: ", (long long)step + 1);
+        experiment_update_ema(x);
         step++;
         l->examples += n;
         if (check_finite(l, state, step, err)) return -1;
+        epoch_add(l);
         int64_t epoch = l->it.epoch + 1;
         bool epoch_done = l->it.batch == l->per_epoch;
         progress_update(&l->progress, step, l->it.epoch, x->metrics, l->metrics, x->n_metrics);
-        if ((epoch_done || step == l->total) && evaluate(l, step, err)) return -1;
+        if ((epoch_done || step == l->total) && (evaluate(l, step, err) || epoch_row(l, epoch, step, err))) return -1;
         if ((step % every_log == 0 || step == l->total || l->last_eval == step) && log_row(l, step, epoch, err))
             return -1;
         if (every_ckpt > 0 && step % every_ckpt == 0 && step < l->total && write_checkpoint(l, step, err)) return -1;
@@ -398,8 +467,8 @@ static int train(TrainLoop *l, Error *err)
     double wall = progress_now() - l->t0;
     progress_break(&l->progress);
     if (spec->fid.at_end && measure_fid(l, l->it.epoch + 1, step, err)) return -1;
-    if (write_checkpoint(l, step, err) || write_grid(l, "final.png", err) || write_plot(l, err) ||
-        write_summary(l, step, wall, err))
+    if (write_checkpoint(l, step, err) || write_grid(l, "final.png", err) || write_figures(l, err) ||
+        write_plot(l, err) || write_summary(l, step, wall, err))
         return -1;
     fprintf(stderr, "%lld steps in %.1f s (%.1f steps/s); results in %s\n", (long long)step, wall,
             wall > 0 ? (double)step / wall : 0.0, l->res->dir);
@@ -456,10 +525,13 @@ int train_loop_run(TrainLoop *l, const Results *res, Error *err)
 {
     l->res = res;
     int rc = train(l, err);
-    if (l->log_open) {
+    MetricsLog *logs[2] = {&l->log, &l->epochs};
+    bool *open[2] = {&l->log_open, &l->epochs_open};
+    for (int i = 0; i < 2; i++) {
+        if (!*open[i]) continue;
         Error close_err = {0};
-        l->log_open = false;
-        if (metrics_log_close(&l->log, &close_err) && rc == 0) {
+        *open[i] = false;
+        if (metrics_log_close(logs[i], &close_err) && rc == 0) {
             *err = close_err;
             rc = -1;
         }
@@ -470,10 +542,9 @@ int train_loop_run(TrainLoop *l, const Results *res, Error *err)
 void train_loop_close(TrainLoop *l)
 {
     if (!l) return;
-    if (l->log_open) {
-        Error ignored;
-        metrics_log_close(&l->log, &ignored);
-    }
+    Error ignored;
+    if (l->log_open) metrics_log_close(&l->log, &ignored);
+    if (l->epochs_open) metrics_log_close(&l->epochs, &ignored);
     if (l->tail) l->x->algo->destroy(l->tail);
     batch_iter_free(&l->it);
     free(l->images);

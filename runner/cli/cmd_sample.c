@@ -1,15 +1,16 @@
-/* `runner sample RESULTS_DIR [--count N] [--nrow N] [--seed N] [--out FILE.png] [--threads N]`:
- * rebuilds the networks of a run from its resolved spec, loads its last checkpoint (a finished
- * run's or a running one's: checkpoints are replaced atomically) and draws a fresh grid, by
+/* `runner sample RESULTS_DIR [--count N] [--nrow N] [--seed N] [--out FILE.png] [--threads N]
+ * [--sampler ddpm|ddim] [--steps N] [--eta X]`: rebuilds the networks of a run from its resolved
+ * spec, loads its last checkpoint (a finished run's or a running one's: checkpoints are replaced
+ * atomically; a run with `ema:` samples from its weight average) and draws a fresh grid, by
  * default into the run's own RESULTS_DIR/samples/sample_seed<N>.png (a name the run never writes,
  * written atomically, so a running run is not disturbed), and says where.
  * `--images DIR` writes one PNG per sample instead (000000.png, ...), as torchvision's save_image
  * writes a single image, for FID tools that compare folders; `--range LO,HI` is the value range
  * mapped to 0..255 (default: the run's data range; 0,1 is save_image on raw outputs, which
- * clamps everything below 0 to black). */
+ * clamps everything below 0 to black).  The sampler options of a diffusion run stand for
+ * `--set samples.sampler=...` (steps, eta) on its spec, checked as the spec's own values are. */
 #include "runner/cli/commands.h"
 #include "runner/cli/cmd_args.h"
-#include "runner/io/checkpoint.h"
 #include "runner/algo/train_loop.h"
 
 #include "runner/io/png_image.h"
@@ -24,7 +25,11 @@
 
 #define USAGE                                                                                      \
     "usage: runner sample RESULTS_DIR [--count 64] [--nrow 8] [--seed 1] [--out FILE.png] [--threads N]\n" \
-    "                     [--images DIR] [--range LO,HI]"
+    "                     [--images DIR] [--range LO,HI] [--sampler ddpm|ddim] [--steps N] [--eta X]"
+
+/* The options that set a diffusion run's samples.<key>. */
+#define SAMPLER_OPTIONS 3
+static const char *const sampler_keys[SAMPLER_OPTIONS] = {"sampler", "steps", "eta"};
 
 typedef struct SampleOptions {
     const char *dir, *out; /* out NULL: RESULTS_DIR/samples/sample_seed<N>.png */
@@ -33,6 +38,7 @@ typedef struct SampleOptions {
     float lo, hi;          /* the parsed --range */
     int count, nrow, threads;
     long long seed;
+    const char *sampler[SAMPLER_OPTIONS]; /* NULL: the run's own */
 } SampleOptions;
 
 /* "LO,HI" with LO < HI. */
@@ -62,6 +68,9 @@ static int parse_options(int argc, char **argv, SampleOptions *o, Error *err)
         OPTION_INT("--nrow", &o->nrow, 1, 1000),
         OPTION_INT("--threads", &o->threads, 1, 1024),
         OPTION_INT64("--seed", &o->seed, 0, 2147483647),
+        OPTION_TEXT("--sampler", &o->sampler[0]),
+        OPTION_TEXT("--steps", &o->sampler[1]),
+        OPTION_TEXT("--eta", &o->sampler[2]),
     };
     ArgPositionals dir = {.items = &o->dir, .min = 1, .max = 1, .what = "results folder"};
     if (cmd_parse(argc, argv, options, sizeof options / sizeof options[0], &dir, USAGE, err)) return -1;
@@ -127,6 +136,38 @@ static int data_shape_of(const StFile *f, const char *path, Shape *s, Error *err
     return err_set(err, "%s: metadata data_shape '%s' is not a list of positive sizes", path, v);
 }
 
+/* The run's spec, with the sampler options as overrides (a diffusion run's only). */
+static int load_spec(const SampleOptions *o, const char *path, Spec *spec, Error *err)
+{
+    char sets[SAMPLER_OPTIONS][160];
+    const char *items[SAMPLER_OPTIONS];
+    int n = 0;
+    for (int i = 0; i < SAMPLER_OPTIONS; i++) {
+        if (!o->sampler[i]) continue;
+        snprintf(sets[n], sizeof sets[n], "samples.%s=%s", sampler_keys[i], o->sampler[i]);
+        items[n] = sets[n];
+        n++;
+    }
+    if (spec_load(path, NULL, 0, spec, err)) return -1;
+    if (n == 0) return 0;
+    bool diffusion = !strcmp(spec->loss.type, "ddpm");
+    char type[SPEC_WORD_MAX];
+    snprintf(type, sizeof type, "%s", spec->loss.type);
+    spec_free(spec);
+    if (!diffusion)
+        return err_set(err, "--sampler, --steps and --eta choose how a diffusion run samples; %s trains a %s", o->dir,
+                       type);
+    if (spec_load(path, items, n, spec, err) == 0) return 0;
+    /* Place the error at the option as the user wrote it, not at the override it stands for. */
+    for (int i = 0, k = 0; i < SAMPLER_OPTIONS; i++) {
+        if (!o->sampler[i]) continue;
+        char set[200];
+        snprintf(set, sizeof set, "--set %s", sets[k++]);
+        if (strcmp(err->where, set) == 0) snprintf(err->where, sizeof err->where, "--%s %s", sampler_keys[i], o->sampler[i]);
+    }
+    return -1;
+}
+
 static int sample(const SampleOptions *o, Error *err)
 {
     char spec_path[4096], ckpt_path[4096], out[4096];
@@ -137,7 +178,7 @@ static int sample(const SampleOptions *o, Error *err)
     else
         snprintf(out, sizeof out, "%s/samples/sample_seed%lld.png", o->dir, o->seed);
     Spec spec;
-    if (spec_load(spec_path, NULL, 0, &spec, err)) return -1;
+    if (load_spec(o, spec_path, &spec, err)) return -1;
     StFile f = {0};
     Experiment x = {0};
     Shape shape;
@@ -152,9 +193,7 @@ static int sample(const SampleOptions *o, Error *err)
         err_set(err, "%s trains a %s, which generates no samples", o->dir, x.algo->loss.type);
         goto done;
     }
-    Optimizer *opts[SPEC_MAX_MODELS];
-    int n_opts = experiment_optimizers(&x, opts);
-    if (checkpoint_load_file(&f, ckpt_path, x.nets, x.n_nets, opts, n_opts, true, err)) goto done;
+    if (experiment_load_checkpoint(&x, &f, ckpt_path, err)) goto done;
     float lo = o->range ? o->lo : (float)spec.data.normalize[0], hi = o->range ? o->hi : (float)spec.data.normalize[1];
     if (o->images ? write_images(&x, o, lo, hi, err) : train_write_grid(&x, o->count, o->nrow, (uint64_t)o->seed, lo, hi, out, err))
         goto done;

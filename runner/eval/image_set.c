@@ -1,7 +1,6 @@
 /* Image sets for distances (see image_set.h). */
 #include "runner/eval/image_set.h"
 
-#include "runner/io/checkpoint.h"
 #include "runner/data/dataset.h"
 #include "runner/algo/experiment.h"
 
@@ -219,9 +218,7 @@ static int open_generator(ImageSet *s, const char *dir, const ImageSetOptions *o
     if (experiment_backend(o->backend ? o->backend : spec.backend, &be, note, sizeof note, err)) goto done;
     if (o->threads) be->set_threads(o->threads);
     if (experiment_build(&x, &spec, be, spec.data.batch_size, &shape, err)) goto done;
-    Optimizer *opts[SPEC_MAX_MODELS];
-    int n_opts = experiment_optimizers(&x, opts);
-    if (checkpoint_load_file(&f, ckpt_path, x.nets, x.n_nets, opts, n_opts, true, err)) goto done;
+    if (experiment_load_checkpoint(&x, &f, ckpt_path, err)) goto done;
     s->kind = IMAGES_GENERATOR;
     snprintf(s->label, sizeof s->label, "%s", dir);
     s->n = o->samples ? o->samples : GENERATOR_DEFAULT_SAMPLES;

@@ -8,7 +8,7 @@
 #include <string.h>
 
 static const char *const top_keys[] = {"name",       "seed",     "backend", "data", "models", "loss",
-                                       "optimizers", "schedule", "train",   "log",  "samples", "fid"};
+                                       "optimizers", "schedule", "train",   "log",  "samples", "ema",    "fid"};
 #define N_TOP (int)(sizeof top_keys / sizeof top_keys[0])
 
 void spec_free(Spec *spec)

@@ -33,15 +33,19 @@ typedef struct SpecData {
 } SpecData;
 
 typedef struct SpecLoss {
-    char type[SPEC_WORD_MAX];     /* a loss type of spec_loss_kind: gan, wgan, wgan_gp, classifier */
+    char type[SPEC_WORD_MAX];     /* a loss type of spec_loss_kind: gan, wgan, wgan_gp, ddpm, classifier */
     char variant[SPEC_WORD_MAX];  /* gan: non_saturating | minimax | hinge | least_squares */
     char order[SPEC_WORD_MAX];    /* gan family: generator_first | discriminator_first */
     char generator[NET_NAME_MAX]; /* gan family: which models play which part */
     char discriminator[NET_NAME_MAX];
-    char model[NET_NAME_MAX];     /* one-model types (classifier): the trained model ("" = the only one) */
+    char model[NET_NAME_MAX];     /* one-model types (ddpm, classifier): the trained model ("" = the only one) */
     double clip;                  /* wgan: clamp critic weights to [-clip, clip] after each step */
     int n_critic;                 /* wgan, wgan_gp: critic steps per generator step */
     double lambda;                /* wgan_gp: gradient penalty weight */
+    int timesteps;                /* ddpm: T, timesteps 0..T-1 */
+    char schedule[SPEC_WORD_MAX]; /* ddpm: linear | cosine (betas) */
+    double beta_start, beta_end;  /* ddpm: linear betas */
+    char prediction[SPEC_WORD_MAX]; /* ddpm: what the denoiser predicts (epsilon) */
     double label_smoothing;       /* classifier */
 } SpecLoss;
 
@@ -49,11 +53,16 @@ typedef struct SpecLoss {
  * models it trains.  Each training algorithm declares its own in its row of the algorithm table
  * (runner/algo/algorithm.c), which defines spec_loss_kind: the spec accepts exactly the loss types
  * that can be trained, and names them in its messages and docs/SPEC.md. */
+struct Spec;
 typedef struct SpecLossKind {
     const char *type;             /* the value of loss.type */
     const FieldTable *keys[2];    /* its key tables beyond `type`, a family's shared one first; NULL: none */
     bool adversarial;             /* trains loss.generator against loss.discriminator; else loss.model */
     const char *family;           /* reports' table for it: "adversarial", "diffusion" or "classifier" */
+    const FieldTable *samples_keys; /* the keys it adds to `samples:` (ddpm: its sampler's); NULL: none */
+    /* Optional: checks its values against each other and other sections once all are read (ddpm:
+     * beta_end above beta_start, samples.steps within loss.timesteps), errors placed in `root`. */
+    int (*check_values)(struct Spec *spec, const YNode *root, Error *err);
 } SpecLossKind;
 
 /* The i-th loss type (i from 0), NULL past the last: the algorithm table's rows, in order. */
@@ -79,7 +88,21 @@ typedef struct SpecLog {
 typedef struct SpecSamples {
     int every_epochs;             /* 0: only the final grid */
     int count, nrow;
+    /* ddpm only: how samples are drawn and the pictures of the two processes. */
+    char sampler[SPEC_WORD_MAX];  /* ddpm (ancestral) | ddim */
+    int steps;                    /* reverse steps; 0: T for ddpm, min(50, T) for ddim */
+    double eta;                   /* ddim: 0 deterministic, 1 as ancestral */
+    char variance[SPEC_WORD_MAX]; /* ddpm sampler: beta | posterior */
+    bool clip;                    /* clip each predicted x_0 to the data range */
+    SpecInts forward_timesteps;   /* forward.png's columns */
+    int forward_images, reverse_images, reverse_every; /* reverse_every 0: ceil(steps / 42) */
 } SpecSamples;
+
+typedef struct SpecEma {
+    bool enabled;                 /* the spec has an `ema:` section */
+    double decay;
+    int start_step;               /* updates before it copy the weights */
+} SpecEma;
 
 typedef struct SpecFid {
     bool enabled;                 /* the spec has a `fid:` section */
@@ -109,6 +132,7 @@ typedef struct Spec {
     SpecTrain train;
     SpecLog log;
     SpecSamples samples;
+    SpecEma ema;
     SpecFid fid;
 
     YNode *tree;                  /* the resolved document */

@@ -438,6 +438,19 @@ static const Field samples_f[] = {
 };
 static const FieldTable samples_t = {"samples", samples_f, N(samples_f)};
 
+/* The samples section, with the keys the loss type adds to it (a diffusion's sampler). */
+static int parse_samples(Spec *s, const YNode *root, Error *err)
+{
+    const SpecLossKind *k = loss_kind(s->loss.type);
+    const FieldTable *t[2] = {&samples_t, k ? k->samples_keys : NULL};
+    int n = t[1] ? 2 : 1;
+    char what[64];
+    snprintf(what, sizeof what, n == 2 ? "samples (loss type %s)" : "samples", s->loss.type);
+    for (int i = 0; i < n; i++)
+        if (fields_defaults(t[i], &s->samples, err)) return -1;
+    return fields_parse(ymap_get(root, "samples"), t, n, &s->samples, what, root, err);
+}
+
 const char *const fid_also_names[] = {"kid", "is", NULL};
 #define FA(x) offsetof(SpecFid, x)
 static const Field fid_f[] = {
@@ -461,6 +474,20 @@ static const FieldTable fid_ref_t = {"fid.reference", fid_ref_f, N(fid_ref_f)};
 static int parse_simple(const YNode *root, const char *key, const FieldTable *t, void *out, Error *err)
 {
     return fields_defaults(t, out, err) || fields_parse(ymap_get(root, key), &t, 1, out, key, root, err) ? -1 : 0;
+}
+
+#define EA(x) offsetof(SpecEma, x)
+static const Field ema_f[] = {
+    {"decay", F_FLOAT, EA(decay), "0.9999", 0, 1, NULL, "ema = decay * ema + (1 - decay) * w after each optimizer update"},
+    {"start_step", F_INT, EA(start_step), "0", 0, 2e9, NULL, "updates before averaging starts: until then ema = w"},
+};
+static const FieldTable ema_t = {"ema", ema_f, N(ema_f)};
+
+static int parse_ema(Spec *s, const YNode *root, Error *err)
+{
+    const YNode *v = ymap_get(root, "ema");
+    s->ema.enabled = v && !ynode_is_null(v);
+    return parse_simple(root, "ema", &ema_t, &s->ema, err);
 }
 
 static int parse_fid(Spec *s, const YNode *root, Error *err)
@@ -491,10 +518,11 @@ int spec_parse_sections(Spec *s, const YNode *root, Error *err)
 {
     if (parse_data(s, root, err) || parse_loss(s, root, err) || parse_optimizers(s, root, err) ||
         parse_schedule(s, root, err) || parse_simple(root, "train", &train_t, &s->train, err) ||
-        parse_simple(root, "log", &log_t, &s->log, err) || parse_simple(root, "samples", &samples_t, &s->samples, err) ||
+        parse_simple(root, "log", &log_t, &s->log, err) || parse_samples(s, root, err) || parse_ema(s, root, err) ||
         parse_fid(s, root, err))
         return -1;
-    return 0;
+    const SpecLossKind *k = loss_kind(s->loss.type);
+    return k && k->check_values ? k->check_values(s, root, err) : 0;
 }
 
 /* ---- the resolved spec: every default made explicit ---- */
@@ -570,12 +598,15 @@ int spec_fill_defaults(const Spec *s, YNode *root, Error *err)
     TopArgs top = {.seed = (int)s->seed};
     snprintf(top.name, sizeof top.name, "%s", s->name);
     snprintf(top.backend, sizeof top.backend, "%s", s->backend);
-    const FieldTable *tt = &top_t, *dt = &data_t, *trt = &train_t, *lt = &log_t, *st = &samples_t;
+    const FieldTable *tt = &top_t, *dt = &data_t, *trt = &train_t, *lt = &log_t, *et = &ema_t;
+    const SpecLossKind *k = loss_kind(s->loss.type);
+    const FieldTable *st[2] = {&samples_t, k ? k->samples_keys : NULL};
     if (fields_fill(tt, &top, root, err) || fill_section(root, "data", &dt, 1, &s->data, err)) return -1;
     if (s->loss.type[0] && fill_loss(s, root, err)) return -1;
     if (fill_optimizers(s, root, err) || fill_schedule(s, root, err) ||
         fill_section(root, "train", &trt, 1, &s->train, err) || fill_section(root, "log", &lt, 1, &s->log, err) ||
-        fill_section(root, "samples", &st, 1, &s->samples, err))
+        fill_section(root, "samples", st, st[1] ? 2 : 1, &s->samples, err) ||
+        (s->ema.enabled && fill_section(root, "ema", &et, 1, &s->ema, err)))
         return -1;
     if (s->fid.enabled) {
         const FieldTable *ft = &fid_t, *rt = &fid_ref_t;
@@ -597,7 +628,8 @@ void spec_keys_markdown(FILE *out)
     const FieldTable *before[] = {&top_t, &data_t};
     const FieldTable *after[] = {&opt_t,   &opt_type_t[0], &opt_type_t[1], &opt_type_t[2], &opt_type_t[3],
                                  &sched_t, &warmup_t,      &step_t,        &cosine_t,      &train_t,
-                                 &log_t,   &samples_t,     &fid_t,         &fid_ref_t};
+                                 &log_t,   &samples_t};
+    const FieldTable *last[] = {&ema_t, &fid_t, &fid_ref_t};
     for (int i = 0; i < N(before); i++) table_markdown(before[i], out);
     /* `loss`, then each loss type's keys in the algorithm table's order, a family's shared table once. */
     const char *names[SPEC_LOSS_TYPES_MAX + 1];
@@ -614,4 +646,8 @@ void spec_keys_markdown(FILE *out)
             table_markdown(shown[n_shown++] = k->keys[j], out);
         }
     for (int i = 0; i < N(after); i++) table_markdown(after[i], out);
+    /* The keys loss types add to `samples`, then the sections after it. */
+    for (int i = 0; (k = spec_loss_kind(i)); i++)
+        if (k->samples_keys) table_markdown(k->samples_keys, out);
+    for (int i = 0; i < N(last); i++) table_markdown(last[i], out);
 }

@@ -298,6 +298,59 @@ static void test_loss_types_are_the_algorithms(void **state)
     assert_null(algorithm_find("no_such_loss"));
 }
 
+/* A diffusion spec: the loss's defaults, the samples keys ddpm adds and `ema:`; the resolved spec
+ * (defaults written out, the timestep list too) loads back to the same values. */
+static void test_ddpm_defaults(void **state)
+{
+    (void)state;
+    Spec s, b;
+    Error err = {0};
+    const char *text = "models: {den: {inputs: {x: [1, 4, 4], t: [1]}, nodes: [{name: o, op: add, in: [x, x]}]}}\n"
+                       "loss: {type: ddpm}\n";
+    if (spec_load_text("inline.yaml", text, NULL, 0, &s, &err)) fail_msg("%s", tu_err(&err));
+    assert_int_equal(s.loss.timesteps, 1000);
+    assert_string_equal(s.loss.schedule, "linear");
+    assert_true(s.loss.beta_start == 1e-4 && s.loss.beta_end == 0.02);
+    assert_string_equal(s.loss.prediction, "epsilon");
+    assert_string_equal(s.loss.model, "den");
+    assert_string_equal(s.samples.sampler, "ddpm");
+    assert_int_equal(s.samples.steps, 0);
+    assert_true(s.samples.eta == 0 && s.samples.clip);
+    assert_string_equal(s.samples.variance, "beta");
+    assert_int_equal(s.samples.forward_timesteps.n, 4);
+    assert_int_equal(s.samples.forward_timesteps.v[3], 60);
+    assert_false(s.ema.enabled);
+    spec_free(&s);
+    load_ok(GOOD_DIR "/ddpm_tiny.yaml", NULL, 0, &s);
+    assert_true(s.ema.enabled && s.ema.decay == 0.9 && s.ema.start_step == 5);
+    assert_string_equal(s.samples.sampler, "ddim");
+    assert_int_equal(s.samples.forward_timesteps.n, 5);
+    assert_int_equal(s.samples.forward_timesteps.v[4], 99);
+    int budget = YAML_MAX_NODES;
+    YNode *resolved = ynode_copy(s.tree, &budget);
+    char *out;
+    size_t len;
+    assert_non_null(resolved);
+    if (spec_fill_defaults(&s, resolved, &err) || yaml_write(resolved, &out, &len, &err)) fail_msg("%s", tu_err(&err));
+    if (spec_load_text(GOOD_DIR "/resolved.yaml", out, NULL, 0, &b, &err)) fail_msg("%s\n%s", tu_err(&err), out);
+    assert_memory_equal(&b.samples, &s.samples, sizeof s.samples);
+    assert_memory_equal(&b.ema, &s.ema, sizeof s.ema);
+    assert_non_null(strstr(out, "reverse_images: 4"));
+    free(out);
+    ynode_free(resolved);
+    spec_free(&b);
+    spec_free(&s);
+    /* The timestep list is checked element by element. */
+    const char *bad[] = {"samples.forward_timesteps=[1, x]", "samples.forward_timesteps=[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16]"};
+    const char *want[] = {"--set samples.forward_timesteps=[1, x]: error: 'forward_timesteps' expects an integer, found 'x'",
+                          "--set samples.forward_timesteps=[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16]: error: "
+                          "'forward_timesteps' holds at most 16 values, found 17"};
+    for (int i = 0; i < 2; i++) {
+        assert_int_not_equal(spec_load(GOOD_DIR "/ddpm_tiny.yaml", &bad[i], 1, &s, &err), 0);
+        assert_string_equal(tu_err(&err), want[i]);
+    }
+}
+
 static void test_overrides(void **state)
 {
     (void)state;
@@ -746,6 +799,7 @@ int main(void)
         cmocka_unit_test(test_optimizer_defaults_match),
         cmocka_unit_test(test_loss_defaults),
         cmocka_unit_test(test_loss_types_are_the_algorithms),
+        cmocka_unit_test(test_ddpm_defaults),
         cmocka_unit_test(test_overrides),
         cmocka_unit_test(test_includes),
         cmocka_unit_test(test_dag),
