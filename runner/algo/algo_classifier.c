@@ -90,28 +90,8 @@ static int build_graph(Classifier *s, ClsGraph *cg, int batch, bool training, Er
 static int build_train(Classifier *s, int batch, Error *err)
 {
     if (build_graph(s, &s->train, batch, true, err)) return -1;
-    Graph *g = s->train.g;
-    int n_out = 0, rc = -1;
-    Node **outs = calloc((size_t)s->opt->n + 3, sizeof *outs), **by_opt = calloc((size_t)s->opt->n + 1, sizeof *by_opt);
-    s->grads = calloc((size_t)s->opt->n + 1, sizeof *s->grads);
-    if (!outs || !by_opt || !s->grads) {
-        err_set(err, "out of memory");
-        goto done;
-    }
-    if (algorithm_gradients(g, s->net, s->train.loss, s->opt, by_opt, err)) {
-        err_prefix(err, "gradients of classifier '%s': ", s->net->def.name);
-        goto done;
-    }
-    outs[n_out++] = s->train.loss;
-    outs[n_out++] = s->train.logits;
-    for (int k = 0; k < s->opt->n; k++)
-        if (by_opt[k]) outs[n_out++] = by_opt[k];
-    if (graph_plan(g, outs, n_out, err)) goto done;
-    for (int k = 0; k < s->opt->n; k++) s->grads[k] = by_opt[k] ? by_opt[k]->out.data : NULL;
-    rc = 0;
-done:
-    free(outs), free(by_opt);
-    return rc;
+    return algorithm_plan_training(s->train.g, s->net, s->opt, s->train.loss, &s->train.logits, 1, "classifier",
+                                   &s->grads, err);
 }
 
 static void cls_destroy(void *state)

@@ -134,26 +134,7 @@ static int build_loss(Ddpm *s, DdpmLossGraph *lg, int batch, bool training, Erro
 static int build_train(Ddpm *s, int batch, Error *err)
 {
     if (build_loss(s, &s->train, batch, true, err)) return -1;
-    int n_out = 0, rc = -1;
-    Node **outs = calloc((size_t)s->opt->n + 2, sizeof *outs), **by_opt = calloc((size_t)s->opt->n + 1, sizeof *by_opt);
-    s->grads = calloc((size_t)s->opt->n + 1, sizeof *s->grads);
-    if (!outs || !by_opt || !s->grads) {
-        err_set(err, "out of memory");
-        goto done;
-    }
-    if (algorithm_gradients(s->train.g, s->net, s->train.loss, s->opt, by_opt, err)) {
-        err_prefix(err, "gradients of denoiser '%s': ", s->net->def.name);
-        goto done;
-    }
-    outs[n_out++] = s->train.loss;
-    for (int k = 0; k < s->opt->n; k++)
-        if (by_opt[k]) outs[n_out++] = by_opt[k];
-    if (graph_plan(s->train.g, outs, n_out, err)) goto done;
-    for (int k = 0; k < s->opt->n; k++) s->grads[k] = by_opt[k] ? by_opt[k]->out.data : NULL;
-    rc = 0;
-done:
-    free(outs), free(by_opt);
-    return rc;
+    return algorithm_plan_training(s->train.g, s->net, s->opt, s->train.loss, NULL, 0, "denoiser", &s->grads, err);
 }
 
 static void ddpm_destroy(void *state)

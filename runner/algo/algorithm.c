@@ -52,3 +52,29 @@ done:
     free(grads);
     return rc;
 }
+
+int algorithm_plan_training(Graph *g, Network *net, const Optimizer *o, Node *loss, Node *const *extra, int n_extra,
+                            const char *role, float ***grads, Error *err)
+{
+    int n_out = 0, rc = -1;
+    Node **outs = calloc((size_t)(o->n + n_extra) + 1, sizeof *outs), **by_opt = calloc((size_t)o->n + 1, sizeof *by_opt);
+    *grads = calloc((size_t)o->n + 1, sizeof **grads);
+    if (!outs || !by_opt || !*grads) {
+        err_set(err, "out of memory");
+        goto done;
+    }
+    if (algorithm_gradients(g, net, loss, o, by_opt, err)) {
+        err_prefix(err, "gradients of %s '%s': ", role, net->def.name);
+        goto done;
+    }
+    outs[n_out++] = loss;
+    for (int i = 0; i < n_extra; i++) outs[n_out++] = extra[i];
+    for (int k = 0; k < o->n; k++)
+        if (by_opt[k]) outs[n_out++] = by_opt[k];
+    if (graph_plan(g, outs, n_out, err)) goto done;
+    for (int k = 0; k < o->n; k++) (*grads)[k] = by_opt[k] ? by_opt[k]->out.data : NULL;
+    rc = 0;
+done:
+    free(outs), free(by_opt);
+    return rc;
+}

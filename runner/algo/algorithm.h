@@ -78,6 +78,13 @@ typedef struct Algorithm {
  * out holds o->n entries. */
 int algorithm_gradients(Graph *g, Network *net, Node *loss, const Optimizer *o, Node **out, Error *err);
 
+/* A one-network training graph, planned: the gradients of `loss` with respect to what optimizer o
+ * of net trains, planned with the loss and `extra` outputs.  *grads (calloc'd, o->n entries, in
+ * o's order, NULL where the loss does not reach a parameter) receives their memory, as optim_step
+ * takes it.  `role` names the network in messages ("classifier", "denoiser"). */
+int algorithm_plan_training(Graph *g, Network *net, const Optimizer *o, Node *loss, Node *const *extra, int n_extra,
+                            const char *role, float ***grads, Error *err);
+
 /* The algorithm for a loss type, or NULL (spec_load accepts only the table's loss types). */
 const Algorithm *algorithm_find(const char *loss_type);
 

@@ -38,8 +38,8 @@ static int check_samples_finite(const float *images, size_t n, int count, Error 
     size_t bad = 0;
     for (size_t i = 0; i < n; i++) bad += !isfinite(images[i]);
     if (bad == 0) return 0;
-    return err_set(err, "%zu of the %zu values of %d samples are not finite (NaN or infinite): the generator's "
-                   "weights are not finite; no grid written", bad, n, count);
+    return err_set(err, "%zu of the %zu values of %d samples are not finite (NaN or infinite): the sampling "
+                   "network's weights are not finite; no grid written", bad, n, count);
 }
 
 int train_write_grid(const Experiment *x, int count, int nrow, uint64_t seed, float lo, float hi,

@@ -19,6 +19,7 @@
 #include "runner/data/dataset.h"
 #include "runner/io/metrics_csv.h"
 #include "runner/io/png_image.h"
+#include "tests/unit/results_files.h"
 #include "tests/unit/testutil.h"
 
 #define SPEC "tests/specs/good/ddpm_tiny.yaml"
@@ -49,26 +50,6 @@ static int setup(void **state)
     return 0;
 }
 
-static void expect_png(const char *dir, const char *rel, int width, int height)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, rel);
-    Image img = {0};
-    Error err = {0};
-    if (png_read(path, &img, &err)) fail_msg("%s", tu_err(&err));
-    assert_int_equal(img.width, width);
-    assert_int_equal(img.height, height);
-    image_free(&img);
-}
-
-static void read_table(const char *dir, const char *rel, MetricsTable *t)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, rel);
-    Error err = {0};
-    if (metrics_table_read(path, t, &err)) fail_msg("%s", tu_err(&err));
-}
-
 static void expect_header(const MetricsTable *t, const char *const *cols, int n)
 {
     assert_int_equal(t->n_cols, n);
@@ -82,47 +63,39 @@ static const char *cell(const MetricsTable *t, int row, const char *col)
     return metrics_table_get(t, row, c);
 }
 
-static double num(const MetricsTable *t, int row, const char *col)
-{
-    double v;
-    Error err = {0};
-    if (metrics_table_num(t, row, metrics_table_col(t, col), &v, &err)) fail_msg("%s", tu_err(&err));
-    return v;
-}
-
 static void test_metrics_and_epochs(void **state)
 {
     (void)state;
     assert_int_equal(run_rc, 0);
     MetricsTable t;
-    read_table(run_dir, "metrics.csv", &t);
+    tu_read_table(run_dir, "metrics.csv", &t);
     static const char *const cols[] = {"step", "epoch", "time_s", "lr_denoiser", "loss", "val_loss"};
     expect_header(&t, cols, 6);
     assert_int_equal(t.n_rows, 4); /* every 10 of 40 steps */
     for (int r = 0; r < 4; r++) {
-        assert_int_equal((int)num(&t, r, "step"), 10 * (r + 1));
-        double loss = num(&t, r, "loss");
+        assert_int_equal((int)tu_num(&t, r, "step"), 10 * (r + 1));
+        double loss = tu_num(&t, r, "loss");
         assert_true(loss > 0.1 && loss < 10);
     }
     assert_string_equal(cell(&t, 0, "val_loss"), ""); /* the test split after the last step only */
     char val[64];
     snprintf(val, sizeof val, "%s", cell(&t, 3, "val_loss"));
-    double v = num(&t, 3, "val_loss");
+    double v = tu_num(&t, 3, "val_loss");
     assert_true(v > 0.1 && v < 10);
     metrics_table_free(&t);
     /* One row: the run ends within its first epoch, with the mean loss of its 40 steps. */
-    read_table(run_dir, "epochs.csv", &t);
+    tu_read_table(run_dir, "epochs.csv", &t);
     static const char *const ecols[] = {"epoch", "step", "loss", "val_loss"};
     expect_header(&t, ecols, 4);
     assert_int_equal(t.n_rows, 1);
-    assert_int_equal((int)num(&t, 0, "epoch"), 1);
-    assert_int_equal((int)num(&t, 0, "step"), 40);
-    assert_true(num(&t, 0, "loss") > 0.1);
+    assert_int_equal((int)tu_num(&t, 0, "epoch"), 1);
+    assert_int_equal((int)tu_num(&t, 0, "step"), 40);
+    assert_true(tu_num(&t, 0, "loss") > 0.1);
     assert_string_equal(cell(&t, 0, "val_loss"), val);
     metrics_table_free(&t);
-    read_table(run_dir, "summary.csv", &t);
+    tu_read_table(run_dir, "summary.csv", &t);
     assert_string_equal(cell(&t, 0, "algorithm"), "ddpm");
-    assert_true(num(&t, 0, "final_val_loss") == v);
+    assert_true(tu_num(&t, 0, "final_val_loss") == v);
     metrics_table_free(&t);
 }
 
@@ -131,13 +104,13 @@ static void test_pictures(void **state)
     (void)state;
     assert_int_equal(run_rc, 0);
     /* 16 samples, 4 a row, of 28x28 with padding 2: (28 + 2) * 4 + 2 = 122. */
-    expect_png(run_dir, "samples/epoch_0000.png", 122, 122);
-    expect_png(run_dir, "samples/final.png", 122, 122);
+    tu_expect_png(run_dir, "samples/epoch_0000.png", 122, 122);
+    tu_expect_png(run_dir, "samples/final.png", 122, 122);
     /* forward: 3 images and the chain row (4 rows) at 5 timesteps; reverse: 4 samples with x_T and
      * a snapshot every 5 of the 20 DDIM steps (5 columns). */
-    expect_png(run_dir, "samples/forward.png", 152, 122);
-    expect_png(run_dir, "samples/reverse.png", 152, 122);
-    expect_png(run_dir, "plots/losses.png", 800, 500);
+    tu_expect_png(run_dir, "samples/forward.png", 152, 122);
+    tu_expect_png(run_dir, "samples/reverse.png", 152, 122);
+    tu_expect_png(run_dir, "plots/losses.png", 800, 500);
 }
 
 /* The checkpoint holds the denoiser, its weight average and the optimizer, nothing else, and the
@@ -170,23 +143,6 @@ static void test_checkpoint_holds_average(void **state)
     spec_free(&spec);
 }
 
-static long file_bytes(const char *path, unsigned char *buf, size_t len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return -1;
-    long n = (long)fread(buf, 1, len, f);
-    fclose(f);
-    return n;
-}
-
-static bool same_file(const char *a, const char *b)
-{
-    static unsigned char x[1 << 20], y[1 << 20];
-    long na = file_bytes(a, x, sizeof x), nb = file_bytes(b, y, sizeof y);
-    if (na <= 0 || nb <= 0) fail_msg("cannot read %s or %s", a, b);
-    return na == nb && memcmp(x, y, (size_t)na) == 0;
-}
-
 /* The same spec and seed: the same weights, so the same grids. */
 static void test_runs_repeat(void **state)
 {
@@ -198,7 +154,7 @@ static void test_runs_repeat(void **state)
         char a[600], b[600];
         snprintf(a, sizeof a, "%s/%s", run_dir, files[i]);
         snprintf(b, sizeof b, "%s/%s", again_dir, files[i]);
-        if (!same_file(a, b)) fail_msg("%s differs between two runs of the same spec", files[i]);
+        if (!tu_same_file(a, b)) fail_msg("%s differs between two runs of the same spec", files[i]);
     }
 }
 
@@ -221,11 +177,11 @@ static void test_sample_ddim_deterministic(void **state)
     sample("c.png", "--sampler ddim --steps 10 --eta 0 --seed 6", c, sizeof c);
     sample("d.png", "--sampler ddim --steps 10 --eta 1 --seed 5", d, sizeof d);
     sample("e.png", "--sampler ddpm --steps 10 --seed 5", e, sizeof e);
-    expect_png(tu_tmpdir, "a.png", 92, 92);
-    assert_true(same_file(a, b));
-    assert_false(same_file(a, c));
-    assert_false(same_file(a, d));
-    assert_false(same_file(a, e));
+    tu_expect_png(tu_tmpdir, "a.png", 92, 92);
+    assert_true(tu_same_file(a, b));
+    assert_false(tu_same_file(a, c));
+    assert_false(tu_same_file(a, d));
+    assert_false(tu_same_file(a, e));
 }
 
 static void expect_sample_error(const char *options, const char *want)

@@ -23,6 +23,7 @@
 #include "runner/io/metrics_csv.h"
 #include "runner/io/png_image.h"
 #include "runner/io/results.h"
+#include "tests/unit/results_files.h"
 #include "tests/unit/testutil.h"
 
 static char gan_dir[128], wgan_dir[128];
@@ -64,50 +65,20 @@ static int setup(void **state)
     return 0;
 }
 
-static void expect_png(const char *dir, const char *rel, int width, int height)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, rel);
-    Image img = {0};
-    Error err = {0};
-    if (png_read(path, &img, &err)) fail_msg("%s", tu_err(&err));
-    assert_int_equal(img.width, width);
-    assert_int_equal(img.height, height);
-    image_free(&img);
-}
-
-static void read_table(const char *dir, const char *rel, MetricsTable *t)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, rel);
-    Error err = {0};
-    if (metrics_table_read(path, t, &err)) fail_msg("%s", tu_err(&err));
-}
-
-static double num(const MetricsTable *t, int row, const char *col)
-{
-    int c = metrics_table_col(t, col);
-    if (c < 0) fail_msg("no column '%s'", col);
-    double v;
-    Error err = {0};
-    if (metrics_table_num(t, row, c, &v, &err)) fail_msg("%s", tu_err(&err));
-    return v;
-}
-
 /* metrics.csv: the header, one row per log.every_steps steps, every metric numeric. */
 static void expect_metrics(const char *dir, const char *const *header, int n_cols, const int *steps, int n_rows,
                            double lr)
 {
     MetricsTable t;
-    read_table(dir, "metrics.csv", &t);
+    tu_read_table(dir, "metrics.csv", &t);
     assert_int_equal(t.n_cols, n_cols);
     for (int c = 0; c < n_cols; c++) assert_string_equal(t.header[c], header[c]);
     assert_int_equal(t.n_rows, n_rows);
     for (int r = 0; r < n_rows; r++) {
-        assert_int_equal((int)num(&t, r, "step"), steps[r]);
-        assert_true(num(&t, r, "time_s") >= 0);
-        assert_true(num(&t, r, "lr_generator") == lr && num(&t, r, "lr_discriminator") == lr);
-        for (int c = 5; c < n_cols; c++) assert_true(isfinite(num(&t, r, header[c])));
+        assert_int_equal((int)tu_num(&t, r, "step"), steps[r]);
+        assert_true(tu_num(&t, r, "time_s") >= 0);
+        assert_true(tu_num(&t, r, "lr_generator") == lr && tu_num(&t, r, "lr_discriminator") == lr);
+        for (int c = 5; c < n_cols; c++) assert_true(isfinite(tu_num(&t, r, header[c])));
     }
     metrics_table_free(&t);
 }
@@ -146,7 +117,7 @@ static void expect_summary(const char *dir, const char *name, const char *algo, 
                            int n_params)
 {
     MetricsTable t;
-    read_table(dir, "summary.csv", &t);
+    tu_read_table(dir, "summary.csv", &t);
     assert_int_equal(t.n_rows, 1);
     for (int c = 0; c < t.n_cols; c++) {
         if (metrics_table_get(&t, 0, c)[0] == '\0') fail_msg("summary column '%s' is empty", t.header[c]);
@@ -154,13 +125,13 @@ static void expect_summary(const char *dir, const char *name, const char *algo, 
     assert_string_equal(metrics_table_get(&t, 0, metrics_table_col(&t, "name")), name);
     assert_string_equal(metrics_table_get(&t, 0, metrics_table_col(&t, "algorithm")), algo);
     assert_string_equal(metrics_table_get(&t, 0, metrics_table_col(&t, "dataset")), "mnist");
-    assert_int_equal((int)num(&t, 0, "steps"), steps);
-    assert_true(fabs(num(&t, 0, "epochs") - steps / 157.0) < 1e-6); /* 10000 / 64: 157 batches */
-    assert_int_equal((int64_t)num(&t, 0, "params_generator"), params[0]);
-    assert_int_equal((int64_t)num(&t, 0, "params_discriminator"), params[1]);
+    assert_int_equal((int)tu_num(&t, 0, "steps"), steps);
+    assert_true(fabs(tu_num(&t, 0, "epochs") - steps / 157.0) < 1e-6); /* 10000 / 64: 157 batches */
+    assert_int_equal((int64_t)tu_num(&t, 0, "params_generator"), params[0]);
+    assert_int_equal((int64_t)tu_num(&t, 0, "params_discriminator"), params[1]);
     assert_true(n_params == 2);
-    assert_true(isfinite(num(&t, 0, "final_loss_d")) && isfinite(num(&t, 0, "final_loss_g")));
-    assert_true(num(&t, 0, "wall_time_s") > 0 && num(&t, 0, "steps_per_s") > 0 && num(&t, 0, "samples_per_s") > 0);
+    assert_true(isfinite(tu_num(&t, 0, "final_loss_d")) && isfinite(tu_num(&t, 0, "final_loss_g")));
+    assert_true(tu_num(&t, 0, "wall_time_s") > 0 && tu_num(&t, 0, "steps_per_s") > 0 && tu_num(&t, 0, "samples_per_s") > 0);
     metrics_table_free(&t);
 }
 
@@ -186,9 +157,9 @@ static void test_gan_results(void **state)
     static const int steps[] = {10, 20, 30};
     expect_metrics(gan_dir, header, 9, steps, 3, 2e-4);
     /* samples.count 100, nrow 10: a 10x10 grid of 28x28 with padding 2. */
-    expect_png(gan_dir, "samples/epoch_0000.png", 302, 302);
-    expect_png(gan_dir, "samples/final.png", 302, 302);
-    expect_png(gan_dir, "plots/losses.png", 800, 500);
+    tu_expect_png(gan_dir, "samples/epoch_0000.png", 302, 302);
+    tu_expect_png(gan_dir, "samples/final.png", 302, 302);
+    tu_expect_png(gan_dir, "plots/losses.png", 800, 500);
     int64_t params[SPEC_MAX_MODELS];
     int n = 0;
     load_checkpoint(gan_dir, "30", params, &n);
@@ -205,9 +176,9 @@ static void test_wgan_results(void **state)
     static const int steps[] = {10, 20, 30};
     expect_metrics(wgan_dir, header, 8, steps, 3, 5e-5);
     /* 50 epochs with grids every 10: none of them within 30 steps, so the start and the final. */
-    expect_png(wgan_dir, "samples/epoch_0000.png", 302, 302);
-    expect_png(wgan_dir, "samples/final.png", 302, 302);
-    expect_png(wgan_dir, "plots/losses.png", 800, 500);
+    tu_expect_png(wgan_dir, "samples/epoch_0000.png", 302, 302);
+    tu_expect_png(wgan_dir, "samples/final.png", 302, 302);
+    tu_expect_png(wgan_dir, "plots/losses.png", 800, 500);
     int64_t params[SPEC_MAX_MODELS];
     int n = 0;
     load_checkpoint(wgan_dir, "30", params, &n);
@@ -267,19 +238,30 @@ static void test_epochs_and_last_batch(void **state)
              images, dir);
     int rc = run(args, out, sizeof out);
     if (rc != 0) fail_msg("run failed (%d):\n%s", rc, out);
-    MetricsTable t;
-    read_table(dir, "metrics.csv", &t);
+    MetricsTable t, e;
+    tu_read_table(dir, "metrics.csv", &t);
     assert_int_equal(t.n_rows, 6);
     for (int r = 0; r < 6; r++) {
-        assert_int_equal((int)num(&t, r, "step"), r + 1);
-        assert_int_equal((int)num(&t, r, "epoch"), r / 2 + 1);
-        assert_true(isfinite(num(&t, r, "loss_d")));
+        assert_int_equal((int)tu_num(&t, r, "step"), r + 1);
+        assert_int_equal((int)tu_num(&t, r, "epoch"), r / 2 + 1);
+        assert_true(isfinite(tu_num(&t, r, "loss_d")));
     }
+    /* epochs.csv: one row per epoch with the mean of its two steps' metrics. */
+    tu_read_table(dir, "epochs.csv", &e);
+    assert_int_equal(e.n_rows, 3);
+    assert_int_equal(e.n_cols, 6); /* epoch, step, loss_d, loss_g, d_real, d_fake */
+    for (int r = 0; r < 3; r++) {
+        assert_int_equal((int)tu_num(&e, r, "epoch"), r + 1);
+        assert_int_equal((int)tu_num(&e, r, "step"), 2 * (r + 1));
+        double want = (tu_num(&t, 2 * r, "loss_d") + tu_num(&t, 2 * r + 1, "loss_d")) / 2;
+        assert_true(fabs(tu_num(&e, r, "loss_d") - want) <= 1e-6 * fabs(want));
+    }
+    metrics_table_free(&e);
     metrics_table_free(&t);
     /* 16 samples, 4 per row: (28 + 2) * 4 + 2 = 122. */
     const char *grids[] = {"samples/epoch_0000.png", "samples/epoch_0001.png", "samples/epoch_0002.png",
                            "samples/epoch_0003.png", "samples/final.png"};
-    for (int i = 0; i < 5; i++) expect_png(dir, grids[i], 122, 122);
+    for (int i = 0; i < 5; i++) tu_expect_png(dir, grids[i], 122, 122);
     assert_false(exists(strcat(dir, "/samples/epoch_0004.png")));
 }
 
@@ -294,7 +276,7 @@ static void test_determinism(void **state)
         mnist_args(args, sizeof args, "gan_mnist", "--set train.steps=12 --set log.every_steps=3", dirs[i]);
         int rc = run(args, out, sizeof out);
         if (rc != 0) fail_msg("run %d failed:\n%s", i, out);
-        read_table(dirs[i], "metrics.csv", &t[i]);
+        tu_read_table(dirs[i], "metrics.csv", &t[i]);
     }
     assert_int_equal(t[0].n_rows, 4);
     assert_int_equal(t[1].n_rows, t[0].n_rows);
@@ -305,15 +287,6 @@ static void test_determinism(void **state)
             if (c != time_col) assert_string_equal(metrics_table_get(&t[0], r, c), metrics_table_get(&t[1], r, c));
     metrics_table_free(&t[0]);
     metrics_table_free(&t[1]);
-}
-
-static long file_bytes(const char *path, unsigned char *buf, size_t len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return -1;
-    long n = (long)fread(buf, 1, len, f);
-    fclose(f);
-    return n;
 }
 
 /* `runner sample`: the asked-for grid, the same for the same seed, different for another. */
@@ -332,11 +305,9 @@ static void test_sample(void **state)
         if (rc != 0) fail_msg("sample failed:\n%s", out);
     }
     /* 8 x 8 grid of 28x28 with padding 2: (28 + 2) * 8 + 2 = 242. */
-    expect_png(tu_tmpdir, "sample0.png", 242, 242);
-    static unsigned char a[1 << 20], b[1 << 20], c[1 << 20];
-    long na = file_bytes(png[0], a, sizeof a), nb = file_bytes(png[1], b, sizeof b), nc = file_bytes(png[2], c, sizeof c);
-    assert_true(na > 0 && na == nb && memcmp(a, b, (size_t)na) == 0);
-    assert_true(nc > 0 && (nc != na || memcmp(a, c, (size_t)na) != 0));
+    tu_expect_png(tu_tmpdir, "sample0.png", 242, 242);
+    assert_true(tu_same_file(png[0], png[1]));
+    assert_false(tu_same_file(png[0], png[2]));
 }
 
 /* `runner sample --images`: one PNG per sample as save_image writes a single image (28x28, gray
@@ -362,7 +333,7 @@ static void test_sample_images(void **state)
             char path[1100];
             Error err;
             snprintf(path, sizeof path, "%s/%06d.png", dir[i], k);
-            if (png_read(path, &img[i], &err)) fail_msg("%s", err.msg);
+            if (png_read(path, &img[i], &err)) fail_msg("%s", tu_err(&err));
             assert_int_equal(img[i].width, 28);
             assert_int_equal(img[i].height, 28);
             assert_int_equal(img[i].channels, 3);
@@ -501,7 +472,7 @@ static void test_divergence(void **state)
     int n = 0;
     load_checkpoint(dir, "1", params, &n);
     MetricsTable t;
-    read_table(dir, "metrics.csv", &t);
+    tu_read_table(dir, "metrics.csv", &t);
     assert_int_equal(t.n_rows, 1);
     metrics_table_free(&t);
 }
@@ -523,16 +494,16 @@ static void test_classifier_evaluates(void **state)
     int rc = run(args, out, sizeof out);
     if (rc != 0) fail_msg("run failed:\n%s", out);
     MetricsTable t;
-    read_table(dir, "metrics.csv", &t);
+    tu_read_table(dir, "metrics.csv", &t);
     assert_int_equal(t.n_rows, 3); /* steps 5, 10 and the last, 12 */
     int acc = metrics_table_col(&t, "test_accuracy");
     assert_true(acc >= 0);
     assert_string_equal(metrics_table_get(&t, 0, acc), "");
-    double a = num(&t, 2, "test_accuracy");
+    double a = tu_num(&t, 2, "test_accuracy");
     assert_true(a >= 0 && a <= 1);
     metrics_table_free(&t);
-    read_table(dir, "summary.csv", &t);
-    assert_true(num(&t, 0, "final_test_accuracy") == a);
+    tu_read_table(dir, "summary.csv", &t);
+    assert_true(tu_num(&t, 0, "final_test_accuracy") == a);
     metrics_table_free(&t);
     char final[600];
     snprintf(final, sizeof final, "%s/samples/final.png", dir);
