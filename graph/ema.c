@@ -2,7 +2,6 @@
  * backend: ema = decay * ema + (1 - decay) * w, rounded once per element. */
 #include "graph/ema.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,7 +41,9 @@ Ema *ema_new(const Network *source, double decay, int64_t start_step, Error *err
     if (!e) return err_set(err, "out of memory"), NULL;
     *e = (Ema){.source = source, .decay = decay, .start_step = start_step};
     if (!(e->shadow = network_new(&source->def, err))) goto fail;
-    snprintf(e->shadow->def.name, sizeof e->shadow->def.name, EMA_PREFIX "%s", source->def.name);
+    char *name = e->shadow->def.name; /* fits: checked above */
+    memcpy(name, EMA_PREFIX, strlen(EMA_PREFIX));
+    memcpy(name + strlen(EMA_PREFIX), source->def.name, strlen(source->def.name) + 1);
     for (int i = 0; i < source->params.n; i++) {
         Param *c = copy_param(source->params.items[i], err);
         if (!c) goto fail;
