@@ -524,8 +524,8 @@ static void test_padded_data(void **state)
     if (run(args, out, sizeof out) != 0) fail_msg("run failed:\n%s", out);
     assert_non_null(strstr(out, "fashion_mnist train: 60000 images of 1x32x32\n"));
     MetricsTable t;
-    read_table(dir, "metrics.csv", &t);
-    double a = num(&t, t.n_rows - 1, "test_accuracy"); /* the test split, padded as well */
+    tu_read_table(dir, "metrics.csv", &t);
+    double a = tu_num(&t, t.n_rows - 1, "test_accuracy"); /* the test split, padded as well */
     assert_true(a >= 0 && a <= 1);
     metrics_table_free(&t);
     StFile f;
