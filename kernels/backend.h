@@ -60,6 +60,9 @@ typedef struct AttnGeom {
     float scale;
 } AttnGeom;
 
+/* The scratch group_norm_backward needs: per (sample, channel), the sums of dy and dy * x. */
+#define GROUP_NORM_WORK_BYTES(N, C) ((size_t)2 * (size_t)(N) * (size_t)(C) * sizeof(double))
+
 /* Every primitive of the table: P(return type, name, (parameters)).  The table's fields, each
  * backend's prototypes (cpu_<name>, cuda_<name>) and its table rows are generated from this list,
  * so adding a primitive is its entry here and its implementation in each backend.  All tensors
@@ -186,13 +189,14 @@ typedef struct AttnGeom {
     /* Group normalisation of (N, C, inner) in G groups of C/G channels, as PyTorch's GroupNorm:          \
      * statistics per (sample, group) over C/G x inner values (biased variance) into save_mean and        \
      * save_rstd (N * G each, 1/sqrt(var + eps)), then weight/bias per channel (NULL: affine off);        \
-     * y may alias x.  backward overwrites dx and dgamma (each may be NULL) from the saved                \
-     * statistics; dbeta is bias_grad's per-channel sum. */                                               \
+     * y may alias x.  backward overwrites dx, dgamma and dbeta (each may be NULL) from the saved         \
+     * statistics in one pass over dy and x; `work` holds 2 N C doubles (GROUP_NORM_WORK_BYTES), the      \
+     * per-(sample, channel) sums that dx and the parameters' gradients share. */                         \
     P(void, group_norm_forward, (const float *x, const float *gamma, const float *beta, float *y,         \
         float *save_mean, float *save_rstd, int N, int C, int inner, int G, float eps))                   \
     P(void, group_norm_backward, (const float *dy, const float *x, const float *gamma,                    \
-        const float *save_mean, const float *save_rstd, float *dx, float *dgamma, int N, int C,           \
-        int inner, int G))                                                                                \
+        const float *save_mean, const float *save_rstd, float *dx, float *dgamma, float *dbeta,           \
+        void *work, int N, int C, int inner, int G))                                                      \
     /* FiLM over (N, C, inner): y = x * (1 + scale[n * ld + c]) + shift[n * ld + c]; scale or shift       \
      * may be NULL (no scaling, no shift); y may alias x. */                                              \
     P(void, film_forward, (const float *x, const float *scale, const float *shift, float *y, int N,       \

@@ -209,24 +209,20 @@ void cpu_group_norm_forward(const float *x, const float *gamma, const float *bet
     }
 }
 
-/* dx of one row, with gw = gamma * dy, xhat = (x - mean) * rstd, D values per row:
+/* dx of one row from its channels' sums s1 = sum dy, s2 = sum dy * x, with gw = gamma * dy,
+ * xhat = (x - mean) * rstd, D values per row:
  *   dx = rstd (gw - mean(gw) - xhat mean(gw xhat)) = a * dy + b * (x - mean) + d per channel.
  * Centring x before scaling keeps the digits that a * dy + b * x + d' loses to cancellation
  * when a group's spread is small against its mean (groups of a few values). */
-static void group_norm_dx_row(const float *dy, const float *x, const float *gamma, double mean,
-                              double rstd, float *dx, int Cg, int inner)
+static void group_norm_dx_row(const float *dy, const float *x, const float *gamma, const double *s1,
+                              const double *s2, double mean, double rstd, float *dx, int Cg, int inner)
 {
     const double count = (double)Cg * inner;
     double sg = 0.0, sgx = 0.0; /* sums of gw and gw * x */
-    for (int c0 = 0; c0 < Cg; c0 += BLOCK) {
-        int c1 = c0 + BLOCK < Cg ? c0 + BLOCK : Cg;
-        double s1[BLOCK], s2[BLOCK];
-        channel_sums(dy, x, 1, Cg, inner, c0, c1, s1, s2);
-        for (int c = c0; c < c1; c++) {
-            double g = gamma ? gamma[c] : 1.0;
-            sg += g * s1[c - c0];
-            sgx += g * s2[c - c0];
-        }
+    for (int c = 0; c < Cg; c++) {
+        double g = gamma ? gamma[c] : 1.0;
+        sg += g * s1[c];
+        sgx += g * s2[c];
     }
     const double sgxhat = (sgx - mean * sg) * rstd; /* sum gw * xhat */
     const float b = (float)(-rstd * rstd * sgxhat / count), d = (float)(-rstd * sg / count);
@@ -240,37 +236,38 @@ static void group_norm_dx_row(const float *dy, const float *x, const float *gamm
     }
 }
 
+/* One pass per row: the channels' sums while the row's dy and x come into cache, then its dx from
+ * them (a row is C/G x inner values, usually a few tens of KiB).  The sums stay in `work`, so
+ * dgamma and dbeta need no pass of their own:
+ *   dbeta[c] = sum_n s1[n, c],  dgamma[c] = sum_n rstd (s2[n, c] - mean s1[n, c]),
+ * with the statistics of c's group in sample n, added in order of n. */
 void cpu_group_norm_backward(const float *dy, const float *x, const float *gamma,
                              const float *save_mean, const float *save_rstd, float *dx,
-                             float *dgamma, int N, int C, int inner, int G)
+                             float *dgamma, float *dbeta, void *work, int N, int C, int inner, int G)
 {
     const int Cg = C / G, rows = N * G;
     const size_t D = (size_t)Cg * inner, total = (size_t)N * C * inner;
-    if (dx) {
+    double *s1 = work, *s2 = s1 + (size_t)N * C; /* [n * C + c], so row r's channels start at r * Cg */
 #pragma omp parallel for schedule(static) if (total > PAR_MIN)
-        for (int r = 0; r < rows; r++)
-            group_norm_dx_row(dy + r * D, x + r * D, gamma ? gamma + (r % G) * Cg : NULL, save_mean[r],
+    for (int r = 0; r < rows; r++) {
+        double *r1 = s1 + (size_t)r * Cg, *r2 = s2 + (size_t)r * Cg;
+        channel_sums(dy + r * D, x + r * D, 1, Cg, inner, 0, Cg, r1, r2);
+        if (dx)
+            group_norm_dx_row(dy + r * D, x + r * D, gamma ? gamma + (r % G) * Cg : NULL, r1, r2, save_mean[r],
                               save_rstd[r], dx + r * D, Cg, inner);
     }
-    if (!dgamma) return;
-    /* dgamma[c] = sum over n of rstd (sum dy x - mean sum dy), the statistics of c's group. */
-#pragma omp parallel if (total > PAR_MIN)
-    {
-        int lo, hi;
-        my_channels(C, &lo, &hi);
-        for (int c0 = lo; c0 < hi; c0 += BLOCK) {
-            int c1 = c0 + BLOCK < hi ? c0 + BLOCK : hi;
-            double acc[BLOCK] = {0}, s1[BLOCK], s2[BLOCK];
-            for (int n = 0; n < N; n++) {
-                size_t at = (size_t)n * C * inner;
-                channel_sums(dy + at, x + at, 1, C, inner, c0, c1, s1, s2);
-                for (int c = c0; c < c1; c++) {
-                    int r = n * G + c / Cg;
-                    acc[c - c0] += (s2[c - c0] - (double)save_mean[r] * s1[c - c0]) * save_rstd[r];
-                }
-            }
-            for (int c = c0; c < c1; c++) dgamma[c] = (float)acc[c - c0];
+    if (!dgamma && !dbeta) return;
+#pragma omp parallel for schedule(static) if ((size_t)N * C > PAR_MIN)
+    for (int c = 0; c < C; c++) {
+        double sb = 0.0, sw = 0.0;
+        for (int n = 0; n < N; n++) {
+            const size_t k = (size_t)n * C + c;
+            const int r = n * G + c / Cg;
+            sb += s1[k];
+            sw += (s2[k] - (double)save_mean[r] * s1[k]) * save_rstd[r];
         }
+        if (dbeta) dbeta[c] = (float)sb;
+        if (dgamma) dgamma[c] = (float)sw;
     }
 }
 

@@ -234,27 +234,45 @@ void cuda_group_norm_forward(const float *x, const float *gamma, const float *be
     CUDA_CHECK_LAUNCH("gn_forward_kernel");
 }
 
-/* dx of row r (the CPU's formula): with gw = gamma * dy and count = C/G * inner,
- * dx = a * dy + b * (x - mean) + d, a = rstd gamma, b = -rstd^2 sum(gw xhat) / count,
- * d = -rstd sum(gw) / count. */
-__global__ static void gn_dx_kernel(const float *dy, const float *x, const float *gamma,
-                                    const float *save_mean, const float *save_rstd, float *dx,
-                                    int G, int Cg, int inner)
+/* Row r = (sample, group) per block, the CPU's formulas: each warp sums channels of the row,
+ * s1 = sum dy and s2 = sum dy * x (into the work arrays, [n * C + c]); then, with gw = gamma * dy
+ * and count = C/G * inner, dx = a * dy + b * (x - mean) + d, a = rstd gamma,
+ * b = -rstd^2 sum(gw xhat) / count, d = -rstd sum(gw) / count. */
+__global__ static void gn_backward_rows_kernel(const float *dy, const float *x, const float *gamma,
+                                               const float *save_mean, const float *save_rstd, float *dx,
+                                               double *s1, double *s2, int G, int Cg, int inner)
 {
     __shared__ double shared[CHANNEL_THREADS / 32];
     __shared__ double stat[2];
     const int r = blockIdx.x, ch0 = (r % G) * Cg;
+    const unsigned lane = threadIdx.x & 31u, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
     const size_t m = (size_t)Cg * inner, at = r * m;
-    const double mean = save_mean[r], rstd = save_rstd[r];
+    double *r1 = s1 + (size_t)r * Cg, *r2 = s2 + (size_t)r * Cg;
+    for (int c = (int)warp; c < Cg; c += (int)warps) {
+        const float *dyc = dy + at + (size_t)c * inner, *xc = x + at + (size_t)c * inner;
+        double a = 0.0, b = 0.0;
+        for (int i = (int)lane; i < inner; i += 32) {
+            a += dyc[i];
+            b += (double)dyc[i] * xc[i];
+        }
+        for (int off = 16; off > 0; off >>= 1) {
+            a += __shfl_down_sync(0xffffffffu, a, off);
+            b += __shfl_down_sync(0xffffffffu, b, off);
+        }
+        if (lane == 0) r1[c] = a, r2[c] = b;
+    }
+    __syncthreads(); /* the block's global writes are visible to it after the barrier */
+    if (!dx) return;
     double sg = 0.0, sgx = 0.0;
-    for (size_t j = threadIdx.x; j < m; j += blockDim.x) {
-        const double gw = (double)dy[at + j] * (gamma ? gamma[ch0 + j / inner] : 1.0f);
-        sg += gw;
-        sgx += gw * (x[at + j] - mean);
+    for (int c = (int)threadIdx.x; c < Cg; c += (int)blockDim.x) {
+        const double g = gamma ? gamma[ch0 + c] : 1.0;
+        sg += g * r1[c];
+        sgx += g * r2[c];
     }
     sg = block_sum(sg, shared);
     sgx = block_sum(sgx, shared);
-    if (threadIdx.x == 0) stat[0] = sg, stat[1] = sgx * rstd; /* sum gw, sum gw * xhat */
+    const double mean = save_mean[r], rstd = save_rstd[r];
+    if (threadIdx.x == 0) stat[0] = sg, stat[1] = (sgx - mean * sg) * rstd; /* sum gw, sum gw * xhat */
     __syncthreads();
     const float b = (float)(-rstd * rstd * stat[1] / (double)m), d = (float)(-rstd * stat[0] / (double)m);
     const float meanf = (float)mean;
@@ -264,38 +282,37 @@ __global__ static void gn_dx_kernel(const float *dy, const float *x, const float
     }
 }
 
-/* dgamma[c] = sum over samples n of rstd (sum dy (x - mean)), one block per channel. */
-__global__ static void gn_dgamma_kernel(const float *dy, const float *x, const float *save_mean,
-                                        const float *save_rstd, float *dgamma, int N, int C,
-                                        int inner, int G)
+/* dbeta[c] = sum_n s1[n, c], dgamma[c] = sum_n rstd (s2[n, c] - mean s1[n, c]), in order of n. */
+__global__ static void gn_param_grads_kernel(const double *s1, const double *s2, const float *save_mean,
+                                             const float *save_rstd, float *dgamma, float *dbeta, int N, int C,
+                                             int G)
 {
-    __shared__ double shared[CHANNEL_THREADS / 32];
-    const int c = blockIdx.x, g = c / (C / G);
-    const size_t m = (size_t)N * inner;
-    double s = 0.0;
-    for (size_t j = threadIdx.x; j < m; j += blockDim.x) {
-        const size_t k = channel_index(j, C, c, inner);
-        const int r = (int)(j / inner) * G + g;
-        s += (double)dy[k] * (x[k] - (double)save_mean[r]) * save_rstd[r];
+    GRID_STRIDE(c, (size_t)C)
+    {
+        double sb = 0.0, sw = 0.0;
+        for (int n = 0; n < N; n++) {
+            const size_t k = (size_t)n * C + c;
+            const int r = n * G + (int)c / (C / G);
+            sb += s1[k];
+            sw += (s2[k] - (double)save_mean[r] * s1[k]) * save_rstd[r];
+        }
+        if (dbeta) dbeta[c] = (float)sb;
+        if (dgamma) dgamma[c] = (float)sw;
     }
-    s = block_sum(s, shared);
-    if (threadIdx.x == 0) dgamma[c] = (float)s;
 }
 
 void cuda_group_norm_backward(const float *dy, const float *x, const float *gamma,
                               const float *save_mean, const float *save_rstd, float *dx,
-                              float *dgamma, int N, int C, int inner, int G)
+                              float *dgamma, float *dbeta, void *work, int N, int C, int inner, int G)
 {
     if (N * G <= 0) return;
-    if (dx) {
-        gn_dx_kernel<<<N * G, CHANNEL_THREADS>>>(dy, x, gamma, save_mean, save_rstd, dx, G, C / G,
-                                                 inner);
-        CUDA_CHECK_LAUNCH("gn_dx_kernel");
-    }
-    if (dgamma) {
-        gn_dgamma_kernel<<<C, CHANNEL_THREADS>>>(dy, x, save_mean, save_rstd, dgamma, N, C, inner, G);
-        CUDA_CHECK_LAUNCH("gn_dgamma_kernel");
-    }
+    double *s1 = (double *)work, *s2 = s1 + (size_t)N * C;
+    gn_backward_rows_kernel<<<N * G, CHANNEL_THREADS>>>(dy, x, gamma, save_mean, save_rstd, dx, s1, s2, G, C / G,
+                                                        inner);
+    if (!CUDA_CHECK_LAUNCH("gn_backward_rows_kernel") || (!dgamma && !dbeta)) return;
+    gn_param_grads_kernel<<<cuda_blocks((size_t)C), CUDA_THREADS>>>(s1, s2, save_mean, save_rstd, dgamma, dbeta, N,
+                                                                    C, G);
+    CUDA_CHECK_LAUNCH("gn_param_grads_kernel");
 }
 
 /* Sums: each block writes its partial sum, then one block adds the partials in order. */

@@ -144,14 +144,14 @@ CASES += [
 ]
 
 
-def gn(name, shape, groups, affine=True, eps=1e-5):
+def gn(name, shape, groups, affine=True, eps=1e-5, no_grad=()):
     attrs = {"groups": groups}
     if not affine:
         attrs["affine"] = False
     if eps != 1e-5:
         attrs["eps"] = eps
     C = shape[1]
-    return dict(name=name, op="group_norm", attrs=attrs, inputs=[shape],
+    return dict(name=name, op="group_norm", attrs=attrs, inputs=[shape], no_grad=list(no_grad),
                 params={"weight": (C,), "bias": (C,)} if affine else {},
                 ref=lambda x, p: F.group_norm(x[0], groups, p.get("weight"), p.get("bias"), eps))
 
@@ -164,9 +164,10 @@ def gn_grad(name, output, shape, groups, affine=True):
     def ref(xs, p):
         dy, x = xs[0], xs[1].detach().requires_grad_()
         w = xs[2].detach().requires_grad_() if affine else torch.ones(C, dtype=torch.float64, requires_grad=True)
+        b = torch.zeros(C, dtype=torch.float64, requires_grad=True)
         with torch.enable_grad():
-            y = F.group_norm(x, groups, w, None, 1e-5)
-            return torch.autograd.grad(y, x if output == "input" else w, dy)[0]
+            y = F.group_norm(x, groups, w, b, 1e-5)
+            return torch.autograd.grad(y, {"input": x, "weight": w, "bias": b}[output], dy)[0]
     return dict(name=name, op="group_norm_grad", attrs={"output": output, "groups": groups, "affine": affine},
                 inputs=inputs, no_grad=list(range(len(inputs))), fd=False, ref=ref)
 
@@ -181,7 +182,10 @@ CASES += [
     gn("group_norm_no_affine", (2, 6, 4, 4), 3, affine=False, eps=1e-3),
     gn("group_norm_large", (4, 64, 12, 12), 8),
     gn("group_norm_wide_group", (2, 300, 1, 3), 1),
+    gn("group_norm_params_only", (3, 6, 4, 2), 2, no_grad=[0]),  # no dx: each parameter's own pass
     gn_grad("group_norm_grad_input", "input", (3, 6, 4, 3), 3),
     gn_grad("group_norm_grad_weight", "weight", (2, 6, 5), 2),
+    gn_grad("group_norm_grad_bias", "bias", (3, 8, 2, 3), 4),
+    gn_grad("group_norm_grad_weight_wide_group", "weight", (2, 300, 1, 3), 1),
     gn_grad("group_norm_grad_input_no_affine", "input", (4, 4, 3), 4, affine=False),
 ]

@@ -543,19 +543,21 @@ static void test_group_norm(void **state)
         const int N = shapes[s][0], C = shapes[s][1], inner = shapes[s][2], G = shapes[s][3];
         const size_t n = (size_t)N * C * inner, rows = (size_t)N * G;
         float *x = host_rand(n, -2, 3), *dy = host_rand(n, -1, 1), *gamma = host_rand(C, 0.5f, 1.5f);
-        float *beta = host_rand(C, -0.5f, 0.5f), *y = host(n), *stats = host(2 * rows), *dx = host(n), *dg = host(C);
+        float *beta = host_rand(C, -0.5f, 0.5f), *y = host(n), *stats = host(2 * rows), *dx = host(n), *dg = host(2 * C);
         float *gx = dev_from(x, n), *gdy = dev_from(dy, n), *ggamma = dev_from(gamma, C), *gbeta = dev_from(beta, C);
-        float *gyv = dev(n), *gstats = dev(2 * rows), *gdx = dev(n), *gdg = dev(C);
+        float *gyv = dev(n), *gstats = dev(2 * rows), *gdx = dev(n), *gdg = dev(2 * C);
+        const size_t work_floats = GROUP_NORM_WORK_BYTES(N, C) / sizeof(float);
+        float *work = host(work_floats), *gwork = dev(work_floats);
         cpu->group_norm_forward(x, gamma, beta, y, stats, stats + rows, N, C, inner, G, 1e-5f);
         gpu->group_norm_forward(gx, ggamma, gbeta, gyv, gstats, gstats + rows, N, C, inner, G, 1e-5f);
         expect("group_norm y", gyv, y, n, ULPS);
         expect("group_norm statistics", gstats, stats, 2 * rows, ULPS);
         /* From the same statistics: the CPU's, uploaded. */
         gpu->upload(gstats, stats, 2 * rows);
-        cpu->group_norm_backward(dy, x, gamma, stats, stats + rows, dx, dg, N, C, inner, G);
-        gpu->group_norm_backward(gdy, gx, ggamma, gstats, gstats + rows, gdx, gdg, N, C, inner, G);
+        cpu->group_norm_backward(dy, x, gamma, stats, stats + rows, dx, dg, dg + C, work, N, C, inner, G);
+        gpu->group_norm_backward(gdy, gx, ggamma, gstats, gstats + rows, gdx, gdg, gdg + C, gwork, N, C, inner, G);
         expect("group_norm dx", gdx, dx, n, 1e-4, 1e-5);
-        expect("group_norm dgamma", gdg, dg, C, 1e-5, 1e-5);
+        expect("group_norm dgamma and dbeta", gdg, dg, 2 * C, 1e-5, 1e-5);
         gpu->group_norm_forward(gx, NULL, NULL, gx, gstats, gstats + rows, N, C, inner, G, 1e-5f);
         cpu->group_norm_forward(x, NULL, NULL, x, stats, stats + rows, N, C, inner, G, 1e-5f);
         expect("group_norm in place without affine", gx, x, n, ULPS);

@@ -47,8 +47,9 @@ static void check_group_norm(int N, int C, int inner, int G, bool affine)
     const float eps = 1e-5f;
     float *x = data(total, -2, 3, 1), *dy = data(total, -1, 1, 2), *gamma = data(C, 0.5f, 1.5f, 3);
     float *beta = data(C, -1, 1, 4), *y = data(total, 0, 0, 5), *dx = data(total, 0, 0, 6);
-    float *mean = data(rows, 0, 0, 7), *rstd = data(rows, 0, 0, 8), *dg = data(C, 0, 0, 9);
+    float *mean = data(rows, 0, 0, 7), *rstd = data(rows, 0, 0, 8), *dg = data(C, 0, 0, 9), *db = data(C, 0, 0, 10);
     double *want = want_buffer(total), *m = want_buffer(rows), *r = want_buffer(rows), *dg_want = want_buffer(C);
+    double *db_want = want_buffer(C), *work = want_buffer(2 * (size_t)N * C);
     const float *g = affine ? gamma : NULL, *b = affine ? beta : NULL;
 
     for (int row = 0; row < rows; row++) {
@@ -75,6 +76,7 @@ static void check_group_norm(int N, int C, int inner, int G, bool affine)
             double gw = dy[k] * (g ? g[k / inner % C] : 1), xh = (x[k] - m[row]) * r[row];
             sg += gw, sgx += gw * xh;
             dg_want[k / inner % C] += dy[k] * xh;
+            db_want[k / inner % C] += dy[k];
         }
         for (size_t j = 0; j < D; j++) {
             size_t k = row * D + j;
@@ -82,19 +84,24 @@ static void check_group_norm(int N, int C, int inner, int G, bool affine)
             want[k] = r[row] * (gw - sg / D - xh * sgx / D);
         }
     }
-    cpu_group_norm_backward(dy, x, g, mean, rstd, dx, dg, N, C, inner, G);
+    cpu_group_norm_backward(dy, x, g, mean, rstd, dx, dg, db, work, N, C, inner, G);
     assert_close("group_norm dx", dx, want, total, 1e-4, 1e-5);
     assert_close("group_norm dgamma", dg, dg_want, C, 1e-4, 1e-5);
+    assert_close("group_norm dbeta", db, db_want, C, 1e-5, 1e-5);
     /* Each output may be skipped; y may overwrite x. */
     memset(dg, 0, C * sizeof *dg);
-    cpu_group_norm_backward(dy, x, g, mean, rstd, NULL, dg, N, C, inner, G);
+    memset(db, 0, C * sizeof *db);
+    cpu_group_norm_backward(dy, x, g, mean, rstd, NULL, dg, NULL, work, N, C, inner, G);
     assert_close("group_norm dgamma alone", dg, dg_want, C, 1e-4, 1e-5);
+    cpu_group_norm_backward(dy, x, g, mean, rstd, NULL, NULL, db, work, N, C, inner, G);
+    assert_close("group_norm dbeta alone", db, db_want, C, 1e-5, 1e-5);
+    for (int c = 0; c < C; c++) assert_true(dg[c] != 0.0f); /* untouched by the dbeta-only call */
     for (size_t k = 0; k < total; k++) want[k] = y[k];
     cpu_group_norm_forward(x, g, b, x, mean, rstd, N, C, inner, G, eps);
     assert_close("group_norm in place", x, want, total, 0, 0);
 
-    free(x), free(dy), free(gamma), free(beta), free(y), free(dx), free(mean), free(rstd), free(dg);
-    free(want), free(m), free(r), free(dg_want);
+    free(x), free(dy), free(gamma), free(beta), free(y), free(dx), free(mean), free(rstd), free(dg), free(db);
+    free(want), free(m), free(r), free(dg_want), free(db_want), free(work);
 }
 
 static void test_group_norm(void **state)
