@@ -2,7 +2,9 @@
  * (PyTorch keeps where u < 1 - p, u uniform in [0, 1)); in evaluation, the identity.
  * The forward node saves its noise 1 - p - u in aux[0], so "kept" is noise > 0 and the mask is
  * the relu derivative of the noise.  Its gradient is the same op replaying that mask:
- * dropout(dy, forward_node), which is linear in dy and so differentiable again. */
+ * dropout(dy, forward_node), which is linear in dy and so differentiable again.  With p = 0 it is
+ * the identity, as PyTorch's (a UNet's blocks keep the node at p = 0): a copy, no noise, and the
+ * gradient passes through. */
 #include "graph/ops/eltwise.h"
 
 extern const Op op_dropout;
@@ -24,8 +26,10 @@ static int dropout_infer(Node *n, Error *err)
         return 0;
     }
     n->out.shape = *s;
-    n->n_aux = 1;
-    n->aux_shape[0] = *s;
+    if (attr_float(n, "p") > 0.0) {
+        n->n_aux = 1;
+        n->aux_shape[0] = *s;
+    }
     return 0;
 }
 
@@ -33,11 +37,11 @@ static void dropout_forward(Graph *g, Node *n)
 {
     size_t count = tensor_numel(&n->out);
     const float *x = n->in[0]->out.data;
-    if (!g->training) {
+    float p = (float)attr_float(n, "p");
+    if (!g->training || p == 0.0f) {
         g->be->copy(n->out.data, x, count);
         return;
     }
-    float p = (float)attr_float(n, "p");
     const float *noise;
     if (n->n_in == 2) {
         noise = n->in[1]->aux[0].data;
@@ -54,6 +58,10 @@ static void dropout_forward(Graph *g, Node *n)
 static int dropout_backward(Graph *g, Node *n, Node *dy, const bool *want, Node **dx, Error *err)
 {
     if (!want[0]) return 0;
+    if (attr_float(n, "p") == 0.0) {
+        dx[0] = dy;
+        return 0;
+    }
     Node *in[2] = {dy, n->n_in == 2 ? n->in[1] : n};
     return (dx[0] = graph_op(g, "dropout", in, 2, n->attr, NULL, err)) ? 0 : -1;
 }

@@ -1,6 +1,6 @@
 """Parity cases for layout ops (graph/ops/layout.c, graph/ops/concat.c, graph/ops/dropout.c):
-views, pixel_shuffle/pixel_unshuffle, concat and slice, and dropout (random: no reference, a
-finite-difference case with p = 0; tests/unit/test_kernels_misc.c checks its statistics)."""
+views, pixel_shuffle/pixel_unshuffle, concat and slice, and dropout (random: only p = 0, the identity,
+and evaluation have a reference; tests/unit/test_kernels_misc.c checks its statistics)."""
 import torch
 import torch.nn.functional as F
 
@@ -31,7 +31,8 @@ CASES = [
          ref=lambda x, p: x[0].narrow(3, 4, 1)),
     dict(name="slice_all", op="slice", attrs={"dim": 1, "start": 0, "length": 4}, inputs=[(2, 4)],
          ref=lambda x, p: x[0].narrow(1, 0, 4)),
-    dict(name="dropout_p0", op="dropout", attrs={"p": 0.0}, inputs=[(3, 17)], ref=None),
+    dict(name="dropout_p0", op="dropout", attrs={"p": 0.0}, inputs=[(3, 17)],
+         ref=lambda x, p: F.dropout(x[0], 0.0, training=True)),
     dict(name="dropout_eval", op="dropout", attrs={"p": 0.5}, inputs=[(3, 4, 5)], training=False,
          ref=lambda x, p: F.dropout(x[0], 0.5, training=False)),
 ]

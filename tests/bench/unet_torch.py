@@ -1,0 +1,76 @@
+"""Times the small DDPM UNet in PyTorch on the CPU: diffusers' UNet2DModel built as
+tests/parity/unet_reference.py's SMALL_CONFIG (experiments/nets/unet.yaml at ddpm_fashion's
+size, whose training step test_unet.c checks against this model).
+
+train:   one training step without the optimizer: forward at --batch, the noise MSE, backward;
+forward: the network in evaluation mode on --samples images (one sampling step's network call).
+Prints one line per measurement, as `runner bench` does:
+`<train|forward> torch VERSION threads T median_ms M min_ms M peak_rss_kib K count N`.
+Needs diffusers (the .venv of tools/setup.sh): .venv/bin/python tests/bench/unet_torch.py.
+"""
+import argparse
+import os
+import resource
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "parity"))
+import unet_reference as ref  # noqa: E402
+
+
+def timed(fn, warmup, steps):
+    times = []
+    for i in range(warmup + steps):
+        t0 = time.perf_counter()
+        fn()
+        if i >= warmup:
+            times.append((time.perf_counter() - t0) * 1e3)
+    return times
+
+
+def report(what, times, threads, count):
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"{what} torch {torch.__version__} threads {threads} median_ms {statistics.median(times):.3f} "
+          f"min_ms {min(times):.3f} peak_rss_kib {rss} count {count}", flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--samples", type=int, default=100)
+    a = ap.parse_args()
+    if ref.diffusers is None:
+        raise SystemExit("unet_torch.py: diffusers is not importable here: run it with .venv/bin/python")
+    ref.diffusers.utils.logging.set_verbosity_error()
+    torch.set_num_threads(a.threads)
+    torch.set_num_interop_threads(1)
+    model = ref.build(ref.SMALL_CONFIG, 0)
+    c, s = ref.SMALL_CONFIG["in_channels"], ref.SMALL_CONFIG["sample_size"]
+
+    model.train()
+    x, eps = torch.randn(a.batch, c, s, s), torch.randn(a.batch, c, s, s)
+    t = torch.randint(0, 1000, (a.batch,))
+
+    def train_step():
+        model.zero_grad(set_to_none=True)
+        F.mse_loss(model(x, t).sample, eps).backward()
+    report("train", timed(train_step, a.warmup, a.steps), a.threads, a.batch)
+
+    model.eval()
+    xs, ts = torch.randn(a.samples, c, s, s), torch.full((a.samples,), 500)
+
+    def forward():
+        with torch.no_grad():
+            model(xs, ts)
+    report("forward", timed(forward, a.warmup, a.steps), a.threads, a.samples)
+
+
+if __name__ == "__main__":
+    main()
