@@ -10,12 +10,11 @@ Prints one line per measurement, as `runner bench` does:
 """
 import argparse
 import os
-import resource
-import statistics
 import sys
-import time
 
 import torch
+
+from torch_timing import report, timed
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "parity"))
 import adversarial_reference as ref  # noqa: E402
@@ -23,23 +22,6 @@ import adversarial_reference as ref  # noqa: E402
 CASE = next(c for c in ref.CASES if c[0] == "gan_reference")
 _, REF_G, REF_D, LOSS, OPT = CASE[:5]
 Z_DIM = REF_G[2][0]
-
-
-def timed(fn, warmup, steps):
-    times = []
-    for i in range(warmup + steps):
-        t0 = time.perf_counter()
-        fn(i)
-        t1 = time.perf_counter()
-        if i >= warmup:
-            times.append((t1 - t0) * 1e3)
-    return times
-
-
-def report(what, times, threads, count):
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"{what} torch {torch.__version__} threads {threads} median_ms {statistics.median(times):.3f} "
-          f"min_ms {min(times):.3f} peak_rss_kib {rss} count {count}", flush=True)
 
 
 def main():

@@ -10,32 +10,15 @@ Needs diffusers (the .venv of tools/setup.sh): .venv/bin/python tests/bench/unet
 """
 import argparse
 import os
-import resource
-import statistics
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
 
+from torch_timing import report, timed
+
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "parity"))
 import unet_reference as ref  # noqa: E402
-
-
-def timed(fn, warmup, steps):
-    times = []
-    for i in range(warmup + steps):
-        t0 = time.perf_counter()
-        fn()
-        if i >= warmup:
-            times.append((time.perf_counter() - t0) * 1e3)
-    return times
-
-
-def report(what, times, threads, count):
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"{what} torch {torch.__version__} threads {threads} median_ms {statistics.median(times):.3f} "
-          f"min_ms {min(times):.3f} peak_rss_kib {rss} count {count}", flush=True)
 
 
 def main():
@@ -58,7 +41,7 @@ def main():
     x, eps = torch.randn(a.batch, c, s, s), torch.randn(a.batch, c, s, s)
     t = torch.randint(0, 1000, (a.batch,))
 
-    def train_step():
+    def train_step(_):
         model.zero_grad(set_to_none=True)
         F.mse_loss(model(x, t).sample, eps).backward()
     report("train", timed(train_step, a.warmup, a.steps), a.threads, a.batch)
@@ -66,7 +49,7 @@ def main():
     model.eval()
     xs, ts = torch.randn(a.samples, c, s, s), torch.full((a.samples,), 500)
 
-    def forward():
+    def forward(_):
         with torch.no_grad():
             model(xs, ts)
     report("forward", timed(forward, a.warmup, a.steps), a.threads, a.samples)

@@ -28,7 +28,6 @@ script re-runs itself there.  Without them no fid fixtures are written and test_
 reference checks, saying why.
 """
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -40,9 +39,8 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tools"))
 import st  # noqa: E402
 import convert_fid_inception  # noqa: E402
+import reference_venv  # noqa: E402
 
-VENV = os.environ.get("VENV", os.path.join(HERE, "..", "..", ".venv"))
-VENV_PYTHON = os.path.join(VENV, "bin", "python")
 
 try:
     import pytorch_fid.fid_score as pfid_score
@@ -201,12 +199,8 @@ def kid_is_fixture(path):
 def make(out_dir):
     d = os.path.join(out_dir, "fid")
     if pfid is None:
-        if os.access(VENV_PYTHON, os.X_OK) and os.path.realpath(sys.prefix) != os.path.realpath(VENV):
-            if subprocess.run([VENV_PYTHON, os.path.abspath(__file__), out_dir]).returncode != 0:
-                raise SystemExit("fid_reference.py failed under " + VENV_PYTHON)
-            return
-        raise SystemExit("fid_reference.py: pytorch-fid and torch-fidelity are not installed here nor in "
-                         f"{VENV}: run make setup")
+        reference_venv.make_there(__file__, out_dir, "pytorch-fid and torch-fidelity are")
+        return
     os.makedirs(d, exist_ok=True)
     torch.set_num_threads(1)
     frechet_fixture(os.path.join(d, "frechet.safetensors"))

@@ -19,10 +19,8 @@ make(out_dir) writes out_dir/unet/:
 diffusers lives in the .venv that tools/setup.sh makes; under another Python this script re-runs
 itself there.  Without diffusers no unet fixtures are written and test_unet.c fails, saying so.
 """
-import math
 import os
 import re
-import subprocess
 import sys
 
 import torch
@@ -30,10 +28,9 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import reference_venv  # noqa: E402
 import st  # noqa: E402
 
-VENV = os.environ.get("VENV", os.path.join(HERE, "..", "..", ".venv"))
-VENV_PYTHON = os.path.join(VENV, "bin", "python")
 
 try:
     import diffusers
@@ -146,11 +143,8 @@ def step_fixture(path):
 def make(out_dir):
     d = os.path.join(out_dir, "unet")
     if diffusers is None:
-        if os.access(VENV_PYTHON, os.X_OK) and os.path.realpath(sys.prefix) != os.path.realpath(VENV):
-            if subprocess.run([VENV_PYTHON, os.path.abspath(__file__), out_dir]).returncode != 0:
-                raise SystemExit("unet_reference.py failed under " + VENV_PYTHON)
-            return
-        raise SystemExit(f"unet_reference.py: diffusers is not installed here nor in {VENV}: run make setup")
+        reference_venv.make_there(__file__, out_dir, "diffusers is")
+        return
     diffusers.utils.logging.set_verbosity_error()  # attention_head_dim=None is what Ho et al.'s network needs
     os.makedirs(d, exist_ok=True)
     torch.set_num_threads(1)

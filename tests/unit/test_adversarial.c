@@ -88,20 +88,6 @@ static bool in_list(const char *name, const char *comma_list)
     return false;
 }
 
-static double l2_diff(const float *a, const float *b, size_t n)
-{
-    double d2 = 0;
-    for (size_t k = 0; k < n; k++) d2 += ((double)a[k] - b[k]) * ((double)a[k] - b[k]);
-    return sqrt(d2);
-}
-
-static double l2(const float *a, size_t n)
-{
-    double s2 = 0;
-    for (size_t k = 0; k < n; k++) s2 += (double)a[k] * a[k];
-    return sqrt(s2);
-}
-
 static float *download(const Param *p, const float *backend_data, size_t n)
 {
     float *x = malloc(n * sizeof *x);
@@ -124,7 +110,7 @@ static void compare_gradients(const char *what, const Optimizer *o, const StFile
         if (!t != !ours) fail_msg("%s: %s: %s has a first-iteration gradient", what, name, t ? "only PyTorch" : "only ours");
         if (t) {
             float *want = load_f32(grads, name, tensor_numel(&o->params[i]->value), true);
-            double w = l2(want, tensor_numel(&o->params[i]->value));
+            double w = tu_l2(want, tensor_numel(&o->params[i]->value));
             net_norm2 += w * w;
             free(want);
         }
@@ -135,7 +121,7 @@ static void compare_gradients(const char *what, const Optimizer *o, const StFile
         size_t n = tensor_numel(&p->value);
         snprintf(name, sizeof name, "%s.%s", o->name, p->name);
         float *got = download(p, o->last_grads[i], n), *want = load_f32(grads, name, n, true);
-        double err = l2_diff(got, want, n), own = l2(want, n), net = sqrt(net_norm2);
+        double err = tu_l2_diff(got, want, n), own = tu_l2(want, n), net = sqrt(net_norm2);
         if (!(err <= GRAD_RTOL * own + GRAD_NET_RTOL * net))
             fail_msg("%s: gradient of %s: L2 error %.3g > %.0e x its norm %.3g + %.0e x the network's %.3g", what,
                      name, err, GRAD_RTOL, own, GRAD_NET_RTOL, net);
@@ -161,9 +147,9 @@ static void compare_network(const char *what, const Network *net, const StFile *
             if (!tu_allclose(name, ours, want, n, 0.0, 2.0 * move, msg, sizeof msg))
                 fail_msg("%s: %s", what, msg);
         } else if (p->is_buffer) {
-            if (l2_diff(ours, want, n) > WEIGHT_RTOL * l2(want, n))
+            if (tu_l2_diff(ours, want, n) > WEIGHT_RTOL * tu_l2(want, n))
                 fail_msg("%s: %s: relative L2 error %.3g > %.0e", what, name,
-                         l2_diff(ours, want, n) / fmax(l2(want, n), 1e-30), WEIGHT_RTOL);
+                         tu_l2_diff(ours, want, n) / fmax(tu_l2(want, n), 1e-30), WEIGHT_RTOL);
         } else {
             size_t far = 0, worst = 0;
             for (size_t k = 0; k < n; k++) {

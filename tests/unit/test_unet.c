@@ -80,20 +80,6 @@ static void test_ho_parameter_count(void **state)
     assert_int_equal(diffusers_count, HO_PARAMETERS);
 }
 
-static double l2_diff(const float *a, const float *b, size_t n)
-{
-    double d2 = 0;
-    for (size_t k = 0; k < n; k++) d2 += ((double)a[k] - b[k]) * ((double)a[k] - b[k]);
-    return sqrt(d2);
-}
-
-static double l2(const float *a, size_t n)
-{
-    double s2 = 0;
-    for (size_t k = 0; k < n; k++) s2 += (double)a[k] * a[k];
-    return sqrt(s2);
-}
-
 /* The training step's graph: loss = mean((net(x, t) - eps)^2) and its gradients. */
 typedef struct Step {
     Graph *g;
@@ -208,13 +194,13 @@ static void run_step_on(const Backend *be)
         got[i] = malloc(n * sizeof *got[i]);
         assert_non_null(got[i]);
         graph_get(s.g, s.grads[i], got[i]);
-        double w = l2(want[i], n);
+        double w = tu_l2(want[i], n);
         net2 += w * w;
     }
     for (int i = 0; i < s.n_params; i++) {
         const Param *p = s.net->params.items[i];
         size_t n = tensor_numel(&p->value);
-        double own = l2(want[i], n), e = l2_diff(got[i], want[i], n);
+        double own = tu_l2(want[i], n), e = tu_l2_diff(got[i], want[i], n);
         if (!(e <= GRAD_RTOL * own + GRAD_NET_RTOL * sqrt(net2)))
             fail_msg("%s: gradient of %s: L2 error %.3g > %.0e x its norm %.3g + %.0e x the network's %.3g", be->name,
                      p->name, e, GRAD_RTOL, own, GRAD_NET_RTOL, sqrt(net2));

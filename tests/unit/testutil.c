@@ -136,6 +136,20 @@ double tu_max_abs(const float *x, size_t n)
     return m;
 }
 
+double tu_l2(const float *a, size_t n)
+{
+    double s2 = 0;
+    for (size_t k = 0; k < n; k++) s2 += (double)a[k] * a[k];
+    return sqrt(s2);
+}
+
+double tu_l2_diff(const float *a, const float *b, size_t n)
+{
+    double d2 = 0;
+    for (size_t k = 0; k < n; k++) d2 += ((double)a[k] - b[k]) * ((double)a[k] - b[k]);
+    return sqrt(d2);
+}
+
 bool tu_allclose(const char *what, const float *got, const float *want, size_t n, double rtol,
                  double atol, char *msg, size_t msg_len)
 {

@@ -25,6 +25,9 @@ const char *tu_err(const Error *err);
 
 /* max_i |x_i| (0 for n = 0). */
 double tu_max_abs(const float *x, size_t n);
+/* ||a||_2 and ||a - b||_2 over n values, summed in double. */
+double tu_l2(const float *a, size_t n);
+double tu_l2_diff(const float *a, const float *b, size_t n);
 
 /* The test program's scratch folder, /tmp/<program>.XXXXXX: tu_group_setup makes it (a cmocka
  * group setup), tu_group_teardown removes it, tu_tmp joins a name to it. */
