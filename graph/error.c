@@ -40,6 +40,15 @@ int err_internal(Error *err, const char *fmt, ...)
     return -1;
 }
 
+int err_interrupted(Error *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    set(err, NULL, ERR_INTERRUPTED, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
 int err_prefix(Error *err, const char *fmt, ...)
 {
     if (!err) return -1;
@@ -71,6 +80,7 @@ static const char *severity(ErrorKind kind)
     switch (kind) {
     case ERR_INTERNAL: return "internal error";
     case ERR_WARNING: return "warning";
+    case ERR_INTERRUPTED: return "interrupted";
     case ERR_FAILED:
     case ERR_NOT_FOUND: break;
     }

@@ -18,6 +18,7 @@ typedef enum ErrorKind {
     ERR_NOT_FOUND,  /* a file to read does not exist (callers may say what it was for): "error" */
     ERR_INTERNAL,   /* a bug: the program broke a rule of its own: "internal error" */
     ERR_WARNING,    /* a problem the program works around and reports (err_warn): "warning" */
+    ERR_INTERRUPTED,/* stopped on the user's request (Ctrl-C), not a failure: "interrupted" */
 } ErrorKind;
 
 typedef struct Error {
@@ -33,6 +34,8 @@ int err_set(Error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3
 int err_set_at(Error *err, const char *where, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Same as err_set, kind ERR_INTERNAL: a check that only a bug can fail. */
 int err_internal(Error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Same as err_set, kind ERR_INTERRUPTED: the work stopped because the user asked it to. */
+int err_interrupted(Error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prepends context ("while loading X: ") to the message, keeping place and kind; returns -1. */
 int err_prefix(Error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Gives the error a place unless it has one (the innermost place is the most precise); -1. */

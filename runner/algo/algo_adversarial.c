@@ -13,7 +13,9 @@
  *   generator: the generator's half alone, on fresh noise, after the critic's update
  *              (discriminator_first).
  * Noise is standard normal with the generator's input shape, drawn on the backend from a seed
- * made of (spec seed, step, purpose), so a run is reproducible and resumable from its step. */
+ * made of (spec seed, step, purpose), and so are dropout's masks (each graph's own stream), so a
+ * run is reproducible and resumable from its step.  loss_g is written only when the generator
+ * steps: in between, the caller's value (the last generator loss) stays. */
 #include "runner/algo/adversarial.h"
 #include "runner/algo/random_streams.h"
 
@@ -49,7 +51,6 @@ typedef struct Adversarial {
     Graph *sampler;          /* G in evaluation mode, built on the first sample() */
     Node *sample_z, *sample_x;
     int sample_chunk;
-    double loss_g;           /* the last generator loss; NaN before the first generator step */
 } Adversarial;
 
 static Node *apply(Network *net, Graph *g, Node *x, uint64_t seed, Error *err)
@@ -206,7 +207,6 @@ static int adv_create(const TrainContext *ctx, void **state, Error *err)
     *state = NULL;
     s->spec = ctx->spec;
     s->be = ctx->be;
-    s->loss_g = NAN;
     int gi = 0, di = 0;
     if (ctx->batch < 1) {
         err_set(err, "batch size must be at least 1, got %d", ctx->batch);
@@ -284,10 +284,11 @@ static int run_step(Adversarial *s, StepGraph *sg, const float *batch, int64_t s
     int stream = sg == &s->generator ? STREAM_GEN_NOISE : STREAM_CRITIC_NOISE;
     fill_noise(s, sg->z, step, stream);
     fill_noise(s, sg->eps, step, STREAM_EPS);
+    stream_seed_graph(sg->g, s->spec->seed, step, stream);
     if (sg->real) graph_set_input(sg->g, sg->real, batch);
     if (graph_run(sg->g, err)) return -1;
     if (sg->loss_g) {
-        s->loss_g = read_scalar(sg->g, sg->loss_g);
+        metrics[1] = read_scalar(sg->g, sg->loss_g);
         if (update(s, s->opt_g, sg->g_grads, err)) return -1;
     }
     if (sg->critic.loss) {
@@ -312,7 +313,6 @@ static int adv_step(void *state, const float *batch, const int32_t *labels, int6
         rc = run_step(s, &s->critic, batch, step, metrics, err);
         if (rc == 0 && gen_turn) rc = run_step(s, &s->generator, batch, step, metrics, err);
     }
-    metrics[1] = s->loss_g;
     return rc ? err_prefix(err, "training step %lld: ", (long long)step) : 0;
 }
 

@@ -6,6 +6,7 @@
  * Labels travel to the graph as floats: class indices are exact in float32 far beyond any class
  * count. */
 #include "runner/algo/algorithm.h"
+#include "runner/algo/random_streams.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -184,6 +185,7 @@ static int cls_step(void *state, const float *batch, const int32_t *labels, int6
     Classifier *s = state;
     if (!batch) return err_internal(err, "the classifier step needs a data batch");
     int64_t correct = 0;
+    stream_seed_graph(s->train.g, s->spec->seed, step, 0); /* dropout's masks */
     if (run_graph(s, &s->train, batch, labels, s->train.batch, &metrics[0], &correct, err))
         return err_prefix(err, "training step %lld: ", (long long)step);
     metrics[1] = (double)correct / s->train.batch;

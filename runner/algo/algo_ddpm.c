@@ -263,6 +263,7 @@ static int ddpm_step(void *state, const float *batch, const int32_t *labels, int
     (void)labels;
     if (!batch) return err_internal(err, "the ddpm step needs a data batch");
     uint64_t seed = s->spec->seed;
+    stream_seed_graph(s->train.g, seed, step, DDPM_STREAM_NOISE); /* dropout's masks, if the denoiser has any */
     if (run_loss(s, &s->train, batch, stream_seed(seed, step, DDPM_STREAM_TIMESTEPS),
                  stream_seed(seed, step, DDPM_STREAM_NOISE), 0, &metrics[0], err))
         return err_prefix(err, "training step %lld: ", (long long)step);

@@ -43,7 +43,11 @@ typedef struct Algorithm {
     int (*metric_names)(const void *state, const char **names, int max);
     /* One iteration on a host batch (batch x data_shape floats, labels may be NULL): every
      * network update the algorithm makes per batch (for wgan: one critic step; the generator
-     * steps every n_critic iterations).  `step` counts iterations from 0.  Fills metrics. */
+     * steps every n_critic iterations).  `step` counts iterations from 0.  On entry `metrics`
+     * holds the previous iteration's values (NaN before the first); the algorithm writes those
+     * it computes and leaves the others (wgan's loss_g between generator steps), so the caller
+     * owns what carries over, and a resumed run restores it.  Every random number it draws is a
+     * function of (spec seed, step) alone (runner/algo/random_streams.h). */
     int (*step)(void *state, const float *batch, const int32_t *labels, int64_t step,
                 double *metrics, Error *err);
     /* NULL for algorithms that generate nothing (classifier): no sample grids.

@@ -13,3 +13,10 @@ uint64_t stream_seed(uint64_t seed, int64_t step, int stream)
 {
     return mix64(mix64(seed) ^ (((uint64_t)step << 2) | (uint64_t)(stream & 3)));
 }
+
+/* The stream's key mixed once more, so dropout's numbers are not the noise's. */
+void stream_seed_graph(Graph *g, uint64_t seed, int64_t step, int stream)
+{
+    g->seed = mix64(stream_seed(seed, step, stream));
+    g->rng_offset = 0;
+}

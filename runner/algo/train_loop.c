@@ -1,11 +1,11 @@
 /* The run loop (see train_loop.h). */
 #include "runner/algo/train_loop.h"
 
-#include "runner/io/checkpoint.h"
 #include "runner/eval/fid_run.h"
 #include "runner/io/metrics_csv.h"
 #include "runner/io/plot.h"
 #include "runner/algo/progress.h"
+#include "runner/algo/train_resume.h"
 #include "runner/io/sample_grid.h"
 
 #include <math.h>
@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define MAX_COLS (3 + SPEC_MAX_MODELS + 2 * ALGO_MAX_METRICS)
 
@@ -87,9 +88,8 @@ struct TrainLoop {
     bool log_open, epochs_open;
     double epoch_sum[ALGO_MAX_METRICS]; /* the finite training metrics of the epoch so far */
     int64_t epoch_n[ALGO_MAX_METRICS];
-    double metrics[ALGO_MAX_METRICS];
-    double latest[ALGO_MAX_METRICS];           /* the last step's metrics */
-    bool seen[ALGO_MAX_METRICS], tail_seen[ALGO_MAX_METRICS]; /* a finite value came from that state */
+    double metrics[ALGO_MAX_METRICS];          /* the last step's, carried into the next */
+    bool seen[ALGO_MAX_METRICS];               /* a finite value has come for that metric */
     /* Logged rows, for the loss plot. */
     double *xs, *ys[ALGO_MAX_METRICS];
     int n_rows, cap_rows, cap_eval_rows;
@@ -98,6 +98,9 @@ struct TrainLoop {
     double t0;
     Progress progress;
     FidRun *fid;               /* the spec's `fid:` distances; NULL without one */
+    TrainResume start;         /* where training starts: step 0, or a resumed run's checkpoint */
+    bool resumed;
+    bool (*stop_requested)(void); /* polled after every step; NULL: never */
 };
 
 static int path_of(const TrainLoop *l, char *buf, size_t len, Error *err, const char *fmt, ...)
@@ -118,7 +121,7 @@ static double current_lr(const TrainLoop *l, const Optimizer *o)
     return schedule_lr(&l->spec->schedule, o->cfg.lr, o->steps > 0 ? o->steps - 1 : 0);
 }
 
-static int open_log(TrainLoop *l, Error *err)
+static int open_log(TrainLoop *l, bool append, Error *err)
 {
     const char *cols[MAX_COLS];
     char lr_names[SPEC_MAX_MODELS][NET_NAME_MAX + 4];
@@ -132,7 +135,7 @@ static int open_log(TrainLoop *l, Error *err)
     for (int m = 0; m < l->x->n_metrics; m++) cols[n++] = l->x->metrics[m];
     for (int m = 0; m < l->n_eval; m++) cols[n++] = l->eval_names[m];
     char path[RESULTS_PATH_MAX + 64];
-    if (path_of(l, path, sizeof path, err, "metrics.csv") || metrics_log_open(&l->log, path, cols, n, false, err))
+    if (path_of(l, path, sizeof path, err, "metrics.csv") || metrics_log_open(&l->log, path, cols, n, append, err))
         return -1;
     l->log_open = true;
     /* epochs.csv: epoch, step, the training metrics' means over the epoch, the evaluation's. */
@@ -140,7 +143,7 @@ static int open_log(TrainLoop *l, Error *err)
     cols[e++] = "epoch", cols[e++] = "step";
     for (int m = 0; m < l->x->n_metrics; m++) cols[e++] = l->x->metrics[m];
     for (int m = 0; m < l->n_eval; m++) cols[e++] = l->eval_names[m];
-    if (path_of(l, path, sizeof path, err, "epochs.csv") || metrics_log_open(&l->epochs, path, cols, e, false, err))
+    if (path_of(l, path, sizeof path, err, "epochs.csv") || metrics_log_open(&l->epochs, path, cols, e, append, err))
         return -1;
     l->epochs_open = true;
     return 0;
@@ -282,26 +285,17 @@ static int write_figures(const TrainLoop *l, Error *err)
     return rc;
 }
 
+/* The networks, the optimizers and where the run stands: all a resumed run needs. */
 static int write_checkpoint(TrainLoop *l, int64_t step, Error *err)
 {
     char path[RESULTS_PATH_MAX + 64];
     if (path_of(l, path, sizeof path, err, "checkpoints/last.safetensors")) return -1;
-    const Shape *d = &l->x->ctx.data_shape;
-    char v_step[32], v_epoch[32], v_batch[32], v_seed[32], v_shape[96];
-    snprintf(v_step, sizeof v_step, "%lld", (long long)step);
-    snprintf(v_epoch, sizeof v_epoch, "%lld", (long long)l->it.epoch);
-    snprintf(v_batch, sizeof v_batch, "%lld", (long long)l->it.batch);
-    snprintf(v_seed, sizeof v_seed, "%llu", (unsigned long long)l->spec->seed);
-    int len = 0;
-    for (int i = 0; i < d->ndim; i++) len += snprintf(v_shape + len, sizeof v_shape - (size_t)len, i ? ",%lld" : "%lld", (long long)d->dim[i]);
-    /* The iterator's (epoch, batch) and the seed fix the data order from here on; every other
-     * random stream is a function of the seed and the step. */
-    const char *keys[] = {"format", "runner_version", "name", "algorithm", "step", "epoch", "batch_in_epoch", "seed", "data_shape"};
-    const char *vals[] = {"runner-checkpoint", RUNNER_VERSION, l->spec->name, l->spec->loss.type, v_step, v_epoch, v_batch, v_seed, v_shape};
-    Optimizer *opts[SPEC_MAX_MODELS];
-    Network *nets[2 * SPEC_MAX_MODELS];
-    int n_opts = experiment_optimizers(l->x, opts), n_nets = experiment_checkpoint_nets(l->x, nets);
-    if (checkpoint_save(path, nets, n_nets, opts, n_opts, keys, vals, 9, err)) return -1;
+    TrainResume now = {.step = step, .epoch = l->it.epoch, .batch = l->it.batch, .examples = l->examples,
+                       .time_s = progress_now() - l->t0};
+    memcpy(now.metrics, l->metrics, sizeof now.metrics);
+    memcpy(now.epoch_sum, l->epoch_sum, sizeof now.epoch_sum);
+    memcpy(now.epoch_n, l->epoch_n, sizeof now.epoch_n);
+    if (train_resume_save(path, l->x, &now, err)) return -1;
     l->last_checkpoint = step;
     return 0;
 }
@@ -351,31 +345,23 @@ static void *state_for(TrainLoop *l, int n, Error *err)
     if (l->tail && l->tail_batch == n) return l->tail;
     if (l->tail) l->x->algo->destroy(l->tail);
     l->tail = NULL;
-    memset(l->tail_seen, 0, sizeof l->tail_seen);
     if (experiment_state_for_batch(l->x, n, &l->tail, err)) return NULL;
     l->tail_batch = n;
     return l->tail;
 }
 
-/* Algorithms report NaN for a metric they have not computed yet (a generator loss before the
- * generator's first turn, when critics step first).  So a NaN is "not yet" until the state that
- * produced it has once reported a finite value for that metric; after that, and for any
- * infinity, the run has diverged. */
-static int check_finite(TrainLoop *l, void *state, int64_t step, Error *err)
+/* A metric stays NaN until an algorithm first computes it (a generator loss before the
+ * generator's first turn, when critics step first).  So a NaN is "not yet" until a finite value
+ * has come for that metric; after that, and for any infinity, the run has diverged. */
+static int check_finite(TrainLoop *l, int64_t step, Error *err)
 {
-    bool tail = state != l->x->state;
-    bool *seen = tail ? l->tail_seen : l->seen;
     for (int m = 0; m < l->x->n_metrics; m++) {
         double v = l->metrics[m];
         if (isfinite(v)) {
-            seen[m] = true;
+            l->seen[m] = true;
             continue;
         }
-        if (isnan(v) && !seen[m]) {
-            /* The tail state is a fresh instance: show the main state's latest value instead. */
-            if (tail) l->metrics[m] = l->latest[m];
-            continue;
-        }
+        if (isnan(v) && !l->seen[m]) continue;
         progress_break(&l->progress);
         const char *what = isnan(v) ? "NaN" : v > 0 ? "+inf" : "-inf";
         if (l->last_checkpoint >= 0)
@@ -386,7 +372,6 @@ static int check_finite(TrainLoop *l, void *state, int64_t step, Error *err)
                        "(train.checkpoint_every: %d)", (long long)step, l->x->metrics[m], what,
                        l->spec->train.checkpoint_every);
     }
-    memcpy(l->latest, l->metrics, sizeof l->latest);
     return 0;
 }
 
@@ -425,18 +410,28 @@ static int measure_fid(TrainLoop *l, int64_t epoch, int64_t step, Error *err)
     return fid_run_eval(l->fid, l->x, l->ds->lo, l->ds->hi, l->res, epoch, step, err);
 }
 
+/* Stopped on request (Ctrl-C) after `step`: its checkpoint, so that nothing done is lost. */
+static int stop_early(TrainLoop *l, int64_t step, Error *err)
+{
+    progress_break(&l->progress);
+    if (l->last_checkpoint != step && write_checkpoint(l, step, err)) return -1;
+    return err_interrupted(err, "stopped after step %lld of %lld; its checkpoint is %s/checkpoints/last.safetensors",
+                           (long long)step, (long long)l->total, l->res->dir);
+}
+
 static int train(TrainLoop *l, Error *err)
 {
     const Spec *spec = l->spec;
     Experiment *x = l->x;
+    const TrainResume *start = &l->start;
     int64_t every_log = spec->log.every_steps, every_ckpt = spec->train.checkpoint_every;
     /* The starting point, for comparison with every later grid. */
-    if (spec->samples.every_epochs > 0 && write_grid(l, "epoch_0000.png", err)) return -1;
-    if (open_log(l, err)) return -1;
-    progress_init(&l->progress, stderr, l->total, every_log, 0);
-    l->t0 = progress_now();
-    batch_iter_seek(&l->it, 0, 0);
-    int64_t step = 0;
+    if (!l->resumed && spec->samples.every_epochs > 0 && write_grid(l, "epoch_0000.png", err)) return -1;
+    if (open_log(l, l->resumed, err)) return -1;
+    progress_init(&l->progress, stderr, l->total, every_log, start->step);
+    l->t0 = progress_now() - start->time_s;
+    batch_iter_seek(&l->it, start->epoch, start->batch);
+    int64_t step = start->step;
     while (step < l->total) {
         int n = batch_iter_next(&l->it, l->images, l->labels);
         if (n == 0) {
@@ -450,7 +445,7 @@ static int train(TrainLoop *l, Error *err)
         experiment_update_ema(x);
         step++;
         l->examples += n;
-        if (check_finite(l, state, step, err)) return -1;
+        if (check_finite(l, step, err)) return -1;
         epoch_add(l);
         int64_t epoch = l->it.epoch + 1;
         bool epoch_done = l->it.batch == l->per_epoch;
@@ -458,11 +453,13 @@ static int train(TrainLoop *l, Error *err)
         if ((epoch_done || step == l->total) && (evaluate(l, step, err) || epoch_row(l, epoch, step, err))) return -1;
         if ((step % every_log == 0 || step == l->total || l->last_eval == step) && log_row(l, step, epoch, err))
             return -1;
-        if (every_ckpt > 0 && step % every_ckpt == 0 && step < l->total && write_checkpoint(l, step, err)) return -1;
         if (epoch_done && end_epoch(l, epoch, err)) return -1;
         if (epoch_done && spec->fid.every_epochs > 0 && epoch % spec->fid.every_epochs == 0 &&
             measure_fid(l, epoch, step, err))
             return -1;
+        /* Last, so that a checkpoint at a step means everything of that step is written. */
+        if (every_ckpt > 0 && step % every_ckpt == 0 && step < l->total && write_checkpoint(l, step, err)) return -1;
+        if (l->stop_requested && l->stop_requested()) return stop_early(l, step, err);
     }
     double wall = progress_now() - l->t0;
     progress_break(&l->progress);
@@ -499,6 +496,8 @@ TrainLoop *train_loop_open(Experiment *x, const RunPlan *plan, const Dataset *ds
         return NULL;
     }
     *l = (TrainLoop){.x = x, .spec = x->spec, .ds = ds, .fid = fid, .last_checkpoint = -1, .last_eval = -1};
+    train_resume_fresh(&l->start);
+    memcpy(l->metrics, l->start.metrics, sizeof l->metrics);
     const Spec *spec = x->spec;
     int batch = x->ctx.batch;
     size_t per = (size_t)ds->c * (size_t)ds->h * (size_t)ds->w;
@@ -520,6 +519,64 @@ fail:
     train_loop_close(l);
     return NULL;
 }
+
+/* A metrics.csv cell as a number: empty (not computed) is NaN. */
+static double cell_value(const MetricsTable *t, int row, const char *column)
+{
+    int c = metrics_table_col(t, column);
+    const char *v = c >= 0 ? metrics_table_get(t, row, c) : "";
+    char *end;
+    double d = strtod(v, &end);
+    return *v && !*end ? d : NAN;
+}
+
+/* A resumed run's history from the rows metrics.csv kept: the loss plot's points, and the
+ * evaluations with the latest of them for the summary. */
+static int replay_log(TrainLoop *l, const char *path, Error *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || st.st_size == 0) return 0; /* nothing logged: the log starts over */
+    MetricsTable t;
+    if (metrics_table_read(path, &t, err)) return -1;
+    int rc = 0;
+    for (int r = 0; rc == 0 && r < t.n_rows; r++) {
+        double step = cell_value(&t, r, "step"), values[ALGO_MAX_METRICS], evals[ALGO_MAX_METRICS];
+        bool evaluated = l->n_eval > 0;
+        for (int m = 0; m < l->x->n_metrics; m++) values[m] = cell_value(&t, r, l->x->metrics[m]);
+        for (int m = 0; m < l->n_eval; m++) evaluated &= !isnan(evals[m] = cell_value(&t, r, l->eval_names[m]));
+        if (isnan(step)) rc = err_set(err, "%s: data row %d has no step", path, r + 1);
+        if (rc == 0) rc = remember(&l->xs, l->ys, l->x->n_metrics, &l->n_rows, &l->cap_rows, (int64_t)step, values, err);
+        if (rc == 0 && evaluated) {
+            memcpy(l->eval_metrics, evals, sizeof evals);
+            l->last_eval = (int64_t)step;
+            rc = remember(&l->eval_xs, l->eval_ys, l->n_eval, &l->n_eval_rows, &l->cap_eval_rows, l->last_eval, evals,
+                          err);
+        }
+    }
+    metrics_table_free(&t);
+    return rc;
+}
+
+int train_loop_resume(TrainLoop *l, const Results *res, const TrainResume *r, Error *err)
+{
+    l->res = res;
+    l->start = *r;
+    l->resumed = true;
+    l->examples = r->examples;
+    l->last_checkpoint = r->step;
+    memcpy(l->metrics, r->metrics, sizeof l->metrics);
+    memcpy(l->epoch_sum, r->epoch_sum, sizeof l->epoch_sum);
+    memcpy(l->epoch_n, r->epoch_n, sizeof l->epoch_n);
+    for (int m = 0; m < ALGO_MAX_METRICS; m++) l->seen[m] = isfinite(r->metrics[m]);
+    char path[RESULTS_PATH_MAX + 64];
+    if (path_of(l, path, sizeof path, err, "epochs.csv") || metrics_log_keep_through(path, 1, r->step, err) ||
+        path_of(l, path, sizeof path, err, "metrics.csv") || metrics_log_keep_through(path, 0, r->step, err) ||
+        replay_log(l, path, err))
+        return -1;
+    return l->fid ? fid_run_resume(l->fid, res, r->step, err) : 0;
+}
+
+void train_loop_stop_when(TrainLoop *l, bool (*requested)(void)) { l->stop_requested = requested; }
 
 int train_loop_run(TrainLoop *l, const Results *res, Error *err)
 {

@@ -10,6 +10,7 @@
 #include "runner/eval/fid_run.h"
 #include "runner/io/results.h"
 #include "runner/algo/run_plan.h"
+#include "runner/algo/train_resume.h"
 
 /* The noise of every sample grid of a run: the same seed each time, so grids are comparable. */
 uint64_t train_grid_seed(const Spec *spec);
@@ -36,6 +37,16 @@ typedef struct TrainLoop TrainLoop;
 TrainLoop *train_loop_open(Experiment *x, const RunPlan *plan, const Dataset *ds, const Dataset *eval, FidRun *fid,
                            Error *err);
 int train_loop_run(TrainLoop *l, const Results *res, Error *err);
+/* Before train_loop_run: continue from checkpoint position `r` (train_resume_load, with the
+ * networks and optimizers already loaded) in the existing folder `res`.  Cuts metrics.csv,
+ * epochs.csv and fid.csv back to the rows of steps up to r->step (a row cut short by a kill goes
+ * too), so that
+ * the run appends exactly the rows an uninterrupted run would have written after them, and reads
+ * them back for the loss plot and the summary. */
+int train_loop_resume(TrainLoop *l, const Results *res, const TrainResume *r, Error *err);
+/* `requested` (NULL: never) is asked after every step; once it says yes, the run writes a
+ * checkpoint of that step and stops with an ERR_INTERRUPTED error naming it. */
+void train_loop_stop_when(TrainLoop *l, bool (*requested)(void));
 /* Frees what train_loop_open allocated (NULL is fine). */
 void train_loop_close(TrainLoop *l);
 

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *cli_program = "runner"; /* main.c sets it from argv[0] */
+
 #define MAX_OPTIONS 32
 
 int cmd_parse_int(const char *flag, const char *v, long long min, long long max, long long *out, Error *err)

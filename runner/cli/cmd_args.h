@@ -8,6 +8,10 @@
 
 #include <stdbool.h>
 
+/* The program as the user started it (argv[0], "build/runner"; main.c sets it), for messages
+ * that show a command to run. */
+extern const char *cli_program;
+
 typedef enum ArgKind {
     ARG_FLAG,  /* bool *: set to true, takes no value */
     ARG_INT,   /* int *: an integer in min..max */

@@ -12,8 +12,11 @@
             "validate a spec and print each network's nodes, output shapes and parameter counts")    \
     COMMAND(ops, "ops", "print the op reference (attributes, defaults, inputs) as Markdown")         \
     COMMAND(keys, "keys", "print the spec key reference (types, defaults) as Markdown")              \
-    COMMAND(run, "run SPEC.yaml [--set key=value ...] [--out DIR] [--force] [--threads N]",             \
-            "train an experiment and write results/<name>/ (metrics, samples, plots, checkpoints)")  \
+    COMMAND(run, "run SPEC.yaml [--set key=value ...] [--out DIR] [--force | --resume] [--threads N]",  \
+            "train an experiment and write results/<name>/ (metrics, samples, plots, checkpoints); " \
+            "--resume continues an interrupted run from its last checkpoint")                      \
+    COMMAND(resume, "resume RESULTS_DIR [--threads N]",                                              \
+            "continue an interrupted run from its last checkpoint with the spec it ran with")       \
     COMMAND(sweep, "sweep FILE.yaml [-j N] [--threads N] [--out DIR] [--emit slurm]",                   \
             "run every point of a sweep file (a grid and/or a list of overrides of a base spec) "    \
             "into results/<sweep>/<point>/, skipping finished points")                             \

@@ -1,8 +1,11 @@
 /* The runner's entry point: dispatches to a subcommand (runner/cli/commands.h), prints its error and
- * turns the result into the exit status.  The only place that exits, and the one that prints
- * errors (err_text: "WHERE: error: MSG"). */
+ * turns the result into the exit status (1 for an error, INTERRUPT_EXIT_STATUS for a run stopped by
+ * Ctrl-C).  The only place that exits (but for a second Ctrl-C: runner/cli/interrupt.c), and the
+ * one that prints errors (err_text: "WHERE: error: MSG"). */
 #include "graph/suggest.h"
+#include "runner/cli/cmd_args.h"
 #include "runner/cli/commands.h"
+#include "runner/cli/interrupt.h"
 
 #include "kernels/backend.h"
 
@@ -55,6 +58,7 @@ static void apply_load_time_settings(char **argv)
 int main(int argc, char **argv)
 {
     apply_load_time_settings(argv);
+    if (argc >= 1 && argv[0][0]) cli_program = argv[0];
     if (argc >= 2 && !strcmp(argv[1], "--version")) argv[1] = "version";
     if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
@@ -67,7 +71,7 @@ int main(int argc, char **argv)
         Error err = {0};
         if (commands[i].run(argc - 2, argv + 2, &err) == 0) return 0;
         report(&err);
-        return 1;
+        return err.kind == ERR_INTERRUPTED ? INTERRUPT_EXIT_STATUS : 1;
     }
     Error err = {0};
     const char *hint = suggest_word(argv[1], names, N_COMMANDS);

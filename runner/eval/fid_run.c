@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int fid_feature_config(const char *features, const char *weights, const char *node, bool want_logits, int batch,
                        FeatureConfig *cfg, Error *err)
@@ -87,16 +88,35 @@ int fid_run_open(FidRun *f, const Spec *spec, const Backend *be, Error *err)
     return 0;
 }
 
-static int open_log(FidRun *f, const Results *res, Error *err)
+static int open_log(FidRun *f, const Results *res, bool append, Error *err)
 {
     const char *cols[2 + FID_RUN_MAX_METRICS] = {"epoch", "step"};
     for (int m = 0; m < f->n_metrics; m++) cols[2 + m] = f->names[m];
     char path[RESULTS_PATH_MAX + 16];
     if (results_path(res, "fid.csv", path, sizeof path, err) ||
-        metrics_log_open(&f->log, path, cols, 2 + f->n_metrics, false, err))
+        metrics_log_open(&f->log, path, cols, 2 + f->n_metrics, append, err))
         return -1;
     f->log_open = true;
     return 0;
+}
+
+int fid_run_resume(FidRun *f, const Results *res, int64_t step, Error *err)
+{
+    char path[RESULTS_PATH_MAX + 16];
+    struct stat st;
+    if (results_path(res, "fid.csv", path, sizeof path, err)) return -1;
+    if (stat(path, &st) != 0) return 0;
+    MetricsTable t;
+    if (metrics_log_keep_through(path, 1, step, err) || metrics_table_read(path, &t, err)) return -1;
+    int rc = 0, last = t.n_rows - 1;
+    double v;
+    if (last >= 0 && (rc = metrics_table_num(&t, last, 1, &v, err)) == 0) f->last_step = (int64_t)v;
+    for (int m = 0; rc == 0 && last >= 0 && m < f->n_metrics; m++) {
+        int c = metrics_table_col(&t, f->names[m]);
+        rc = c < 0 ? err_set(err, "%s has no column %s", path, f->names[m]) : metrics_table_num(&t, last, c, &f->values[m], err);
+    }
+    metrics_table_free(&t);
+    return rc ? err_prefix(err, "%s: ", path) : open_log(f, res, true, err);
 }
 
 /* The distances of the generated set g against the reference. */
@@ -142,7 +162,7 @@ int fid_run_eval(FidRun *f, const Experiment *x, float lo, float hi, const Resul
     if (x->algo->sample(x->state, n, f->spec->seed ^ 0xD1B54A32D192ED03ull, samples, err)) goto done;
     image_set_quantise(&g, samples, lo, hi);
     if (fid_set_stats(&f->fn, &g, NULL, f->kid, f->is, false, &st, err) || measure(f, &g, &st, err)) goto done;
-    if (!f->log_open && open_log(f, res, err)) goto done;
+    if (!f->log_open && open_log(f, res, false, err)) goto done;
     Cell cells[2 + FID_RUN_MAX_METRICS] = {cell_int(epoch), cell_int(step)};
     for (int m = 0; m < f->n_metrics; m++) cells[2 + m] = cell_double(f->values[m]);
     if (metrics_log_row(&f->log, cells, 2 + f->n_metrics, err)) goto done;

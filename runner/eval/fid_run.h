@@ -43,6 +43,11 @@ int fid_run_open(FidRun *f, const Spec *spec, const Backend *be, Error *err);
 int fid_run_eval(FidRun *f, const Experiment *x, float lo, float hi, const Results *res, int64_t epoch,
                  int64_t step, Error *err);
 
+/* A resumed run (before any evaluation): cuts res's fid.csv back to the rows of steps up to
+ * `step` and appends to it from then on; the latest kept row stands as the latest evaluation
+ * (for the summary).  Nothing to do when there is no fid.csv yet. */
+int fid_run_resume(FidRun *f, const Results *res, int64_t step, Error *err);
+
 /* Closes fid.csv (reporting a failed write) and frees everything. */
 int fid_run_close(FidRun *f, Error *err);
 

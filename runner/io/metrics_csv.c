@@ -110,6 +110,60 @@ int metrics_log_close(MetricsLog *log, Error *err)
     return 0;
 }
 
+/* The step of one complete row (line..nl): the integer in field step_col; -1 when it has none. */
+static int64_t row_step(const char *line, const char *nl, int step_col)
+{
+    const char *c = line;
+    for (int k = 0; k < step_col && c; k++) c = (c = memchr(c, ',', (size_t)(nl - c))) ? c + 1 : NULL;
+    if (!c || c == nl || *c < '0' || *c > '9') return -1;
+    int64_t v = 0;
+    for (; c < nl && *c >= '0' && *c <= '9'; c++) v = v * 10 + (*c - '0');
+    return c == nl || *c == ',' || *c == '\r' ? v : -1;
+}
+
+/* How many leading bytes of text (n) metrics_log_keep_through keeps; -1 with err for a bad row. */
+static long kept_bytes(const char *path, const char *text, size_t n, int step_col, int64_t step, Error *err)
+{
+    const char *nl = memchr(text, '\n', n);
+    if (!nl) return 0; /* not even a whole header: the log starts over */
+    size_t keep = (size_t)(nl + 1 - text);
+    for (int row = 1; (nl = memchr(text + keep, '\n', n - keep)); row++) {
+        int64_t s = row_step(text + keep, nl, step_col);
+        if (s < 0) return err_set(err, "%s: data row %d has no step in column %d", path, row, step_col + 1);
+        if (s > step) break;
+        keep = (size_t)(nl + 1 - text);
+    }
+    return (long)keep;
+}
+
+int metrics_log_keep_through(const char *path, int step_col, int64_t step, Error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return errno == ENOENT ? 0 : err_set(err, "%s: cannot read: %s", path, strerror(errno));
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    char *text = n >= 0 && fseek(f, 0, SEEK_SET) == 0 ? malloc((size_t)n + 1) : NULL;
+    bool read = text && fread(text, 1, (size_t)n, f) == (size_t)n;
+    fclose(f);
+    if (!read) {
+        free(text);
+        return err_set(err, "%s: cannot read it whole", path);
+    }
+    long keep = kept_bytes(path, text, (size_t)n, step_col, step, err);
+    int rc = keep < 0 ? -1 : 0;
+    if (keep >= 0 && keep < n) {
+        AtomicFile af;
+        rc = atomic_open(&af, path, err);
+        if (rc == 0 && fwrite(text, 1, (size_t)keep, af.f) != (size_t)keep) {
+            atomic_abort(&af);
+            rc = err_set(err, "%s: cannot write: %s", path, strerror(errno ? errno : EIO));
+        } else if (rc == 0) {
+            rc = atomic_commit(&af, err);
+        }
+    }
+    free(text);
+    return rc;
+}
+
 int metrics_write_table(const char *path, const char *const *columns, int n_cols, const Cell *cells, int n_rows,
                         Error *err)
 {

@@ -41,6 +41,11 @@ int metrics_log_open(MetricsLog *log, const char *path, const char *const *colum
 /* Writes one row of n_cols cells and flushes it, so a crash loses nothing already logged. */
 int metrics_log_row(MetricsLog *log, const Cell *cells, int n_cells, Error *err);
 int metrics_log_close(MetricsLog *log, Error *err);
+/* A resumed run's log: keeps the header and the rows up to the first whose step (column step_col,
+ * an integer; the columns before it hold no quoted text) is above `step`, and drops a last row
+ * cut short (a write stopped by a kill).  Rewritten atomically when anything goes; a missing
+ * file is fine (nothing was logged). */
+int metrics_log_keep_through(const char *path, int step_col, int64_t step, Error *err);
 
 /* Writes a header row and one data row to `path` atomically (temporary file, then rename). */
 int metrics_write_single(const char *path, const char *const *columns, const Cell *cells, int n, Error *err);

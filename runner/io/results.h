@@ -20,6 +20,8 @@
 #define RESULTS_MARKER ".runner-results"
 /* flock()ed by the run that uses the folder; holds that process's id. */
 #define RESULTS_LOCK ".runner-lock"
+/* The run's latest checkpoint, replaced whole every train.checkpoint_every steps and at the end. */
+#define RESULTS_CHECKPOINT "checkpoints/last.safetensors"
 
 typedef struct Results {
     char dir[RESULTS_PATH_MAX];    /* where writers write: the staging folder, then `target` once published */

@@ -169,6 +169,7 @@ int results_status(const char *dir, RunStatus *st, Error *err)
     }
     read_plan(dir, st);
     read_progress(dir, st);
+    st->checkpoint = regular_file(dir, RESULTS_CHECKPOINT, NULL);
     if (lock_held(dir, &st->pid)) {
         st->state = RUN_RUNNING;
     } else if (read_summary(dir, st)) {

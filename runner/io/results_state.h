@@ -29,6 +29,7 @@ typedef struct RunStatus {
     double wall_s;         /* finished: the training's wall time; otherwise -1 */
     time_t updated;        /* the newest modification among the run's files */
     char failure[256];     /* RUN_FAILED: the first line of failed.txt */
+    bool checkpoint;       /* it holds RESULTS_CHECKPOINT: an unfinished run can resume */
 } RunStatus;
 
 /* "running", "finished", "interrupted", "failed". */
@@ -50,5 +51,19 @@ void results_list_free(char **dirs, int n);
 /* The records `runner run` leaves (see above). */
 int results_write_plan(const Results *r, int64_t total_steps, int64_t per_epoch, Error *err);
 int results_write_failure(const Results *r, const char *message, Error *err);
+
+/* ---- continuing an unfinished run in its folder (results_resume.c) ---- */
+
+/* Opens the results folder `dir` for a resumed run: it must be a results folder made by
+ * `runner run` (its marker) whose run has not finished (no summary.csv) and that holds a
+ * checkpoint; its lock is taken, so a folder in use by another run is refused.  Nothing in it
+ * changes.  r counts as published: results_close keeps the folder and releases the lock. */
+int results_reopen(Results *r, const char *dir, Error *err);
+/* The first of results_reopen's checks, which reads nothing in the folder: it is a results folder. */
+int results_check_resumable(const char *dir, Error *err);
+/* Removes what the stopped run left that a resumed one must not find: the temporary files of
+ * writes it did not finish (NAME.tmp.PID, atomic_file.h) in the folder and its subfolders, and
+ * failed.txt of a failure.  Returns how many temporary files went, or -1. */
+int results_clear_leftovers(const Results *r, Error *err);
 
 #endif

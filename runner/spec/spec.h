@@ -178,6 +178,9 @@ int spec_resolved_text(const Spec *spec, char **text, size_t *len, Error *err);
 /* Writes the resolved spec (defaults filled in, overrides applied) to `path` atomically, headed
  * by a comment naming the program version. */
 int spec_write_resolved(const Spec *spec, const char *path, const char *version, Error *err);
+/* 0 when the file `path` that spec_write_resolved wrote (its heading comment aside) holds what
+ * `spec` resolves to now; otherwise an error quoting the first line that differs, both ways. */
+int spec_check_resolved(const Spec *spec, const char *path, Error *err);
 /* Writes the key reference of every section as Markdown. */
 void spec_keys_markdown(FILE *out);
 

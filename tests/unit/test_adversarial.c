@@ -289,9 +289,11 @@ static void test_case_matches_pytorch(void **state)
     assert_non_null(gen);
     size_t nz = (size_t)batch * (size_t)shape_numel(&gd->inputs[0].shape);
     size_t nx = (size_t)batch * (size_t)shape_numel(&dd->inputs[0].shape);
+    /* The caller carries metrics from one iteration to the next (loss_g between generator steps). */
+    double metrics[ALGO_MAX_METRICS];
+    for (int i = 0; i < ALGO_MAX_METRICS; i++) metrics[i] = NAN;
     for (int k = 0; k < iterations; k++) {
         char key[64];
-        double metrics[ALGO_MAX_METRICS];
         snprintf(key, sizeof key, "iter%d.real", k);
         float *real = load_f32(&steps, key, nx, true);
         snprintf(key, sizeof key, "iter%d.z_critic", k);
@@ -373,6 +375,7 @@ static void test_runs_are_reproducible(void **state)
             uint64_t rng = 3;
             for (int k = 0; k < 6; k++) {
                 tu_fill_uniform(batch, 36, -1, 1, &rng);
+                for (int i = 0; i < ALGO_MAX_METRICS; i++) m[run][k][i] = k ? m[run][k - 1][i] : NAN;
                 must(x.algo->step(x.state, batch, NULL, k, m[run][k], &err), &err);
                 for (int i = 0; i < x.n_metrics; i++)
                     if (i != 1 || k > 0 || l != 2) assert_true(isfinite(m[run][k][i]));

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* $FIXTURES_DIR (set by tests/run_tests.sh), else build/fixtures. */
 const char *tu_fixtures_dir(void);
@@ -53,6 +54,14 @@ const char *tu_mnist_dir(void);
 /* Runs `prefix RUNNER args` with stdout and stderr into out (NUL-terminated, cut at len - 1);
  * returns the exit status, 128 when killed by a signal. */
 int tu_run_runner(const char *prefix, const char *args, char *out, size_t len);
+
+/* Starts `RUNNER args` (words split by /bin/sh, which then becomes the runner, so the pid is the
+ * runner's) with stdout and stderr into the file `log`; returns its pid. */
+pid_t tu_start_runner(const char *args, const char *log);
+/* Waits for a started runner: its exit status, or 128 + the signal that ended it. */
+int tu_wait_runner(pid_t pid);
+/* Kills a started runner (SIGKILL) and waits for it; *pid becomes 0.  Nothing when *pid is 0. */
+void tu_kill_runner(pid_t *pid);
 
 /* The whole of a file (a fixture) in a malloc'd buffer; fails the test when it cannot be read. */
 unsigned char *tu_read_file(const char *path, size_t *size);
