@@ -31,16 +31,20 @@ int sweep_threads_per_point(int jobs)
 }
 
 /* ---- How an unfinished point continues: the one place that decides it ----
- * An interrupted or failed point runs again.  `runner run` cannot resume a run yet, so the point
- * starts from the beginning and its run replaces the folder (--force).  Once `runner run SPEC
- * --resume` exists, an interrupted point passes --resume here instead (a failed one keeps
- * --force), and the note says that it resumed. */
-static void continue_unfinished(RunState state, PointPlan *plan)
+ * An interrupted point resumes from its checkpoint (`runner run SPEC --resume`), so the work
+ * before the interruption is kept; one stopped before its first checkpoint, or a failed one,
+ * starts from the beginning and its run replaces the folder (--force). */
+static void continue_unfinished(const RunStatus *st, PointPlan *plan)
 {
     plan->run = true;
+    if (st->state == RUN_INTERRUPTED && st->checkpoint) {
+        plan->flag = "--resume";
+        plan->note = "was interrupted: resumed from its checkpoint";
+        return;
+    }
     plan->flag = "--force";
-    plan->note = state == RUN_FAILED ? "had failed: ran again from the start"
-                                     : "was interrupted: ran again from the start";
+    plan->note = st->state == RUN_FAILED ? "had failed: ran again from the start"
+                                         : "was interrupted before its first checkpoint: ran again from the start";
 }
 
 static int point_plan(const char *dir, PointPlan *plan, Error *err)
@@ -61,7 +65,7 @@ static int point_plan(const char *dir, PointPlan *plan, Error *err)
         *plan = (PointPlan){.run = false, .note = "finished before"};
         return 0;
     }
-    continue_unfinished(rs.state, plan);
+    continue_unfinished(&rs, plan);
     return 0;
 }
 

@@ -110,10 +110,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    if (long_run > 0) {
-        kill(long_run, SIGKILL);
-        waitpid(long_run, NULL, 0);
-    }
+    tu_kill_runner(&long_run);
     return tu_group_teardown(state);
 }
 
@@ -174,12 +171,19 @@ static void test_second_invocation_skips(void **state)
     assert_true(before.st_ino == after.st_ino && before.st_mtime == after.st_mtime);
 }
 
-/* A point whose run stopped before its summary runs again; the other is skipped. */
+/* Points whose runs stopped before their summary run again: one with a checkpoint resumes from
+ * it (its logged rows stay, none twice), one without starts over. */
 static void test_unfinished_point_runs_again(void **state)
 {
     (void)state;
     char args[1024], out[16384], path[512];
     snprintf(path, sizeof path, "%s/lr=2.0e-4/summary.csv", lr_dir);
+    assert_int_equal(unlink(path), 0);
+    snprintf(path, sizeof path, "%s/lr=2.0e-4/metrics.csv", lr_dir);
+    char *rows = slurp(path);
+    snprintf(path, sizeof path, "%s/lr=1.0e-4/summary.csv", lr_dir);
+    assert_int_equal(unlink(path), 0);
+    snprintf(path, sizeof path, "%s/lr=1.0e-4/checkpoints/last.safetensors", lr_dir);
     assert_int_equal(unlink(path), 0);
     snprintf(args, sizeof args, "ls '%s'", lr_dir);
     assert_int_equal(runner(args, out, sizeof out), 0);
@@ -187,9 +191,16 @@ static void test_unfinished_point_runs_again(void **state)
     expect_ls(out, path, "interrupted", "3/3", "loss_d");
     snprintf(args, sizeof args, "sweep '%s' --out '%s'", lr_sweep, lr_dir);
     if (runner(args, out, sizeof out) != 0) fail_msg("%s", out);
-    assert_non_null(strstr(out, "1 finished before, 1 to run"));
-    assert_non_null(strstr(out, "was interrupted: ran again from the start"));
+    assert_non_null(strstr(out, "0 finished before, 2 to run"));
+    assert_non_null(strstr(out, "was interrupted: resumed from its checkpoint"));
+    assert_non_null(strstr(out, "was interrupted before its first checkpoint: ran again from the start"));
+    expect_finished(lr_dir, "lr=1.0e-4");
     expect_finished(lr_dir, "lr=2.0e-4");
+    snprintf(path, sizeof path, "%s/lr=2.0e-4/metrics.csv", lr_dir);
+    char *after = slurp(path);
+    assert_string_equal(after, rows);
+    free(after);
+    free(rows);
 }
 
 static void test_seeds_sweep(void **state)
@@ -379,8 +390,8 @@ static void test_index_html_in_chromium(void **state)
     assert_non_null(strstr(result, "twice lr=2.0e-4|lr=1.0e-4|gan_mnist<"));
 }
 
-/* --emit slurm: one array task per point left to run, the command the sweep would run; the script
- * run as array task 0 finishes that point. */
+/* --emit slurm: one array task per point left to run, the command the sweep would run (resuming
+ * an interrupted point); the script run as array task 0 finishes that point. */
 static void test_slurm_script(void **state)
 {
     (void)state;
@@ -395,7 +406,7 @@ static void test_slurm_script(void **state)
     char *text = slurp(script);
     assert_non_null(strstr(text, "#SBATCH --array=0-0\n"));
     assert_non_null(strstr(text, "'--set' 'optimizers.generator.lr=1.0e-4' '--out'"));
-    assert_non_null(strstr(text, "/lr=1.0e-4' '--force' --threads \"$threads\""));
+    assert_non_null(strstr(text, "/lr=1.0e-4' '--resume' --threads \"$threads\""));
     assert_null(strstr(text, "lr=2.0e-4"));
     free(text);
     char cmd[1200];
@@ -467,14 +478,7 @@ static void test_ls_states(void **state)
              "run experiments/gan_mnist.yaml --set data.split=test --set data.root=%s --threads 1 "
              "--set fid.at_end=false --set train.steps=100000 --set log.every_steps=1 --out '%s'",
              tu_mnist_dir(), dir);
-    long_run = fork();
-    assert_true(long_run >= 0);
-    if (long_run == 0) {
-        char full[4096];
-        snprintf(full, sizeof full, "exec '%s' %s >/dev/null 2>&1", tu_runner(), cmd);
-        execl("/bin/sh", "sh", "-c", full, (char *)NULL);
-        _exit(127);
-    }
+    long_run = tu_start_runner(cmd, "/dev/null");
     /* Wait until it has logged a step (no time limit here: the suite's timeout bounds it). */
     snprintf(path, sizeof path, "%s/metrics.csv", dir);
     for (;;) {
@@ -498,9 +502,7 @@ static void test_ls_states(void **state)
     if (!strstr(out, want)) fail_msg("no '%s' in:\n%s", want, out);
     snprintf(path, sizeof path, "%s/sweep.csv", results);
     assert_false(exists(path));
-    kill(long_run, SIGKILL);
-    waitpid(long_run, NULL, 0);
-    long_run = 0;
+    tu_kill_runner(&long_run);
 
     snprintf(cmd, sizeof cmd,
              "run experiments/gan_mnist.yaml --set data.split=test --set data.root=%s --threads 1 --set fid.at_end=false "
