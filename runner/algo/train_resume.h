@@ -1,9 +1,10 @@
 /* Where a training run stands between two steps, as its checkpoint records it beside the
- * networks and the optimizers' state (moments, step counts, and so the schedule's position), so
- * that a resumed run goes on exactly as an uninterrupted one: the data order follows from the
- * batch iterator's (epoch, batch) and the seed, every other random stream from (seed, step)
- * (algorithm_stream_seed), and the metrics an algorithm carries between steps (wgan's loss_g)
- * from the last step's values. */
+ * networks, their weight averages and the optimizers' state (moments, step counts, and so the
+ * schedule's position), so that a resumed run goes on exactly as an uninterrupted one: the data
+ * order follows from the batch iterator's (epoch, batch) and the seed, every other random stream
+ * from (seed, step) (runner/algo/random_streams.h), the metrics an algorithm carries between
+ * steps (wgan's loss_g) from the last step's values, and epochs.csv's means from the epoch's
+ * running sums. */
 #ifndef RUNNER_TRAIN_RESUME_H
 #define RUNNER_TRAIN_RESUME_H
 
