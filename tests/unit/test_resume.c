@@ -175,6 +175,22 @@ static pid_t start_until(const char *run_args, const char *dir, const char *log,
     return running;
 }
 
+/* Waits for the started run to end: its exit status (128 + the signal that ended it). */
+static int wait_running(void)
+{
+    int rc = tu_wait_runner(running);
+    running = 0;
+    return rc;
+}
+
+/* `runner resume dir --threads 2`, which must succeed. */
+static void resume(const char *dir)
+{
+    char args[512], out[16384];
+    snprintf(args, sizeof args, "resume '%s' --threads 2", dir);
+    if (runner(args, out, sizeof out) != 0) fail_msg("resuming %s failed:\n%s", dir, out);
+}
+
 static long checkpoint_step(const char *dir)
 {
     char path[400];
@@ -314,8 +330,7 @@ static void test_interrupt_and_resume(void **state)
     tu_tmp(dir, sizeof dir, "interrupted");
     tu_tmp(log, sizeof log, "interrupted.log");
     kill(start_until(gan_args, dir, log, 8), SIGINT);
-    assert_int_equal(tu_wait_runner(running), 130);
-    running = 0;
+    assert_int_equal(wait_running(), 130);
     long step = checkpoint_step(dir);
     assert_true(step >= 8 && step < TOTAL_STEPS);
     assert_int_equal(last_logged_step(dir), step);
@@ -372,8 +387,7 @@ static void test_kill_and_resume(void **state)
     /* After the evaluation of epoch 4 (step 108) and the checkpoint of step 100: fid.csv keeps one
      * row, metrics.csv loses the steps after the checkpoint. */
     kill(start_until(gan_args, dir, log, 5 * CHECKPOINT_EVERY + 15), SIGKILL);
-    assert_int_equal(tu_wait_runner(running), 128 + SIGKILL);
-    running = 0;
+    assert_int_equal(wait_running(), 128 + SIGKILL);
     long step = checkpoint_step(dir);
     assert_true(step >= 5 * CHECKPOINT_EVERY && step % CHECKPOINT_EVERY == 0 && step < TOTAL_STEPS);
     assert_true(last_logged_step(dir) >= step);
@@ -407,14 +421,13 @@ static void test_resume_at_the_end(void **state)
 {
     (void)state;
     assert_int_equal(ref_rc, 0);
-    char dir[300], cmd[1024], out[16384], path[400];
+    char dir[300], cmd[1024], path[400];
     tu_tmp(dir, sizeof dir, "at_end");
     snprintf(cmd, sizeof cmd, "cp -r '%s' '%s'", gan_ref, dir);
     assert_int_equal(system(cmd), 0);
     snprintf(path, sizeof path, "%s/summary.csv", dir);
     assert_int_equal(unlink(path), 0);
-    snprintf(cmd, sizeof cmd, "resume '%s' --threads 2", dir);
-    if (runner(cmd, out, sizeof out) != 0) fail_msg("resuming failed:\n%s", out);
+    resume(dir);
     expect_same_run(gan_ref, dir, gan_files);
 }
 
@@ -424,16 +437,14 @@ static void test_ddpm_kill_and_resume(void **state)
 {
     (void)state;
     assert_int_equal(ddpm_rc, 0);
-    char dir[300], log[300], args[1024], out[16384];
+    char dir[300], log[300];
     tu_tmp(dir, sizeof dir, "ddpm_killed");
     tu_tmp(log, sizeof log, "ddpm_killed.log");
     kill(start_until(ddpm_args, dir, log, 115), SIGKILL);
-    assert_int_equal(tu_wait_runner(running), 128 + SIGKILL);
-    running = 0;
+    assert_int_equal(wait_running(), 128 + SIGKILL);
     long step = checkpoint_step(dir);
     assert_true(step >= 100 && step < DDPM_STEPS);
-    snprintf(args, sizeof args, "resume '%s' --threads 2", dir);
-    if (runner(args, out, sizeof out) != 0) fail_msg("resuming failed:\n%s", out);
+    resume(dir);
     static const char *const files[] = {"samples/epoch_0000.png", "samples/final.png", "samples/forward.png",
                                         "samples/reverse.png", "plots/losses.png", NULL};
     expect_same_run(ddpm_ref, dir, files);
@@ -463,8 +474,7 @@ static void test_second_interrupt_exits_at_once(void **state)
         free(said);
     }
     kill(running, SIGINT);
-    assert_int_equal(tu_wait_runner(running), 130);
-    running = 0;
+    assert_int_equal(wait_running(), 130);
     char *said = slurp_file(log, NULL);
     if (!strstr(said, "\ninterrupted again: stopping at once; the run can resume from its last checkpoint\n") ||
         strstr(said, "resume it with"))
