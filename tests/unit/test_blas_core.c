@@ -112,13 +112,8 @@ static void test_version_reports_the_kernels(void **state)
     assert_non_null(strstr(out, "--threads"));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
+TU_MAIN(NULL, NULL,
         cmocka_unit_test(test_upgrade_decisions),
         cmocka_unit_test(test_upgrades_are_known_cores),
         cmocka_unit_test(test_detection_matches_cpuinfo),
-        cmocka_unit_test(test_version_reports_the_kernels),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_version_reports_the_kernels))

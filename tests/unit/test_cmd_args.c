@@ -113,13 +113,8 @@ static void test_no_arguments(void **state)
     assert_string_equal(tu_err(&err), "error: unexpected argument 'extra'\nusage: runner ops");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
+TU_MAIN(NULL, NULL,
         cmocka_unit_test(test_every_kind_and_form),
         cmocka_unit_test(test_mistakes_are_named),
         cmocka_unit_test(test_one_word_at_a_time),
-        cmocka_unit_test(test_no_arguments),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_no_arguments))

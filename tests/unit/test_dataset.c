@@ -504,9 +504,7 @@ static void test_shuffle_uniform(void **state)
     dataset_free(&ds);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
+TU_MAIN(tu_group_setup, tu_group_teardown,
         cmocka_unit_test(test_mnist_test_split),
         cmocka_unit_test(test_fashion_mnist_default_root),
         cmocka_unit_test(test_normalisation),
@@ -514,7 +512,4 @@ int main(void)
         cmocka_unit_test(test_dataset_validation),
         cmocka_unit_test(test_cifar10),
         cmocka_unit_test(test_shuffle),
-        cmocka_unit_test(test_shuffle_uniform),
-    };
-    return cmocka_run_group_tests(tests, tu_group_setup, tu_group_teardown);
-}
+        cmocka_unit_test(test_shuffle_uniform))

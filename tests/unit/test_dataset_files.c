@@ -149,15 +149,10 @@ static void test_cifar_batch_not_a_file(void **state)
     assert_string_equal(err.msg, want);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
+TU_MAIN(tu_group_setup, tu_group_teardown,
         cmocka_unit_test(test_directory),
         cmocka_unit_test(test_empty_file),
         cmocka_unit_test(test_missing_and_unreadable),
         cmocka_unit_test(test_header_promising_gigabytes),
         cmocka_unit_test(test_image_sides),
-        cmocka_unit_test(test_cifar_batch_not_a_file),
-    };
-    return cmocka_run_group_tests(tests, tu_group_setup, tu_group_teardown);
-}
+        cmocka_unit_test(test_cifar_batch_not_a_file))

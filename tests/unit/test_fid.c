@@ -603,9 +603,7 @@ static void test_installed_inception_matches_torchscript(void **state)
     st_free(&f);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
+TU_MAIN(NULL, NULL,
         cmocka_unit_test(test_frechet_random),
         cmocka_unit_test(test_frechet_ill_conditioned),
         cmocka_unit_test(test_frechet_self_and_symmetry),
@@ -616,7 +614,4 @@ int main(void)
         cmocka_unit_test(test_cache_hit_and_invalidation),
         cmocka_unit_test(test_cache_faults_are_warnings),
         cmocka_unit_test(test_inception_parity),
-        cmocka_unit_test(test_installed_inception_matches_torchscript),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_installed_inception_matches_torchscript))

@@ -181,13 +181,8 @@ static void test_missing_inception_fails_before_training(void **state)
     if (!strstr(out, "is a directory, not a safetensors file")) fail_msg("%s", out);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
+TU_MAIN(setup, tu_group_teardown,
         cmocka_unit_test(test_halves_small_fashion_large),
         cmocka_unit_test(test_cache_hit_and_invalidation),
         cmocka_unit_test(test_fid_during_training),
-        cmocka_unit_test(test_missing_inception_fails_before_training),
-    };
-    return cmocka_run_group_tests(tests, setup, tu_group_teardown);
-}
+        cmocka_unit_test(test_missing_inception_fails_before_training))

@@ -442,9 +442,7 @@ static void test_shape_error_names_the_node(void **state)
     graph_free(g);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
+TU_MAIN(NULL, NULL,
         cmocka_unit_test(test_gradient_sums_every_use),
         cmocka_unit_test(test_backend_failures_are_returned),
         cmocka_unit_test(test_gradient_wrt_network_input),
@@ -454,7 +452,4 @@ int main(void)
         cmocka_unit_test(test_repeated_runs_are_identical),
         cmocka_unit_test(test_views_share_memory),
         cmocka_unit_test(test_late_input_keeps_its_memory),
-        cmocka_unit_test(test_shape_error_names_the_node),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_shape_error_names_the_node))

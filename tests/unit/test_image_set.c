@@ -159,14 +159,9 @@ static void test_png_folders(void **state)
     expect_refused(dir, "c.png: is empty");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
+TU_MAIN(tu_group_setup, tu_group_teardown,
         cmocka_unit_test(test_bad_dataset_arguments),
         cmocka_unit_test(test_range_takes_its_images),
         cmocka_unit_test(test_reference_like_the_run),
         cmocka_unit_test(test_runner_refuses_bad_argument),
-        cmocka_unit_test(test_png_folders),
-    };
-    return cmocka_run_group_tests(tests, tu_group_setup, tu_group_teardown);
-}
+        cmocka_unit_test(test_png_folders))

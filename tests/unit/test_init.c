@@ -163,12 +163,7 @@ static void test_streams_are_per_parameter(void **state)
     assert_true(a->value.data[0] != first);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
+TU_MAIN(setup, teardown,
         cmocka_unit_test(test_pytorch_defaults),
         cmocka_unit_test(test_init_options),
-        cmocka_unit_test(test_streams_are_per_parameter),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+        cmocka_unit_test(test_streams_are_per_parameter))

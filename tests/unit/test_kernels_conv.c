@@ -3,6 +3,7 @@
  * the backend's convolution and each implementation behind it (im2col + OpenBLAS, oneDNN). */
 #include "kernels/cpu/cpu_conv_impl.h"
 #include "kernels/cpu/cpu_kernels.h"
+#include "tests/unit/testutil.h"
 
 #include <math.h>
 #include <setjmp.h>
@@ -351,14 +352,9 @@ static void test_bias_add_and_grad(void **state)
     free(y), free(b), free(db), free(ref);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
+TU_MAIN(NULL, NULL,
         cmocka_unit_test(test_conv_against_naive),
         cmocka_unit_test(test_conv_deterministic),
         cmocka_unit_test(test_onednn_workspace_contract),
         cmocka_unit_test(test_gemm_transposes),
-        cmocka_unit_test(test_bias_add_and_grad),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_bias_add_and_grad))

@@ -441,9 +441,7 @@ static void test_dropout_statistics(void **state)
     free(x), free(dy), free(y), free(dx), free(first);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
+TU_MAIN(NULL, NULL,
         cmocka_unit_test(test_unary_forward_backward),
         cmocka_unit_test(test_linear_combinations),
         cmocka_unit_test(test_reductions),
@@ -452,7 +450,4 @@ int main(void)
         cmocka_unit_test(test_copy_block),
         cmocka_unit_test(test_rng_known_answer),
         cmocka_unit_test(test_rng_streams),
-        cmocka_unit_test(test_dropout_statistics),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_dropout_statistics))

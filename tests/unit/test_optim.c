@@ -387,14 +387,9 @@ static void test_skipped_grads_buffers_and_names(void **state)
     param_free(b);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
+TU_MAIN(NULL, NULL,
         cmocka_unit_test(test_optimizers_match_pytorch),
         cmocka_unit_test(test_schedules_match_pytorch),
         cmocka_unit_test(test_defaults_are_pytorchs),
         cmocka_unit_test(test_config_errors),
-        cmocka_unit_test(test_skipped_grads_buffers_and_names),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_skipped_grads_buffers_and_names))

@@ -127,11 +127,6 @@ static void test_bad_files_named_with_reason(void **state)
     }
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
+TU_MAIN(tu_group_setup, tu_group_teardown,
         cmocka_unit_test(test_every_kind_reads_as_pil),
-        cmocka_unit_test(test_bad_files_named_with_reason),
-    };
-    return cmocka_run_group_tests(tests, tu_group_setup, tu_group_teardown);
-}
+        cmocka_unit_test(test_bad_files_named_with_reason))

@@ -121,6 +121,7 @@ static int setup(void **state)
 {
     (void)state;
     if (tu_group_setup(state) != 0) return -1;
+    signal(SIGPIPE, SIG_IGN);
     /* The tests change directory before running it. */
     char *runner = realpath(tu_runner(), NULL), *cwd = getcwd(NULL, 0);
     if (!runner || !cwd) return -1;
@@ -376,16 +377,14 @@ static void test_sample_location(void **state)
     assert_true(exists(tu_join(path, sizeof path, cwd, "grid.png")));
 }
 
-int main(void)
-{
-    signal(SIGPIPE, SIG_IGN);
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_force_on_current_directory), cmocka_unit_test(test_force_on_other_folder),
-        cmocka_unit_test(test_force_on_home_and_parent),   cmocka_unit_test(test_force_replaces_results),
-        cmocka_unit_test(test_failed_start_keeps_old_results), cmocka_unit_test(test_lock_refuses_second_run),
-        cmocka_unit_test(test_open_folder_is_locked),      cmocka_unit_test(test_racing_creation),
+TU_MAIN(setup, tu_group_teardown,
+        cmocka_unit_test(test_force_on_current_directory),
+        cmocka_unit_test(test_force_on_other_folder),
+        cmocka_unit_test(test_force_on_home_and_parent),
+        cmocka_unit_test(test_force_replaces_results),
+        cmocka_unit_test(test_failed_start_keeps_old_results),
+        cmocka_unit_test(test_lock_refuses_second_run),
+        cmocka_unit_test(test_open_folder_is_locked),
+        cmocka_unit_test(test_racing_creation),
         cmocka_unit_test(test_nan_weights),
-        cmocka_unit_test(test_sample_location),
-    };
-    return cmocka_run_group_tests(tests, setup, tu_group_teardown);
-}
+        cmocka_unit_test(test_sample_location))

@@ -632,16 +632,18 @@ static void test_learns_fashion(void **state)
     assert_true(d1 < 20);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gan_results),      cmocka_unit_test(test_wgan_results),
-        cmocka_unit_test(test_resolved_spec),    cmocka_unit_test(test_epochs_and_last_batch),
-        cmocka_unit_test(test_determinism),      cmocka_unit_test(test_sample), cmocka_unit_test(test_sample_images),
-        cmocka_unit_test(test_refuses_overwrite), cmocka_unit_test(test_bad_data),
-        cmocka_unit_test(test_read_only_folder), cmocka_unit_test(test_divergence),
-        cmocka_unit_test(test_classifier_evaluates), cmocka_unit_test(test_padded_data),
-        cmocka_unit_test(test_learns_fashion),
-    };
-    return cmocka_run_group_tests(tests, setup, tu_group_teardown);
-}
+TU_MAIN(setup, tu_group_teardown,
+        cmocka_unit_test(test_gan_results),
+        cmocka_unit_test(test_wgan_results),
+        cmocka_unit_test(test_resolved_spec),
+        cmocka_unit_test(test_epochs_and_last_batch),
+        cmocka_unit_test(test_determinism),
+        cmocka_unit_test(test_sample),
+        cmocka_unit_test(test_sample_images),
+        cmocka_unit_test(test_refuses_overwrite),
+        cmocka_unit_test(test_bad_data),
+        cmocka_unit_test(test_read_only_folder),
+        cmocka_unit_test(test_divergence),
+        cmocka_unit_test(test_classifier_evaluates),
+        cmocka_unit_test(test_padded_data),
+        cmocka_unit_test(test_learns_fashion))

@@ -80,11 +80,6 @@ static void test_bench_resolves_the_schedule(void **state)
     assert_non_null(strstr(out, "train runner cpu threads 1"));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
+TU_MAIN(NULL, NULL,
         cmocka_unit_test(test_plans),
-        cmocka_unit_test(test_bench_resolves_the_schedule),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_bench_resolves_the_schedule))

@@ -490,9 +490,7 @@ static void test_checkpoint_loads_pytorch_state_dict(void **state)
     st_free(&f);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
+TU_MAIN(tu_group_setup, tu_group_teardown,
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_writer_rejects_bad_names),
         cmocka_unit_test(test_reads_pytorch_files),
@@ -502,7 +500,4 @@ int main(void)
         cmocka_unit_test(test_directory_and_empty_paths),
         cmocka_unit_test(test_checkpoint_round_trip),
         cmocka_unit_test(test_checkpoint_mismatches),
-        cmocka_unit_test(test_checkpoint_loads_pytorch_state_dict),
-    };
-    return cmocka_run_group_tests(tests, tu_group_setup, tu_group_teardown);
-}
+        cmocka_unit_test(test_checkpoint_loads_pytorch_state_dict))

@@ -790,9 +790,7 @@ static void test_docs_up_to_date(void **state)
     check_doc_section("keys", "<!-- keys:begin -->", "<!-- keys:end -->");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
+TU_MAIN(NULL, NULL,
         cmocka_unit_test(test_bad_specs),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_full),
@@ -813,7 +811,4 @@ int main(void)
         cmocka_unit_test(test_check_data_shape),
         cmocka_unit_test(test_check_every_experiment),
         cmocka_unit_test(test_check_errors),
-        cmocka_unit_test(test_docs_up_to_date),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_docs_up_to_date))

@@ -352,9 +352,7 @@ static void test_check_states_attention_memory(void **state)
     assert_non_null(strstr(out, "trainable parameters: 2,675\n"));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
+TU_MAIN(NULL, NULL,
         cmocka_unit_test(test_expansion),
         cmocka_unit_test(test_output_not_last),
         cmocka_unit_test(test_resnet_matches_pytorch),
@@ -363,7 +361,4 @@ int main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_check_shows_expansion),
-        cmocka_unit_test(test_check_states_attention_memory),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_check_states_attention_memory))

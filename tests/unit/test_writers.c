@@ -333,16 +333,11 @@ static void test_grid_layout(void **state)
     image_free(&grid);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
+TU_MAIN(tu_group_setup, tu_group_teardown,
         cmocka_unit_test(test_csv_round_trip),
         cmocka_unit_test(test_csv_append),
         cmocka_unit_test(test_csv_single_row),
         cmocka_unit_test(test_csv_malformed),
         cmocka_unit_test(test_plot),
         cmocka_unit_test(test_plot_edge_cases),
-        cmocka_unit_test(test_grid_layout),
-    };
-    return cmocka_run_group_tests(tests, tu_group_setup, tu_group_teardown);
-}
+        cmocka_unit_test(test_grid_layout))

@@ -158,6 +158,36 @@ unsigned char *tu_read_file(const char *path, size_t *size)
     return data;
 }
 
+/* What test_every_fixture_case_is_tested checks: one program runs one set of cases. */
+static struct {
+    const char *list_rel;
+    const char *const *cases;
+    int n_cases;
+} case_list;
+
+static void test_every_fixture_case_is_tested(void **state)
+{
+    (void)state;
+    tu_expect_fixture_cases(case_list.list_rel, case_list.cases, case_list.n_cases);
+}
+
+int tu_run_case_tests(const char *list_rel, const char *const *cases, int n_cases, void (*test_case)(void **state),
+                      const struct CMUnitTest *more, int n_more)
+{
+    case_list.list_rel = list_rel, case_list.cases = cases, case_list.n_cases = n_cases;
+    size_t n = 0;
+    struct CMUnitTest *tests = calloc((size_t)n_cases + 1 + (size_t)n_more, sizeof *tests);
+    if (!tests) return 1;
+    for (int i = 0; i < n_cases; i++)
+        tests[n++] = (struct CMUnitTest){.name = cases[i], .test_func = test_case, .initial_state = (void *)cases[i]};
+    tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_every_fixture_case_is_tested);
+    for (int i = 0; i < n_more; i++) tests[n++] = more[i];
+    /* cmocka_run_group_tests needs an array of fixed size; the function it expands to takes the length. */
+    int rc = _cmocka_run_group_tests("tests", tests, n, NULL, NULL);
+    free(tests);
+    return rc;
+}
+
 double tu_max_abs(const float *x, size_t n)
 {
     double m = 0;

@@ -11,6 +11,18 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct CMUnitTest;
+
+/* A test program's main(): runs the cmocka tests listed (cmocka_unit_test(..) entries) as one
+ * group with the given group setup and teardown (NULL: none; tu_group_setup and tu_group_teardown
+ * give the program its scratch folder). */
+#define TU_MAIN(group_setup, group_teardown, ...)                                                  \
+    int main(void)                                                                                 \
+    {                                                                                              \
+        const struct CMUnitTest tests[] = {__VA_ARGS__};                                           \
+        return cmocka_run_group_tests(tests, group_setup, group_teardown);                         \
+    }
+
 /* $FIXTURES_DIR (set by tests/run_tests.sh), else build/fixtures. */
 const char *tu_fixtures_dir(void);
 /* Writes "<fixtures dir>/<rel>" into buf; returns buf. */
@@ -68,6 +80,11 @@ unsigned char *tu_read_file(const char *path, size_t *size);
 /* Fails unless the fixture list <fixtures dir>/<rel> (one case a line) names exactly the n
  * cases given. */
 void tu_expect_fixture_cases(const char *rel, const char *const *cases, int n);
+/* Runs as one group: a test per fixture case (test_case, named after the case and given it as its
+ * state), test_every_fixture_case_is_tested (tu_expect_fixture_cases on list_rel), then the n_more
+ * tests in `more`.  Returns cmocka's result, for main. */
+int tu_run_case_tests(const char *list_rel, const char *const *cases, int n_cases, void (*test_case)(void **state),
+                      const struct CMUnitTest *more, int n_more);
 
 /* Reproducible uniform numbers in [lo, hi) from a 64-bit state (splitmix64). */
 void tu_fill_uniform(float *x, size_t n, float lo, float hi, uint64_t *state);
