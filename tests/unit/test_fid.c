@@ -124,49 +124,58 @@ static void test_frechet_random(void **state)
     st_free(&f);
 }
 
-/* Singular covariances (fewer samples than features) and eigenvalues over 15 decades: exact
- * values from routes that need no matrix square root, and pytorch-fid's where it is stable. */
-static void test_frechet_ill_conditioned(void **state)
+/* Runs check on each named case's pair of statistics in frechet.safetensors (<case>.mu1 and
+ * .sigma1, <case>.mu2 and .sigma2). */
+static void check_stats_pairs(const char *const *cases, int n_cases,
+                              void (*check)(const StFile *f, const char *c, const GaussStats *a, const GaussStats *b))
 {
-    (void)state;
     StFile f;
     open_fixture("frechet.safetensors", &f);
-    const char *cases[] = {"few_samples", "commuting"};
-    for (int c = 0; c < 2; c++) {
+    for (int i = 0; i < n_cases; i++) {
         GaussStats a, b;
-        char name[64];
-        stats_of(&f, cases[c], 1, &a);
-        stats_of(&f, cases[c], 2, &b);
-        double fd = fd_of(&a, &b);
-        snprintf(name, sizeof name, "%s.fd_exact", cases[c]);
-        /* sqrt amplifies the rounding of the 1e-13 eigenvalues: 1e-8 is what double precision allows */
-        expect_rel(name, fd, scalar(&f, name), 1e-8);
-        snprintf(name, sizeof name, "%s.fd_pytorch_fid", cases[c]);
-        expect_rel(name, fd, scalar(&f, name), 1e-6);
+        stats_of(&f, cases[i], 1, &a);
+        stats_of(&f, cases[i], 2, &b);
+        check(&f, cases[i], &a, &b);
         gauss_stats_free(&a);
         gauss_stats_free(&b);
     }
     st_free(&f);
 }
 
+static void expect_exact_and_pytorch_fid(const StFile *f, const char *c, const GaussStats *a, const GaussStats *b)
+{
+    char name[64];
+    double fd = fd_of(a, b);
+    snprintf(name, sizeof name, "%s.fd_exact", c);
+    /* sqrt amplifies the rounding of the 1e-13 eigenvalues: 1e-8 is what double precision allows */
+    expect_rel(name, fd, scalar(f, name), 1e-8);
+    snprintf(name, sizeof name, "%s.fd_pytorch_fid", c);
+    expect_rel(name, fd, scalar(f, name), 1e-6);
+}
+
+/* Singular covariances (fewer samples than features) and eigenvalues over 15 decades: exact
+ * values from routes that need no matrix square root, and pytorch-fid's where it is stable. */
+static void test_frechet_ill_conditioned(void **state)
+{
+    (void)state;
+    static const char *const cases[] = {"few_samples", "commuting"};
+    check_stats_pairs(cases, 2, expect_exact_and_pytorch_fid);
+}
+
+static void expect_self_zero_and_symmetric(const StFile *f, const char *c, const GaussStats *a, const GaussStats *b)
+{
+    (void)f;
+    double self_a = fd_of(a, a), self_b = fd_of(b, b);
+    if (fabs(self_a) > 1e-6 || fabs(self_b) > 1e-6) fail_msg("%s: FD(x, x) = %g and %g", c, self_a, self_b);
+    expect_rel("FD(b, a) vs FD(a, b)", fd_of(b, a), fd_of(a, b), 1e-10);
+}
+
 /* FD(x, x) = 0 and FD(a, b) = FD(b, a), for a full-rank and a singular case. */
 static void test_frechet_self_and_symmetry(void **state)
 {
     (void)state;
-    StFile f;
-    open_fixture("frechet.safetensors", &f);
-    const char *cases[] = {"random", "few_samples"};
-    for (int c = 0; c < 2; c++) {
-        GaussStats a, b;
-        stats_of(&f, cases[c], 1, &a);
-        stats_of(&f, cases[c], 2, &b);
-        double self_a = fd_of(&a, &a), self_b = fd_of(&b, &b);
-        if (fabs(self_a) > 1e-6 || fabs(self_b) > 1e-6) fail_msg("%s: FD(x, x) = %g and %g", cases[c], self_a, self_b);
-        expect_rel("FD(b, a) vs FD(a, b)", fd_of(&b, &a), fd_of(&a, &b), 1e-10);
-        gauss_stats_free(&a);
-        gauss_stats_free(&b);
-    }
-    st_free(&f);
+    static const char *const cases[] = {"random", "few_samples"};
+    check_stats_pairs(cases, 2, expect_self_zero_and_symmetric);
 }
 
 /* Diagonal covariances have a closed form: |mu1 - mu2|^2 + sum (sqrt(a_i) - sqrt(b_i))^2. */
@@ -293,6 +302,16 @@ static void write_tiny_net(const char *dir, uint64_t seed, FeatureConfig *cfg)
     st_writer_free(st);
 }
 
+/* Nine 6x6 grey images with pixel i = i * step % modulus (free the pixels). */
+static ImageSet toy_images(unsigned step, unsigned modulus)
+{
+    ImageSet set = {.kind = IMAGES_DATASET, .dataset = "toy", .split = "test", .n = 9, .c = 1, .h = 6, .w = 6};
+    set.pixels = malloc(9 * 36);
+    assert_non_null(set.pixels);
+    for (unsigned i = 0; i < 9 * 36; i++) set.pixels[i] = (uint8_t)(i * step % modulus);
+    return set;
+}
+
 static bool run_stats(const FeatureConfig *cfg, const ImageSet *set, const char *cache, GaussStats *copy)
 {
     FeatureNet fn;
@@ -317,10 +336,7 @@ static void test_cache_hit_and_invalidation(void **state)
     snprintf(cache, sizeof cache, "%s/cache/fid", dir);
     FeatureConfig cfg;
     write_tiny_net(dir, 1, &cfg);
-    ImageSet set = {.kind = IMAGES_DATASET, .dataset = "toy", .split = "test", .n = 9, .c = 1, .h = 6, .w = 6};
-    set.pixels = malloc(9 * 36);
-    assert_non_null(set.pixels);
-    for (int i = 0; i < 9 * 36; i++) set.pixels[i] = (uint8_t)(i * 37 % 251);
+    ImageSet set = toy_images(37, 251);
     GaussStats first, again, changed, other_weights;
     assert_false(run_stats(&cfg, &set, cache, &first));   /* computed, then stored */
     assert_true(run_stats(&cfg, &set, cache, &again));    /* the second call reads it */
@@ -412,10 +428,7 @@ static void test_cache_faults_are_warnings(void **state)
     snprintf(cache, sizeof cache, "%s/cache", dir);
     FeatureConfig cfg;
     write_tiny_net(dir, 3, &cfg);
-    ImageSet set = {.kind = IMAGES_DATASET, .dataset = "toy", .split = "test", .n = 9, .c = 1, .h = 6, .w = 6};
-    set.pixels = malloc(9 * 36);
-    assert_non_null(set.pixels);
-    for (int i = 0; i < 9 * 36; i++) set.pixels[i] = (uint8_t)(i * 53 % 241);
+    ImageSet set = toy_images(53, 241);
     GaussStats first;
     assert_false(run_stats(&cfg, &set, cache, &first));
     entry_path(cache, entry, sizeof entry);

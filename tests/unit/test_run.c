@@ -148,23 +148,32 @@ static void expect_no_temporaries(const char *dir)
     if (n) fail_msg("temporary file left behind: %s", out);
 }
 
+/* The results folder of a short adversarial run of experiments/<spec>.yaml (30 steps, metrics
+ * every 10, a checkpoint at the end): metric rows under `header` at the spec's learning rate
+ * `lr`, a 10x10 grid of 28x28 samples with padding 2 at the start and the end (a WGAN's grids
+ * every 10 epochs fall outside 30 steps), the loss plot, the checkpoint and the summary. */
+static void expect_adversarial_results(const char *dir, const char *spec, const char *loss,
+                                       const char *const *header, int n_header, double lr)
+{
+    static const int steps[] = {10, 20, 30};
+    expect_metrics(dir, header, n_header, steps, 3, lr);
+    tu_expect_png(dir, "samples/epoch_0000.png", 302, 302);
+    tu_expect_png(dir, "samples/final.png", 302, 302);
+    tu_expect_png(dir, "plots/losses.png", 800, 500);
+    int64_t params[SPEC_MAX_MODELS];
+    int n = 0;
+    load_checkpoint(dir, "30", params, &n);
+    expect_summary(dir, spec, loss, 30, params, n);
+    expect_no_temporaries(dir);
+}
+
 static void test_gan_results(void **state)
 {
     (void)state;
     assert_int_equal(gan_rc, 0);
     static const char *const header[] = {"step", "epoch", "time_s", "lr_generator", "lr_discriminator",
                                          "loss_d", "loss_g", "d_real", "d_fake"};
-    static const int steps[] = {10, 20, 30};
-    expect_metrics(gan_dir, header, 9, steps, 3, 2e-4);
-    /* samples.count 100, nrow 10: a 10x10 grid of 28x28 with padding 2. */
-    tu_expect_png(gan_dir, "samples/epoch_0000.png", 302, 302);
-    tu_expect_png(gan_dir, "samples/final.png", 302, 302);
-    tu_expect_png(gan_dir, "plots/losses.png", 800, 500);
-    int64_t params[SPEC_MAX_MODELS];
-    int n = 0;
-    load_checkpoint(gan_dir, "30", params, &n);
-    expect_summary(gan_dir, "gan_mnist", "gan", 30, params, n);
-    expect_no_temporaries(gan_dir);
+    expect_adversarial_results(gan_dir, "gan_mnist", "gan", header, 9, 2e-4);
 }
 
 static void test_wgan_results(void **state)
@@ -173,18 +182,7 @@ static void test_wgan_results(void **state)
     assert_int_equal(wgan_rc, 0);
     static const char *const header[] = {"step", "epoch", "time_s", "lr_generator", "lr_discriminator",
                                          "loss_d", "loss_g", "wasserstein"};
-    static const int steps[] = {10, 20, 30};
-    expect_metrics(wgan_dir, header, 8, steps, 3, 5e-5);
-    /* 50 epochs with grids every 10: none of them within 30 steps, so the start and the final. */
-    tu_expect_png(wgan_dir, "samples/epoch_0000.png", 302, 302);
-    tu_expect_png(wgan_dir, "samples/final.png", 302, 302);
-    tu_expect_png(wgan_dir, "plots/losses.png", 800, 500);
-    int64_t params[SPEC_MAX_MODELS];
-    int n = 0;
-    load_checkpoint(wgan_dir, "30", params, &n);
-    expect_summary(wgan_dir, "wgan_mnist", "wgan", 30, params, n);
-    /* The clip of the critic holds in what was saved. */
-    expect_no_temporaries(wgan_dir);
+    expect_adversarial_results(wgan_dir, "wgan_mnist", "wgan", header, 8, 5e-5);
 }
 
 /* spec.yaml loads again and says what ran: overrides applied, defaults explicit, the version. */
