@@ -378,6 +378,16 @@ static void dropout_graph(DropoutGraph *d, int rows, int cols, double p, bool tr
     if (graph_plan(d->g, outs, 2, &err)) fail_msg("%s", tu_err(&err));
 }
 
+/* One step of d: y and dx for inputs x and dy. */
+static void run_dropout(DropoutGraph *d, const float *x, const float *dy, float *y, float *dx)
+{
+    graph_set_input(d->g, d->x, x);
+    graph_set_input(d->g, d->dy, dy);
+    assert_int_equal(graph_run(d->g, NULL), 0);
+    graph_get(d->g, d->y, y);
+    graph_get(d->g, d->dx, dx);
+}
+
 static void test_dropout_statistics(void **state)
 {
     (void)state;
@@ -391,11 +401,7 @@ static void test_dropout_statistics(void **state)
 
     DropoutGraph d;
     dropout_graph(&d, rows, cols, p, true, 7);
-    graph_set_input(d.g, d.x, x);
-    graph_set_input(d.g, d.dy, dy);
-    assert_int_equal(graph_run(d.g, NULL), 0);
-    graph_get(d.g, d.y, y);
-    graph_get(d.g, d.dx, dx);
+    run_dropout(&d, x, dy, y, dx);
     size_t kept = 0;
     for (size_t i = 0; i < n; i++) {
         bool keep = y[i] != 0.0f;
@@ -411,8 +417,7 @@ static void test_dropout_statistics(void **state)
 
     /* The next run draws a fresh mask. */
     memcpy(first, y, n * 4);
-    assert_int_equal(graph_run(d.g, NULL), 0);
-    graph_get(d.g, d.y, y);
+    run_dropout(&d, x, dy, y, dx);
     size_t same = 0;
     for (size_t i = 0; i < n; i++) same += (y[i] != 0) == (first[i] != 0);
     assert_true(same < n * 0.7); /* independent masks agree on p^2 + (1-p)^2 = 58% */
@@ -420,20 +425,13 @@ static void test_dropout_statistics(void **state)
 
     /* The same seed gives the same first mask. */
     dropout_graph(&d, rows, cols, p, true, 7);
-    graph_set_input(d.g, d.x, x);
-    graph_set_input(d.g, d.dy, dy);
-    assert_int_equal(graph_run(d.g, NULL), 0);
-    graph_get(d.g, d.y, y);
+    run_dropout(&d, x, dy, y, dx);
     assert_memory_equal(y, first, n * 4);
     graph_free(d.g);
 
     /* Evaluation mode: the identity, and so is the gradient. */
     dropout_graph(&d, rows, cols, p, false, 7);
-    graph_set_input(d.g, d.x, x);
-    graph_set_input(d.g, d.dy, dy);
-    assert_int_equal(graph_run(d.g, NULL), 0);
-    graph_get(d.g, d.y, y);
-    graph_get(d.g, d.dx, dx);
+    run_dropout(&d, x, dy, y, dx);
     assert_memory_equal(y, x, n * 4);
     assert_memory_equal(dx, dy, n * 4);
     graph_free(d.g);

@@ -145,25 +145,23 @@ static void test_csv_malformed(void **state)
     char path[300], want[700];
     MetricsTable t;
     Error err = {0};
-    tu_tmp(path, sizeof path, "ragged.csv");
-    tu_write_text(path, "a,b,c\n1,2,3\n4,5\n");
-    snprintf(want, sizeof want, "%s: row 3 has 2 fields but the header has 3", path);
-    assert_int_equal(metrics_table_read(path, &t, &err), -1);
-    assert_string_equal(err.msg, want);
-    tu_tmp(path, sizeof path, "quote.csv");
-    tu_write_text(path, "a,b\n1,\"unterminated\n");
-    snprintf(want, sizeof want, "%s: malformed CSV at the end: error parsing data while strict checking enabled", path);
-    assert_int_equal(metrics_table_read(path, &t, &err), -1);
-    assert_string_equal(err.msg, want);
-    tu_tmp(path, sizeof path, "empty.csv");
-    tu_write_text(path, "");
-    snprintf(want, sizeof want, "%s: empty file (expected a header row)", path);
-    assert_int_equal(metrics_table_read(path, &t, &err), -1);
-    assert_string_equal(err.msg, want);
-    tu_tmp(path, sizeof path, "absent.csv");
-    snprintf(want, sizeof want, "%s: cannot open: No such file or directory", path);
-    assert_int_equal(metrics_table_read(path, &t, &err), -1);
-    assert_string_equal(err.msg, want);
+    static const struct {
+        const char *file, *text; /* text NULL: the file does not exist */
+        const char *message;     /* what follows "<path>: " */
+    } bad[] = {
+        {"ragged.csv", "a,b,c\n1,2,3\n4,5\n", "row 3 has 2 fields but the header has 3"},
+        {"quote.csv", "a,b\n1,\"unterminated\n",
+         "malformed CSV at the end: error parsing data while strict checking enabled"},
+        {"empty.csv", "", "empty file (expected a header row)"},
+        {"absent.csv", NULL, "cannot open: No such file or directory"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        tu_tmp(path, sizeof path, bad[i].file);
+        if (bad[i].text) tu_write_text(path, bad[i].text);
+        snprintf(want, sizeof want, "%s: %s", path, bad[i].message);
+        assert_int_equal(metrics_table_read(path, &t, &err), -1);
+        assert_string_equal(err.msg, want);
+    }
     /* a last row without its line break still counts */
     tu_tmp(path, sizeof path, "noeol.csv");
     tu_write_text(path, "a,b\n1,2");
