@@ -19,17 +19,10 @@ const char *optim_type_name(OptimType t)
 
 int optim_type_parse(const char *name, OptimType *out, Error *err)
 {
-    for (int t = 0; t < OPTIM_TYPE_COUNT; t++) {
-        if (strcmp(name, type_names[t]) == 0) {
-            *out = (OptimType)t;
-            return 0;
-        }
-    }
-    const char *close = suggest_word(name, type_names, OPTIM_TYPE_COUNT);
-    if (close)
-        return err_set(err, "unknown optimizer '%s' (did you mean '%s'?); expected one of sgd, "
-                       "adam, adamw, rmsprop", name, close);
-    return err_set(err, "unknown optimizer '%s'; expected one of sgd, adam, adamw, rmsprop", name);
+    int t = choice_index(name, type_names, OPTIM_TYPE_COUNT, "optimizer", err);
+    if (t < 0) return -1;
+    *out = (OptimType)t;
+    return 0;
 }
 
 void optim_config_defaults(OptimConfig *c, OptimType type)

@@ -16,18 +16,10 @@ const char *schedule_type_name(SchedType t)
 
 int schedule_type_parse(const char *name, SchedType *out, Error *err)
 {
-    for (int t = 0; t < SCHED_TYPE_COUNT; t++) {
-        if (strcmp(name, type_names[t]) == 0) {
-            *out = (SchedType)t;
-            return 0;
-        }
-    }
-    const char *close = suggest_word(name, type_names, SCHED_TYPE_COUNT);
-    if (close)
-        return err_set(err, "unknown schedule '%s' (did you mean '%s'?); expected one of constant, "
-                       "step, cosine, linear_warmup", name, close);
-    return err_set(err, "unknown schedule '%s'; expected one of constant, step, cosine, "
-                   "linear_warmup", name);
+    int t = choice_index(name, type_names, SCHED_TYPE_COUNT, "schedule", err);
+    if (t < 0) return -1;
+    *out = (SchedType)t;
+    return 0;
 }
 
 void schedule_config_defaults(ScheduleConfig *s, SchedType type)

@@ -1,6 +1,7 @@
 /* "Did you mean" (see suggest.h). */
 #include "graph/suggest.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* Edit distance with adjacent transpositions (optimal string alignment), so "adma" suggests "adam". */
@@ -36,4 +37,17 @@ const char *suggest_word(const char *word, const char *const *candidates, int n)
     if (limit < 1) limit = 1;
     if (limit > 3) limit = 3;
     return best_d <= limit ? best : NULL;
+}
+
+int choice_index(const char *word, const char *const *choices, int n, const char *what, Error *err)
+{
+    char list[256] = "", hint[128] = "";
+    for (int i = 0; i < n; i++) {
+        if (strcmp(word, choices[i]) == 0) return i;
+        size_t at = strlen(list);
+        snprintf(list + at, sizeof list - at, "%s%s", i ? ", " : "", choices[i]);
+    }
+    const char *close = suggest_word(word, choices, n);
+    if (close) snprintf(hint, sizeof hint, " (did you mean '%s'?)", close);
+    return err_set(err, "unknown %s '%s'%s; expected one of %s", what, word, hint, list);
 }

@@ -4,10 +4,15 @@
 #ifndef GRAPH_SUGGEST_H
 #define GRAPH_SUGGEST_H
 
+#include "graph/error.h"
+
 /* Levenshtein distance with adjacent transpositions. */
 int edit_distance(const char *a, const char *b);
 /* The candidate closest to `word` within a typo's distance (a third of its letters, 1 to 3), or
  * NULL. */
 const char *suggest_word(const char *word, const char *const *candidates, int n);
+/* The index of `word` among choices[0..n); else -1 with "unknown <what> '<word>' (did you mean
+ * '<closest>'?); expected one of <the choices>". */
+int choice_index(const char *word, const char *const *choices, int n, const char *what, Error *err);
 
 #endif

@@ -302,8 +302,10 @@ static void test_config_errors(void **state)
     (void)state;
     Error err = {0};
     OptimType t;
-    expect_error(optim_type_parse("adan", &t, &err), &err, "did you mean 'adam'?");
-    expect_error(optim_type_parse("lbfgs", &t, &err), &err, "expected one of sgd, adam, adamw, rmsprop");
+    expect_error(optim_type_parse("adan", &t, &err), &err,
+                 "unknown optimizer 'adan' (did you mean 'adam'?); expected one of sgd, adam, adamw, rmsprop");
+    expect_error(optim_type_parse("lbfgs", &t, &err), &err,
+                 "unknown optimizer 'lbfgs'; expected one of sgd, adam, adamw, rmsprop");
     OptimConfig c;
     optim_config_defaults(&c, OPTIM_SGD);
     c.nesterov = true;
@@ -324,7 +326,9 @@ static void test_config_errors(void **state)
     assert_int_equal(optim_config_check(&c, NULL, &err), 0);
 
     SchedType s;
-    expect_error(schedule_type_parse("cosin", &s, &err), &err, "did you mean 'cosine'?");
+    expect_error(schedule_type_parse("cosin", &s, &err), &err,
+                 "unknown schedule 'cosin' (did you mean 'cosine'?); expected one of constant, step, cosine, "
+                 "linear_warmup");
     ScheduleConfig sc;
     schedule_config_defaults(&sc, SCHED_LINEAR_WARMUP);
     sc.after = SCHED_LINEAR_WARMUP;
