@@ -291,15 +291,21 @@ fail:
     return -1;
 }
 
+/* The n metadata pairs and their two arrays (a file's or a writer's). */
+static void free_metadata(char **keys, char **values, int n)
+{
+    for (int i = 0; i < n; i++) {
+        free(keys[i]);
+        free(values[i]);
+    }
+    free(keys);
+    free(values);
+}
+
 void st_free(StFile *f)
 {
     if (!f) return;
-    for (int i = 0; i < f->n_meta; i++) {
-        free(f->meta_keys[i]);
-        free(f->meta_values[i]);
-    }
-    free(f->meta_keys);
-    free(f->meta_values);
+    free_metadata(f->meta_keys, f->meta_values, f->n_meta);
     free(f->tensors);
     free(f->data);
     memset(f, 0, sizeof *f);
@@ -419,13 +425,8 @@ void st_writer_free(StWriter *w)
         free(w->t[i].name);
         free(w->t[i].data);
     }
-    for (int i = 0; i < w->n_meta; i++) {
-        free(w->meta_keys[i]);
-        free(w->meta_values[i]);
-    }
+    free_metadata(w->meta_keys, w->meta_values, w->n_meta);
     free(w->t);
-    free(w->meta_keys);
-    free(w->meta_values);
     free(w);
 }
 
