@@ -78,12 +78,15 @@ static void channel_affine(float *out, const float *u, const float *v, int N, in
     }
 }
 
-/* This thread's contiguous share of the C channels. */
-static void my_channels(int C, int *c0, int *c1)
+/* Block i, [*c0, *c1), of at most BLOCK channels of this thread's contiguous share of the C
+ * channels; false when the share has fewer blocks. */
+static bool my_block(int C, int i, int *c0, int *c1)
 {
     int t = omp_get_thread_num(), nt = omp_get_num_threads();
-    *c0 = (int)((long long)C * t / nt);
-    *c1 = (int)((long long)C * (t + 1) / nt);
+    int lo = (int)((long long)C * t / nt), hi = (int)((long long)C * (t + 1) / nt);
+    *c0 = lo + i * BLOCK;
+    *c1 = *c0 + BLOCK < hi ? *c0 + BLOCK : hi;
+    return *c0 < hi;
 }
 
 void cpu_batchnorm_forward_train(const float *x, const float *gamma, const float *beta, float *y,
@@ -93,32 +96,27 @@ void cpu_batchnorm_forward_train(const float *x, const float *gamma, const float
 {
     const double count = (double)N * inner;
 #pragma omp parallel if ((size_t)N * C * inner > PAR_MIN)
-    {
-        int lo, hi;
-        my_channels(C, &lo, &hi);
-        for (int c0 = lo; c0 < hi; c0 += BLOCK) {
-            int c1 = c0 + BLOCK < hi ? c0 + BLOCK : hi;
-            double s1[BLOCK], s2[BLOCK];
-            float a[BLOCK], b[BLOCK];
-            channel_sums(x, x, N, C, inner, c0, c1, s1, s2);
-            for (int c = c0; c < c1; c++) {
-                double mean = s1[c - c0] / count;
-                double var = s2[c - c0] / count - mean * mean; /* biased, for normalising */
-                if (var < 0.0) var = 0.0;
-                float invstd = (float)(1.0 / sqrt(var + eps));
-                save_mean[c] = (float)mean;
-                save_invstd[c] = invstd;
-                if (running_mean)
-                    running_mean[c] = (float)((1.0 - momentum) * running_mean[c] + momentum * mean);
-                if (running_var) { /* the running estimate is unbiased, as PyTorch's */
-                    double unbiased = count > 1.0 ? var * count / (count - 1.0) : var;
-                    running_var[c] = (float)((1.0 - momentum) * running_var[c] + momentum * unbiased);
-                }
-                a[c - c0] = invstd * (gamma ? gamma[c] : 1.0f);
-                b[c - c0] = (beta ? beta[c] : 0.0f) - (float)mean * a[c - c0];
+    for (int i = 0, c0, c1; my_block(C, i, &c0, &c1); i++) {
+        double s1[BLOCK], s2[BLOCK];
+        float a[BLOCK], b[BLOCK];
+        channel_sums(x, x, N, C, inner, c0, c1, s1, s2);
+        for (int c = c0; c < c1; c++) {
+            double mean = s1[c - c0] / count;
+            double var = s2[c - c0] / count - mean * mean; /* biased, for normalising */
+            if (var < 0.0) var = 0.0;
+            float invstd = (float)(1.0 / sqrt(var + eps));
+            save_mean[c] = (float)mean;
+            save_invstd[c] = invstd;
+            if (running_mean)
+                running_mean[c] = (float)((1.0 - momentum) * running_mean[c] + momentum * mean);
+            if (running_var) { /* the running estimate is unbiased, as PyTorch's */
+                double unbiased = count > 1.0 ? var * count / (count - 1.0) : var;
+                running_var[c] = (float)((1.0 - momentum) * running_var[c] + momentum * unbiased);
             }
-            channel_affine(y, x, NULL, N, C, inner, c0, c1, a, NULL, b);
+            a[c - c0] = invstd * (gamma ? gamma[c] : 1.0f);
+            b[c - c0] = (beta ? beta[c] : 0.0f) - (float)mean * a[c - c0];
         }
+        channel_affine(y, x, NULL, N, C, inner, c0, c1, a, NULL, b);
     }
 }
 
@@ -127,19 +125,14 @@ void cpu_batchnorm_forward_eval(const float *x, const float *gamma, const float 
                                 int inner, float eps)
 {
 #pragma omp parallel if ((size_t)N * C * inner > PAR_MIN)
-    {
-        int lo, hi;
-        my_channels(C, &lo, &hi);
-        for (int c0 = lo; c0 < hi; c0 += BLOCK) {
-            int c1 = c0 + BLOCK < hi ? c0 + BLOCK : hi;
-            float a[BLOCK], b[BLOCK];
-            for (int c = c0; c < c1; c++) {
-                float invstd = (float)(1.0 / sqrt((double)running_var[c] + eps));
-                a[c - c0] = invstd * (gamma ? gamma[c] : 1.0f);
-                b[c - c0] = (beta ? beta[c] : 0.0f) - running_mean[c] * a[c - c0];
-            }
-            channel_affine(y, x, NULL, N, C, inner, c0, c1, a, NULL, b);
+    for (int i = 0, c0, c1; my_block(C, i, &c0, &c1); i++) {
+        float a[BLOCK], b[BLOCK];
+        for (int c = c0; c < c1; c++) {
+            float invstd = (float)(1.0 / sqrt((double)running_var[c] + eps));
+            a[c - c0] = invstd * (gamma ? gamma[c] : 1.0f);
+            b[c - c0] = (beta ? beta[c] : 0.0f) - running_mean[c] * a[c - c0];
         }
+        channel_affine(y, x, NULL, N, C, inner, c0, c1, a, NULL, b);
     }
 }
 
@@ -153,27 +146,22 @@ void cpu_batchnorm_backward(const float *dy, const float *x, const float *gamma,
 {
     const double count = (double)N * inner;
 #pragma omp parallel if ((size_t)N * C * inner > PAR_MIN)
-    {
-        int lo, hi;
-        my_channels(C, &lo, &hi);
-        for (int c0 = lo; c0 < hi; c0 += BLOCK) {
-            int c1 = c0 + BLOCK < hi ? c0 + BLOCK : hi;
-            double sdy[BLOCK], sdyx[BLOCK];
-            float a[BLOCK], b[BLOCK], d[BLOCK];
-            channel_sums(dy, x, N, C, inner, c0, c1, sdy, sdyx);
-            for (int c = c0; c < c1; c++) {
-                const double mean = save_mean[c], invstd = save_invstd[c], s = sdy[c - c0];
-                const double sdxhat = (sdyx[c - c0] - mean * s) * invstd; /* sum dy * xhat */
-                if (dbeta) dbeta[c] = (float)s;
-                if (dgamma) dgamma[c] = (float)sdxhat;
-                const double g = gamma ? gamma[c] : 1.0;
-                const double bc = -g * invstd * invstd * sdxhat / count;
-                a[c - c0] = (float)(g * invstd);
-                b[c - c0] = (float)bc;
-                d[c - c0] = (float)(-g * invstd * s / count - bc * mean);
-            }
-            if (dx) channel_affine(dx, dy, x, N, C, inner, c0, c1, a, b, d);
+    for (int i = 0, c0, c1; my_block(C, i, &c0, &c1); i++) {
+        double sdy[BLOCK], sdyx[BLOCK];
+        float a[BLOCK], b[BLOCK], d[BLOCK];
+        channel_sums(dy, x, N, C, inner, c0, c1, sdy, sdyx);
+        for (int c = c0; c < c1; c++) {
+            const double mean = save_mean[c], invstd = save_invstd[c], s = sdy[c - c0];
+            const double sdxhat = (sdyx[c - c0] - mean * s) * invstd; /* sum dy * xhat */
+            if (dbeta) dbeta[c] = (float)s;
+            if (dgamma) dgamma[c] = (float)sdxhat;
+            const double g = gamma ? gamma[c] : 1.0;
+            const double bc = -g * invstd * invstd * sdxhat / count;
+            a[c - c0] = (float)(g * invstd);
+            b[c - c0] = (float)bc;
+            d[c - c0] = (float)(-g * invstd * s / count - bc * mean);
         }
+        if (dx) channel_affine(dx, dy, x, N, C, inner, c0, c1, a, b, d);
     }
 }
 
