@@ -10,6 +10,20 @@ __device__ static inline int first_tap(int start, int dil)
     return start >= 0 ? start : start + (-start + dil - 1) / dil * dil;
 }
 
+/* Elements of a window op's output (y, dy) and of its input (x, dx). */
+template <typename Geom> static size_t output_elems(const Geom *g) { return (size_t)g->N * g->C * g->OH * g->OW; }
+template <typename Geom> static size_t input_elems(const Geom *g) { return (size_t)g->N * g->C * g->H * g->W; }
+
+/* kernel(args..., total) on one thread per output element, `total` of them (no launch when 0);
+ * a failed launch is reported under `name`. */
+template <typename Kernel, typename... Args>
+static void launch_per_output(Kernel kernel, const char *name, size_t total, Args... args)
+{
+    if (total == 0) return;
+    kernel<<<cuda_blocks(total), CUDA_THREADS>>>(args..., total);
+    CUDA_CHECK_LAUNCH(name);
+}
+
 /* ---- max pooling ---- */
 
 __global__ static void max_pool_kernel(PoolGeom g, const float *x, float *y, int32_t *idx, size_t total)
@@ -45,19 +59,13 @@ __global__ static void max_pool_backward_kernel(PoolGeom g, const float *dy, con
 
 void cuda_max_pool2d_forward(const PoolGeom *g, const float *x, float *y, int32_t *indices)
 {
-    size_t total = (size_t)g->N * g->C * g->OH * g->OW;
-    if (total == 0) return;
-    max_pool_kernel<<<cuda_blocks(total), CUDA_THREADS>>>(*g, x, y, indices, total);
-    CUDA_CHECK_LAUNCH("max_pool_kernel");
+    launch_per_output(max_pool_kernel, "max_pool_kernel", output_elems(g), *g, x, y, indices);
 }
 
 void cuda_max_pool2d_backward(const PoolGeom *g, const float *dy, const int32_t *indices, float *dx)
 {
-    size_t total = (size_t)g->N * g->C * g->OH * g->OW;
-    cuda_fill(dx, (size_t)g->N * g->C * g->H * g->W, 0.0f);
-    if (total == 0) return;
-    max_pool_backward_kernel<<<cuda_blocks(total), CUDA_THREADS>>>(*g, dy, indices, dx, total);
-    CUDA_CHECK_LAUNCH("max_pool_backward_kernel");
+    cuda_fill(dx, input_elems(g), 0.0f);
+    launch_per_output(max_pool_backward_kernel, "max_pool_backward_kernel", output_elems(g), *g, dy, indices, dx);
 }
 
 /* ---- average pooling ---- */
@@ -103,25 +111,19 @@ __global__ static void avg_pool_backward_kernel(PoolGeom g, const float *dy, flo
 
 void cuda_avg_pool2d_forward(const PoolGeom *g, const float *x, float *y)
 {
-    size_t total = (size_t)g->N * g->C * g->OH * g->OW;
-    if (total == 0) return;
-    avg_pool_kernel<<<cuda_blocks(total), CUDA_THREADS>>>(*g, x, y, total);
-    CUDA_CHECK_LAUNCH("avg_pool_kernel");
+    launch_per_output(avg_pool_kernel, "avg_pool_kernel", output_elems(g), *g, x, y);
 }
 
 void cuda_avg_pool2d_backward(const PoolGeom *g, const float *dy, float *dx)
 {
-    size_t total = (size_t)g->N * g->C * g->OH * g->OW;
-    cuda_fill(dx, (size_t)g->N * g->C * g->H * g->W, 0.0f);
-    if (total == 0) return;
-    avg_pool_backward_kernel<<<cuda_blocks(total), CUDA_THREADS>>>(*g, dy, dx, total);
-    CUDA_CHECK_LAUNCH("avg_pool_backward_kernel");
+    cuda_fill(dx, input_elems(g), 0.0f);
+    launch_per_output(avg_pool_backward_kernel, "avg_pool_backward_kernel", output_elems(g), *g, dy, dx);
 }
 
 /* ---- adaptive average pooling ---- */
 
-__global__ static void adaptive_kernel(const float *x, float *y, int H, int W, int OH, int OW, size_t total,
-                                       bool backward)
+__global__ static void adaptive_kernel(const float *x, float *y, int H, int W, int OH, int OW, bool backward,
+                                       size_t total)
 {
     GRID_STRIDE(e, total)
     {
@@ -145,19 +147,13 @@ __global__ static void adaptive_kernel(const float *x, float *y, int H, int W, i
 
 void cuda_adaptive_avg_pool2d_forward(const float *x, float *y, int planes, int H, int W, int OH, int OW)
 {
-    size_t total = (size_t)planes * OH * OW;
-    if (total == 0) return;
-    adaptive_kernel<<<cuda_blocks(total), CUDA_THREADS>>>(x, y, H, W, OH, OW, total, false);
-    CUDA_CHECK_LAUNCH("adaptive_kernel");
+    launch_per_output(adaptive_kernel, "adaptive_kernel", (size_t)planes * OH * OW, x, y, H, W, OH, OW, false);
 }
 
 void cuda_adaptive_avg_pool2d_backward(const float *dy, float *dx, int planes, int H, int W, int OH, int OW)
 {
-    size_t total = (size_t)planes * OH * OW;
     cuda_fill(dx, (size_t)planes * H * W, 0.0f);
-    if (total == 0) return;
-    adaptive_kernel<<<cuda_blocks(total), CUDA_THREADS>>>(dy, dx, H, W, OH, OW, total, true);
-    CUDA_CHECK_LAUNCH("adaptive_kernel");
+    launch_per_output(adaptive_kernel, "adaptive_kernel", (size_t)planes * OH * OW, dy, dx, H, W, OH, OW, true);
 }
 
 /* ---- resampling ---- */
@@ -220,17 +216,11 @@ __global__ static void resize_backward_kernel(ResizeGeom g, const float *dy, flo
 
 void cuda_resize_forward(const ResizeGeom *g, const float *x, float *y)
 {
-    size_t total = (size_t)g->N * g->C * g->OH * g->OW;
-    if (total == 0) return;
-    resize_kernel<<<cuda_blocks(total), CUDA_THREADS>>>(*g, x, y, total);
-    CUDA_CHECK_LAUNCH("resize_kernel");
+    launch_per_output(resize_kernel, "resize_kernel", output_elems(g), *g, x, y);
 }
 
 void cuda_resize_backward(const ResizeGeom *g, const float *dy, float *dx)
 {
-    size_t total = (size_t)g->N * g->C * g->OH * g->OW;
-    cuda_fill(dx, (size_t)g->N * g->C * g->H * g->W, 0.0f);
-    if (total == 0) return;
-    resize_backward_kernel<<<cuda_blocks(total), CUDA_THREADS>>>(*g, dy, dx, total);
-    CUDA_CHECK_LAUNCH("resize_backward_kernel");
+    cuda_fill(dx, input_elems(g), 0.0f);
+    launch_per_output(resize_backward_kernel, "resize_backward_kernel", output_elems(g), *g, dy, dx);
 }
