@@ -37,18 +37,19 @@ typedef struct ConvPlan {
 
 static ConvPlan *plans;
 
-/* Index of the fastest usable result (sorted fastest first by cuDNN), or -1. */
-#define PICK_ALGO(perf, count, out)                                                         \
-    do {                                                                                    \
-        (out) = -1;                                                                         \
-        for (int i_ = 0; i_ < (count); i_++)                                                \
-            if ((perf)[i_].status == CUDNN_STATUS_SUCCESS &&                                \
-                (perf)[i_].mathType == CUDNN_FMA_MATH &&                                    \
-                (perf)[i_].memory <= CONV_WORKSPACE_CAP) {                                  \
-                (out) = i_;                                                                 \
-                break;                                                                      \
-            }                                                                               \
-    } while (0)
+/* The fastest usable algorithm of a cudnnFind* search that returned `searched` and `count`
+ * results (sorted fastest first): full float32 math, scratch within CONV_WORKSPACE_CAP; else
+ * `fallback`. */
+template <typename Perf, typename Algo>
+static Algo fastest_usable(cudnnStatus_t searched, const Perf *perf, int count, Algo fallback)
+{
+    if (searched != CUDNN_STATUS_SUCCESS) return fallback;
+    for (int i = 0; i < count; i++)
+        if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].mathType == CUDNN_FMA_MATH &&
+            perf[i].memory <= CONV_WORKSPACE_CAP)
+            return perf[i].algo;
+    return fallback;
+}
 
 /* Times the algorithms of each direction and keeps the fastest; when timing is impossible
  * (for example too little memory for its trial buffers) the implicit-GEMM algorithms, which
@@ -56,32 +57,20 @@ static ConvPlan *plans;
 static bool choose_algorithms(ConvPlan *p)
 {
     cudnnHandle_t h = cuda_dnn();
-    int n = 0, best;
+    int n = 0;
+    cudnnStatus_t st;
     cudnnConvolutionFwdAlgoPerf_t fwd[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     cudnnConvolutionBwdDataAlgoPerf_t data[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
     cudnnConvolutionBwdFilterAlgoPerf_t filt[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
 
-    p->fwd = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
-    if (cudnnFindConvolutionForwardAlgorithm(h, p->x, p->w, p->conv, p->y,
-                                             CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n,
-                                             fwd) == CUDNN_STATUS_SUCCESS) {
-        PICK_ALGO(fwd, n, best);
-        if (best >= 0) p->fwd = fwd[best].algo;
-    }
-    p->bwd_data = CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;
-    if (cudnnFindConvolutionBackwardDataAlgorithm(h, p->w, p->y, p->conv, p->x,
-                                                  CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n,
-                                                  data) == CUDNN_STATUS_SUCCESS) {
-        PICK_ALGO(data, n, best);
-        if (best >= 0) p->bwd_data = data[best].algo;
-    }
-    p->bwd_filter = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1;
-    if (cudnnFindConvolutionBackwardFilterAlgorithm(h, p->x, p->y, p->conv, p->w,
-                                                    CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &n,
-                                                    filt) == CUDNN_STATUS_SUCCESS) {
-        PICK_ALGO(filt, n, best);
-        if (best >= 0) p->bwd_filter = filt[best].algo;
-    }
+    st = cudnnFindConvolutionForwardAlgorithm(h, p->x, p->w, p->conv, p->y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, fwd);
+    p->fwd = fastest_usable(st, fwd, n, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM);
+    st = cudnnFindConvolutionBackwardDataAlgorithm(h, p->w, p->y, p->conv, p->x, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
+                                                   &n, data);
+    p->bwd_data = fastest_usable(st, data, n, CUDNN_CONVOLUTION_BWD_DATA_ALGO_1);
+    st = cudnnFindConvolutionBackwardFilterAlgorithm(h, p->x, p->y, p->conv, p->w,
+                                                     CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &n, filt);
+    p->bwd_filter = fastest_usable(st, filt, n, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1);
     (void)cudaGetLastError(); /* a failed trial allocation inside cudnnFind* is not ours */
 
     /* Sizes are asked again for the chosen algorithms: the exact requirement, also for the
