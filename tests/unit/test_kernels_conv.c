@@ -118,49 +118,19 @@ typedef struct Impl {
     bool (*filter)(const ConvGeom *g, const float *x, const float *dy, float *dw, void *ws, size_t bytes);
 } Impl;
 
-static bool backend_forward(const ConvGeom *g, const float *x, const float *w, const float *bias, float *y,
-                            void *ws, size_t bytes)
-{
-    (void)bytes;
-    cpu_conv2d_forward(g, x, w, bias, y, ws);
-    return true;
-}
+/* prefix_forward, prefix_data and prefix_filter: Impl functions for three passes that never
+ * decline (and size their own workspace use). */
+#define NEVER_DECLINES(prefix, forward_fn, data_fn, filter_fn)                                                         \
+    static bool prefix##_forward(const ConvGeom *g, const float *x, const float *w, const float *bias, float *y,       \
+                                 void *ws, size_t bytes)                                                               \
+    { (void)bytes; forward_fn(g, x, w, bias, y, ws); return true; }                                                    \
+    static bool prefix##_data(const ConvGeom *g, const float *dy, const float *w, float *dx, void *ws, size_t bytes)   \
+    { (void)bytes; data_fn(g, dy, w, dx, ws); return true; }                                                           \
+    static bool prefix##_filter(const ConvGeom *g, const float *x, const float *dy, float *dw, void *ws, size_t bytes) \
+    { (void)bytes; filter_fn(g, x, dy, dw, ws); return true; }
 
-static bool backend_data(const ConvGeom *g, const float *dy, const float *w, float *dx, void *ws, size_t bytes)
-{
-    (void)bytes;
-    cpu_conv2d_backward_data(g, dy, w, dx, ws);
-    return true;
-}
-
-static bool backend_filter(const ConvGeom *g, const float *x, const float *dy, float *dw, void *ws, size_t bytes)
-{
-    (void)bytes;
-    cpu_conv2d_backward_filter(g, x, dy, dw, ws);
-    return true;
-}
-
-static bool im2col_forward(const ConvGeom *g, const float *x, const float *w, const float *bias, float *y,
-                           void *ws, size_t bytes)
-{
-    (void)bytes;
-    conv_im2col_forward(g, x, w, bias, y, ws);
-    return true;
-}
-
-static bool im2col_data(const ConvGeom *g, const float *dy, const float *w, float *dx, void *ws, size_t bytes)
-{
-    (void)bytes;
-    conv_im2col_backward_data(g, dy, w, dx, ws);
-    return true;
-}
-
-static bool im2col_filter(const ConvGeom *g, const float *x, const float *dy, float *dw, void *ws, size_t bytes)
-{
-    (void)bytes;
-    conv_im2col_backward_filter(g, x, dy, dw, ws);
-    return true;
-}
+NEVER_DECLINES(backend, cpu_conv2d_forward, cpu_conv2d_backward_data, cpu_conv2d_backward_filter)
+NEVER_DECLINES(im2col, conv_im2col_forward, conv_im2col_backward_data, conv_im2col_backward_filter)
 
 static const Impl impls[] = {
     {"backend", backend_forward, backend_data, backend_filter},
