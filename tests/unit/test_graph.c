@@ -396,7 +396,6 @@ static void test_views_share_memory(void **state)
     graph_free(g);
 }
 
-/* A shape error names the node and its input shapes. */
 /* An input made after op nodes is written before the run, so it must not share memory with a
  * value computed earlier in the run (here `a`, freed once `b` has read it). */
 static void test_late_input_keeps_its_memory(void **state)
@@ -427,6 +426,7 @@ static void test_late_input_keeps_its_memory(void **state)
     graph_free(g);
 }
 
+/* A shape error names the node and its input shapes. */
 static void test_shape_error_names_the_node(void **state)
 {
     (void)state;
