@@ -48,11 +48,6 @@ static void test_context_and_place(void **state)
     assert_int_equal(err.kind, ERR_FAILED);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
+TU_MAIN(NULL, NULL,
         cmocka_unit_test(test_text),
-        cmocka_unit_test(test_context_and_place),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_context_and_place))
