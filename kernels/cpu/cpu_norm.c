@@ -265,20 +265,15 @@ void cpu_film_forward(const float *x, const float *scale, const float *shift, fl
                       int C, int inner, int ld)
 {
 #pragma omp parallel if ((size_t)N * C * inner > PAR_MIN)
-    {
-        int lo, hi;
-        my_channels(C, &lo, &hi);
-        for (int n = 0; n < N; n++) {
-            size_t at = (size_t)n * C * inner;
-            for (int c0 = lo; c0 < hi; c0 += BLOCK) {
-                int c1 = c0 + BLOCK < hi ? c0 + BLOCK : hi;
-                float a[BLOCK], b[BLOCK];
-                for (int c = c0; c < c1; c++) {
-                    a[c - c0] = 1.0f + (scale ? scale[(size_t)n * ld + c] : 0.0f);
-                    b[c - c0] = shift ? shift[(size_t)n * ld + c] : 0.0f;
-                }
-                channel_affine(y + at, x + at, NULL, 1, C, inner, c0, c1, a, NULL, b);
+    for (int n = 0; n < N; n++) {
+        size_t at = (size_t)n * C * inner;
+        for (int i = 0, c0, c1; my_block(C, i, &c0, &c1); i++) {
+            float a[BLOCK], b[BLOCK];
+            for (int c = c0; c < c1; c++) {
+                a[c - c0] = 1.0f + (scale ? scale[(size_t)n * ld + c] : 0.0f);
+                b[c - c0] = shift ? shift[(size_t)n * ld + c] : 0.0f;
             }
+            channel_affine(y + at, x + at, NULL, 1, C, inner, c0, c1, a, NULL, b);
         }
     }
 }

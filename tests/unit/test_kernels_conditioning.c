@@ -14,6 +14,7 @@
 
 #include "graph/graph.h"
 #include "kernels/cpu/cpu_kernels.h"
+#include "tests/unit/testutil.h"
 
 static float *data(size_t n, float lo, float hi, uint64_t seed)
 {
@@ -252,14 +253,9 @@ static void test_embedding_bad_id(void **state)
     graph_free(g);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
+TU_MAIN(NULL, NULL,
         cmocka_unit_test(test_group_norm),
         cmocka_unit_test(test_film),
         cmocka_unit_test(test_time_embedding),
         cmocka_unit_test(test_embedding),
-        cmocka_unit_test(test_embedding_bad_id),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_embedding_bad_id))
