@@ -429,9 +429,7 @@ static void test_batch_options(void **state)
     assert_false(batch_options(&d, 32, 7).flip);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
+TU_MAIN(tu_group_setup, tu_group_teardown,
         cmocka_unit_test(test_transforms_match_torchvision),
         cmocka_unit_test(test_folder_matches_pil),
         cmocka_unit_test(test_folder_errors),
@@ -439,7 +437,4 @@ int main(void)
         cmocka_unit_test(test_pad_mnist),
         cmocka_unit_test(test_idx_shape_from_header),
         cmocka_unit_test(test_flips),
-        cmocka_unit_test(test_batch_options),
-    };
-    return cmocka_run_group_tests(tests, tu_group_setup, tu_group_teardown);
-}
+        cmocka_unit_test(test_batch_options))

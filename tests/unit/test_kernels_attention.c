@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "kernels/cpu/cpu_kernels.h"
+#include "tests/unit/testutil.h"
 
 typedef struct Want {
     double *y, *dq, *dk, *dv;
@@ -167,13 +168,8 @@ static void test_nan_stays_in_its_block(void **state)
     free(q), free(k), free(v), free(y), free(ws);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
+TU_MAIN(NULL, NULL,
         cmocka_unit_test(test_blocks_on_threads),
         cmocka_unit_test(test_blocks_in_turn),
         cmocka_unit_test(test_far_apart_scores),
-        cmocka_unit_test(test_nan_stays_in_its_block),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_nan_stays_in_its_block))

@@ -543,16 +543,17 @@ static void test_shipped_sweeps_validate(void **state)
     }
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_two_points_run),     cmocka_unit_test(test_second_invocation_skips),
-        cmocka_unit_test(test_unfinished_point_runs_again), cmocka_unit_test(test_seeds_sweep),
-        cmocka_unit_test(test_classifier_run),     cmocka_unit_test(test_report),             cmocka_unit_test(test_report_is_reproducible),
-        cmocka_unit_test(test_index_html_in_chromium), cmocka_unit_test(test_slurm_script),
-        cmocka_unit_test(test_failing_point),      cmocka_unit_test(test_bad_sweeps_refused),
+TU_MAIN(setup, teardown,
+        cmocka_unit_test(test_two_points_run),
+        cmocka_unit_test(test_second_invocation_skips),
+        cmocka_unit_test(test_unfinished_point_runs_again),
+        cmocka_unit_test(test_seeds_sweep),
+        cmocka_unit_test(test_classifier_run),
+        cmocka_unit_test(test_report),
+        cmocka_unit_test(test_report_is_reproducible),
+        cmocka_unit_test(test_index_html_in_chromium),
+        cmocka_unit_test(test_slurm_script),
+        cmocka_unit_test(test_failing_point),
+        cmocka_unit_test(test_bad_sweeps_refused),
         cmocka_unit_test(test_ls_states),
-        cmocka_unit_test(test_shipped_sweeps_validate),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+        cmocka_unit_test(test_shipped_sweeps_validate))
