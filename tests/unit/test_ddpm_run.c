@@ -213,13 +213,11 @@ static void test_check_summary(void **state)
     if (!strstr(out, want)) fail_msg("expected '%s' in:\n%s", want, out);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_metrics_and_epochs),        cmocka_unit_test(test_pictures),
-        cmocka_unit_test(test_checkpoint_holds_average),  cmocka_unit_test(test_runs_repeat),
-        cmocka_unit_test(test_sample_ddim_deterministic), cmocka_unit_test(test_sample_options_checked),
-        cmocka_unit_test(test_check_summary),
-    };
-    return cmocka_run_group_tests(tests, setup, tu_group_teardown);
-}
+TU_MAIN(setup, tu_group_teardown,
+        cmocka_unit_test(test_metrics_and_epochs),
+        cmocka_unit_test(test_pictures),
+        cmocka_unit_test(test_checkpoint_holds_average),
+        cmocka_unit_test(test_runs_repeat),
+        cmocka_unit_test(test_sample_ddim_deterministic),
+        cmocka_unit_test(test_sample_options_checked),
+        cmocka_unit_test(test_check_summary))
