@@ -221,11 +221,6 @@ static void test_training_step_matches_diffusers(void **state)
     for (int b = 0; b < 2 && backends[b]; b++) run_step_on(backends[b]);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
+TU_MAIN(NULL, NULL,
         cmocka_unit_test(test_ho_parameter_count),
-        cmocka_unit_test(test_training_step_matches_diffusers),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+        cmocka_unit_test(test_training_step_matches_diffusers))
