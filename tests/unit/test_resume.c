@@ -518,15 +518,10 @@ static void test_resume_refused(void **state)
     expect_refused(args, want);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
+TU_MAIN(setup, teardown,
         cmocka_unit_test(test_interrupt_and_resume),
         cmocka_unit_test(test_kill_and_resume),
         cmocka_unit_test(test_resume_at_the_end),
         cmocka_unit_test(test_ddpm_kill_and_resume),
         cmocka_unit_test(test_second_interrupt_exits_at_once),
-        cmocka_unit_test(test_resume_refused),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+        cmocka_unit_test(test_resume_refused))
