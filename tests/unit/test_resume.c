@@ -366,8 +366,7 @@ static void test_interrupt_and_resume(void **state)
     snprintf(args, sizeof args, "%s resume %s --threads 2 2>&1", tu_runner(), dir);
     FILE *p = popen(args, "r");
     assert_non_null(p);
-    out[fread(out, 1, sizeof out - 1, p)] = '\0';
-    if (pclose(p) != 0) fail_msg("resuming failed:\n%s", out);
+    if (tu_pclose_reading(p, out, sizeof out) != 0) fail_msg("resuming failed:\n%s", out);
     snprintf(want, sizeof want, "resume_probe: resuming %s/ after step %ld of %d\n", dir, step, TOTAL_STEPS);
     if (!strstr(out, want)) fail_msg("no '%s' in:\n%s", want, out);
     expect_same_run(gan_ref, dir, gan_files);

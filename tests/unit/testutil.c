@@ -81,15 +81,24 @@ const char *tu_mnist_dir(void)
     return d && *d ? d : "tests/data/mnist";
 }
 
+int tu_pclose_reading(FILE *p, char *out, size_t len)
+{
+    size_t n = fread(out, 1, len - 1, p);
+    out[n] = '\0';
+    /* Read what does not fit to the end: closing the pipe early would end the writer with SIGPIPE. */
+    char rest[4096];
+    while (fread(rest, 1, sizeof rest, p) > 0) {
+    }
+    return pclose(p);
+}
+
 int tu_run_runner(const char *prefix, const char *args, char *out, size_t len)
 {
     char cmd[4096];
     snprintf(cmd, sizeof cmd, "%s '%s' %s 2>&1", prefix, tu_runner(), args);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
-    size_t n = fread(out, 1, len - 1, p);
-    out[n] = '\0';
-    int status = pclose(p);
+    int status = tu_pclose_reading(p, out, len);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 

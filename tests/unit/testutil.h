@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 struct CMUnitTest;
@@ -63,6 +64,9 @@ void tu_write_text(const char *path, const char *text);
 const char *tu_runner(void);
 /* $MNIST_DIR, else the MNIST test split committed in tests/data/mnist. */
 const char *tu_mnist_dir(void);
+/* Reads a popen'ed command's output into out (NUL-terminated, cut at len - 1, the rest read and
+ * dropped so that the command runs to its end), then pcloses it: pclose's status. */
+int tu_pclose_reading(FILE *p, char *out, size_t len);
 /* Runs `prefix RUNNER args` with stdout and stderr into out (NUL-terminated, cut at len - 1);
  * returns the exit status, 128 when killed by a signal. */
 int tu_run_runner(const char *prefix, const char *args, char *out, size_t len);
