@@ -45,6 +45,9 @@ typedef struct Graph {
     int n, cap;
     const Backend *be;
     bool training;           /* batchnorm uses batch statistics, dropout drops */
+    /* Not training, yet batch norms normalise with each batch's own statistics (a PyTorch model
+     * sampled without .eval()); their running statistics are left as they are. */
+    bool batch_statistics;
     uint64_t seed;           /* random streams of ops (dropout) */
     uint64_t rng_offset;     /* advanced by every draw, so each run draws fresh numbers */
 

@@ -122,6 +122,12 @@ static int batchnorm_infer(Node *n, Error *err)
     return 0;
 }
 
+/* Batch statistics when training, when asked for outside training, or without running ones. */
+static bool normalises_by_batch(const Graph *g, const float *running_mean)
+{
+    return g->training || g->batch_statistics || !running_mean;
+}
+
 static void batchnorm_forward(Graph *g, Node *n)
 {
     const Backend *be = g->be;
@@ -131,7 +137,7 @@ static void batchnorm_forward(Graph *g, Node *n)
     const float *x = n->in[0]->out.data, *w = input_data(n, l.weight), *b = input_data(n, l.bias);
     float *rm = input_data(n, l.running_mean), *rv = input_data(n, l.running_var);
     float eps = (float)attr_float(n, "eps");
-    if (g->training || !rm) {
+    if (normalises_by_batch(g, rm)) {
         float *stats = n->aux[0].data;
         be->batchnorm_forward_train(x, w, b, n->out.data, stats, stats + C, g->training ? rm : NULL,
                                     g->training ? rv : NULL, N, C, inner, eps,
@@ -266,7 +272,7 @@ static void bn_grad_forward(Graph *g, Node *n)
         be->batchnorm_backward(dy, x, NULL, zeros, ones, NULL, NULL, out, N, C, inner);
         return;
     }
-    if (g->training || !rm) {
+    if (normalises_by_batch(g, rm)) {
         if (l.saved >= 0) {
             mean = n->in[l.saved]->aux[0].data;
             invstd = mean + C;

@@ -322,7 +322,8 @@ static int build_sampler(Adversarial *s, int chunk, Error *err)
     s->sampler = graph_new(s->be);
     s->sample_chunk = 0;
     if (!s->sampler) return err_set(err, "out of memory");
-    s->sampler->training = false; /* batch norms use running statistics and update nothing */
+    s->sampler->training = false; /* batch norms update nothing; dropout keeps everything */
+    s->sampler->batch_statistics = !strcmp(s->spec->samples.batchnorm, "batch");
     Shape zs = shape_batched(chunk, &s->gen->def.inputs[0].shape);
     if (!(s->sample_z = graph_input(s->sampler, "z", &zs, false, err)) ||
         !(s->sample_x = apply(s->sampling_gen, s->sampler, s->sample_z, s->spec->seed, err)) ||
@@ -427,9 +428,18 @@ static const FieldTable gan_keys = KEYS(gan_f, "loss (gan)");
 static const FieldTable wgan_keys = KEYS(wgan_f, "loss (wgan)");
 static const FieldTable wgan_gp_keys = KEYS(wgan_gp_f, "loss (wgan_gp)");
 
+static const char *const batchnorm_modes[] = {"running", "batch", NULL};
+static const Field samples_f[] = {
+    {"batchnorm", F_WORD, offsetof(SpecSamples, batchnorm), "running", 1, 0, batchnorm_modes,
+     "the generator's batch norms when it samples: their `running` statistics (evaluation mode, as after "
+     "PyTorch's `G.eval()`), or each sampling batch's own (`batch`: a PyTorch script that samples without "
+     "`G.eval()`); sampling never changes the running statistics"},
+};
+static const FieldTable samples_keys = KEYS(samples_f, "samples (gan, wgan, wgan_gp)");
+
 #define ADVERSARIAL(type)                                                                        \
     const Algorithm algo_##type = {                                                              \
-        .loss = {#type, {&family_keys, &type##_keys}, true, "adversarial"},                      \
+        .loss = {#type, {&family_keys, &type##_keys}, true, "adversarial", &samples_keys},       \
         .create = adv_create, .metric_names = adv_metric_names, .step = adv_step,                \
         .sample = adv_sample, .destroy = adv_destroy, .graphs = adv_graphs, .check = adv_check,  \
     };

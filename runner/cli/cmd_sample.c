@@ -1,5 +1,5 @@
 /* `runner sample RESULTS_DIR [--count N] [--nrow N] [--seed N] [--out FILE.png] [--threads N]
- * [--sampler ddpm|ddim] [--steps N] [--eta X]`: rebuilds the networks of a run from its resolved
+ * [--sampler ddpm|ddim] [--steps N] [--eta X] [--batchnorm running|batch]`: rebuilds the networks of a run from its resolved
  * spec, loads its last checkpoint (a finished run's or a running one's: checkpoints are replaced
  * atomically; a run with `ema:` samples from its weight average) and draws a fresh grid, by
  * default into the run's own RESULTS_DIR/samples/sample_seed<N>.png (a name the run never writes,
@@ -7,8 +7,9 @@
  * `--images DIR` writes one PNG per sample instead (000000.png, ...), as torchvision's save_image
  * writes a single image, for FID tools that compare folders; `--range LO,HI` is the value range
  * mapped to 0..255 (default: the run's data range; 0,1 is save_image on raw outputs, which
- * clamps everything below 0 to black).  The sampler options of a diffusion run stand for
- * `--set samples.sampler=...` (steps, eta) on its spec, checked as the spec's own values are. */
+ * clamps everything below 0 to black).  The options that choose how a run samples stand for
+ * `--set samples.<key>=...` on its spec, checked as the spec's own values are: a diffusion run's
+ * sampler (--sampler, --steps, --eta), an adversarial run's batch norms (--batchnorm). */
 #include "runner/cli/commands.h"
 #include "runner/cli/cmd_args.h"
 #include "runner/algo/train_loop.h"
@@ -25,11 +26,12 @@
 
 #define USAGE                                                                                      \
     "usage: runner sample RESULTS_DIR [--count 64] [--nrow 8] [--seed 1] [--out FILE.png] [--threads N]\n" \
-    "                     [--images DIR] [--range LO,HI] [--sampler ddpm|ddim] [--steps N] [--eta X]"
+    "                     [--images DIR] [--range LO,HI] [--sampler ddpm|ddim] [--steps N] [--eta X]\n" \
+    "                     [--batchnorm running|batch]"
 
-/* The options that set a diffusion run's samples.<key>. */
-#define SAMPLER_OPTIONS 3
-static const char *const sampler_keys[SAMPLER_OPTIONS] = {"sampler", "steps", "eta"};
+/* The options that set the run's samples.<key>, for the loss types whose samples: has the key. */
+#define SAMPLER_OPTIONS 4
+static const char *const sampler_keys[SAMPLER_OPTIONS] = {"sampler", "steps", "eta", "batchnorm"};
 
 typedef struct SampleOptions {
     const char *dir, *out; /* out NULL: RESULTS_DIR/samples/sample_seed<N>.png */
@@ -71,6 +73,7 @@ static int parse_options(int argc, char **argv, SampleOptions *o, Error *err)
         OPTION_TEXT("--sampler", &o->sampler[0]),
         OPTION_TEXT("--steps", &o->sampler[1]),
         OPTION_TEXT("--eta", &o->sampler[2]),
+        OPTION_TEXT("--batchnorm", &o->sampler[3]),
     };
     ArgPositionals dir = {.items = &o->dir, .min = 1, .max = 1, .what = "results folder"};
     if (cmd_parse(argc, argv, options, sizeof options / sizeof options[0], &dir, USAGE, err)) return -1;
@@ -136,7 +139,19 @@ static int data_shape_of(const StFile *f, const char *path, Shape *s, Error *err
     return err_set(err, "%s: metadata data_shape '%s' is not a list of positive sizes", path, v);
 }
 
-/* The run's spec, with the sampler options as overrides (a diffusion run's only). */
+/* Whether the loss type's samples: section has `key`. */
+static bool samples_have_key(const char *loss_type, const char *key)
+{
+    for (int i = 0; spec_loss_kind(i); i++) {
+        const SpecLossKind *k = spec_loss_kind(i);
+        if (strcmp(k->type, loss_type) != 0 || !k->samples_keys) continue;
+        for (int f = 0; f < k->samples_keys->n; f++)
+            if (!strcmp(k->samples_keys->fields[f].key, key)) return true;
+    }
+    return false;
+}
+
+/* The run's spec, with the sampling options as overrides. */
 static int load_spec(const SampleOptions *o, const char *path, Spec *spec, Error *err)
 {
     char sets[SAMPLER_OPTIONS][160];
@@ -150,13 +165,13 @@ static int load_spec(const SampleOptions *o, const char *path, Spec *spec, Error
     }
     if (spec_load(path, NULL, 0, spec, err)) return -1;
     if (n == 0) return 0;
-    bool diffusion = !strcmp(spec->loss.type, "ddpm");
     char type[SPEC_WORD_MAX];
     snprintf(type, sizeof type, "%s", spec->loss.type);
     spec_free(spec);
-    if (!diffusion)
-        return err_set(err, "--sampler, --steps and --eta choose how a diffusion run samples; %s trains a %s", o->dir,
-                       type);
+    for (int i = 0; i < SAMPLER_OPTIONS; i++)
+        if (o->sampler[i] && !samples_have_key(type, sampler_keys[i]))
+            return err_set(err, "--%s does not apply to %s: it trains a %s, whose samples have no '%s'",
+                           sampler_keys[i], o->dir, type, sampler_keys[i]);
     if (spec_load(path, items, n, spec, err) == 0) return 0;
     /* Place the error at the option as the user wrote it, not at the override it stands for. */
     for (int i = 0, k = 0; i < SAMPLER_OPTIONS; i++) {

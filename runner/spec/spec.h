@@ -96,6 +96,8 @@ typedef struct SpecSamples {
     bool clip;                    /* clip each predicted x_0 to the data range */
     SpecInts forward_timesteps;   /* forward.png's columns */
     int forward_images, reverse_images, reverse_every; /* reverse_every 0: ceil(steps / 42) */
+    /* gan, wgan, wgan_gp only: the generator's batch norms when sampling. */
+    char batchnorm[SPEC_WORD_MAX]; /* running (evaluation mode) | batch (each batch's statistics) */
 } SpecSamples;
 
 typedef struct SpecEma {

@@ -623,6 +623,21 @@ static void table_markdown(const FieldTable *t, FILE *out)
     fields_markdown(t, out);
 }
 
+/* Tables that several loss types share (a family's keys) are documented once. */
+typedef struct TablesShown {
+    const FieldTable *t[3 * SPEC_LOSS_TYPES_MAX];
+    int n;
+} TablesShown;
+
+static void table_markdown_once(const FieldTable *t, TablesShown *shown, FILE *out)
+{
+    if (!t) return;
+    for (int i = 0; i < shown->n; i++)
+        if (shown->t[i] == t) return;
+    if (shown->n < N(shown->t)) shown->t[shown->n++] = t;
+    table_markdown(t, out);
+}
+
 void spec_keys_markdown(FILE *out)
 {
     const FieldTable *before[] = {&top_t, &data_t};
@@ -635,19 +650,12 @@ void spec_keys_markdown(FILE *out)
     const char *names[SPEC_LOSS_TYPES_MAX + 1];
     Field type_f = loss_type_field(names);
     table_markdown(&(FieldTable){"loss", &type_f, 1}, out);
-    const FieldTable *shown[2 * SPEC_LOSS_TYPES_MAX];
-    int n_shown = 0;
+    TablesShown shown = {.n = 0};
     const SpecLossKind *k;
     for (int i = 0; (k = spec_loss_kind(i)); i++)
-        for (int j = 0; j < 2 && k->keys[j]; j++) {
-            bool seen = false;
-            for (int m = 0; m < n_shown; m++) seen = seen || shown[m] == k->keys[j];
-            if (seen || n_shown == N(shown)) continue;
-            table_markdown(shown[n_shown++] = k->keys[j], out);
-        }
+        for (int j = 0; j < 2; j++) table_markdown_once(k->keys[j], &shown, out);
     for (int i = 0; i < N(after); i++) table_markdown(after[i], out);
-    /* The keys loss types add to `samples`, then the sections after it. */
-    for (int i = 0; (k = spec_loss_kind(i)); i++)
-        if (k->samples_keys) table_markdown(k->samples_keys, out);
+    /* The keys loss types add to `samples` (a family's once), then the sections after it. */
+    for (int i = 0; (k = spec_loss_kind(i)); i++) table_markdown_once(k->samples_keys, &shown, out);
     for (int i = 0; i < N(last); i++) table_markdown(last[i], out);
 }

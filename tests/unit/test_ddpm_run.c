@@ -200,6 +200,10 @@ static void test_sample_options_checked(void **state)
                                           "(did you mean 'ddim'?)");
     expect_sample_error("--steps 101", "--steps 101: error: 'steps' (101) must be at most loss.timesteps (100)");
     expect_sample_error("--eta 1.5", "--eta 1.5: error: 'eta' is out of range: found 1.5, expected a number from 0 to 1");
+    char want[1024];
+    snprintf(want, sizeof want, "error: --batchnorm does not apply to %s: it trains a ddpm, whose samples have no 'batchnorm'",
+             run_dir);
+    expect_sample_error("--batchnorm batch", want);
 }
 
 /* `runner check` states what the run will do. */

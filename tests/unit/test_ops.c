@@ -319,12 +319,15 @@ static void set_inputs(Built *b)
     graph_set_input(b->g, b->dy, b->dy_host);
 }
 
-static int build(const Case *c, const Backend *be, Built *b, Error *err)
+/* batch_statistics: the training case run outside training with batch statistics (a PyTorch
+ * model sampled without .eval()). */
+static int build(const Case *c, const Backend *be, bool batch_statistics, Built *b, Error *err)
 {
     memset(b, 0, sizeof *b);
     b->g = graph_new(be);
     if (!b->g) return err_set(err, "graph_new failed");
-    b->g->training = c->training;
+    b->g->training = c->training && !batch_statistics;
+    b->g->batch_statistics = batch_statistics;
     b->g->seed = 1;
     for (int i = 0; i < c->n_in; i++) {
         char key[32];
@@ -542,6 +545,40 @@ static bool check_fd(Built *b, const Values *vs, char *msg, int *n_checked)
     return ok;
 }
 
+/* A training case with buffers (batch norm's running statistics) run outside training with batch
+ * statistics: the output training gives, and every buffer as it was. */
+static bool check_batch_statistics(const Case *c, const Values *training, char *msg)
+{
+    Error err = {0};
+    Built b;
+    Values vs = {0};
+    bool ok = true;
+    if (build(c, backend_cpu(), true, &b, &err) || run_values(&b, &vs, &err)) {
+        msg_add(msg, "\n    batch statistics: %s", tu_err(&err));
+        ok = false;
+    } else {
+        ok &= close_to("batch statistics: output vs training", vs.item[0].v, training->item[0].v, vs.item[0].n,
+                       0.0, msg);
+        for (int k = 0, i = 1 + b.n_wrt; k < b.n_param; k++) {
+            if (!b.param[k]->is_buffer) continue;
+            char what[200];
+            snprintf(what, sizeof what, "batch statistics: %s vs before", vs.item[i].name);
+            ok &= close_to(what, vs.item[i].v, b.param_host[k], vs.item[i].n, 0.0, msg);
+            i++;
+        }
+    }
+    built_free(&b);
+    values_free(&vs);
+    return ok;
+}
+
+static bool has_buffers(const Built *b)
+{
+    for (int k = 0; k < b->n_param; k++)
+        if (b->param[k]->is_buffer) return true;
+    return false;
+}
+
 /* The whole check of one case; failures are appended to msg. */
 static bool check_case(const Case *c, char *msg)
 {
@@ -549,7 +586,7 @@ static bool check_case(const Case *c, char *msg)
     Built cpu;
     Values cpu_vals = {0};
     bool ok = true;
-    if (build(c, backend_cpu(), &cpu, &err) || run_values(&cpu, &cpu_vals, &err)) {
+    if (build(c, backend_cpu(), false, &cpu, &err) || run_values(&cpu, &cpu_vals, &err)) {
         msg_add(msg, "\n  %s (op %s): cpu: %s", c->name, c->op->name, tu_err(&err));
         built_free(&cpu);
         values_free(&cpu_vals);
@@ -557,6 +594,7 @@ static bool check_case(const Case *c, char *msg)
     }
     char detail[MSG_MAX] = "";
     if (c->has_ref) ok &= check_fixture(c, &cpu_vals, "cpu", detail);
+    if (c->training && has_buffers(&cpu)) ok &= check_batch_statistics(c, &cpu_vals, detail);
     int n_fd = 0;
     if (c->fd && cpu.n_wrt) {
         ok &= check_fd(&cpu, &cpu_vals, detail, &n_fd);
@@ -569,7 +607,7 @@ static bool check_case(const Case *c, char *msg)
     if (g_cuda) {
         Built gpu;
         Values gpu_vals = {0};
-        if (build(c, g_cuda, &gpu, &err) || run_values(&gpu, &gpu_vals, &err)) {
+        if (build(c, g_cuda, false, &gpu, &err) || run_values(&gpu, &gpu_vals, &err)) {
             msg_add(detail, "\n    %s: %s", g_cuda->name, tu_err(&err));
             ok = false;
         } else {

@@ -308,6 +308,36 @@ static void test_sample(void **state)
     assert_false(tu_same_file(png[0], png[2]));
 }
 
+/* `runner sample --batchnorm batch`: the generator's batch norms on each sampling batch's own
+ * statistics (as a PyTorch script that never calls G.eval()) draw other images from the same
+ * noise, the same again for the same seed, and leave the checkpoint as it was; a mode that does
+ * not exist is refused. */
+static void test_sample_batch_statistics(void **state)
+{
+    (void)state;
+    assert_int_equal(gan_rc, 0);
+    char png[3][512], ckpt[512], before[512], args[2048], out[4096];
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoints/last.safetensors", gan_dir);
+    tu_tmp(before, sizeof before, "checkpoint_before.safetensors");
+    snprintf(args, sizeof args, "cp '%s' '%s'", ckpt, before);
+    assert_int_equal(system(args), 0);
+    const char *mode[] = {"--batchnorm running", "--batchnorm batch", "--batchnorm batch"};
+    for (int i = 0; i < 3; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "batchnorm%d.png", i);
+        tu_tmp(png[i], sizeof png[i], name);
+        snprintf(args, sizeof args, "sample '%s' --count 16 --seed 1 %s --out '%s'", gan_dir, mode[i], png[i]);
+        if (run(args, out, sizeof out) != 0) fail_msg("sample %s failed:\n%s", mode[i], out);
+    }
+    assert_false(tu_same_file(png[0], png[1]));
+    assert_true(tu_same_file(png[1], png[2]));
+    assert_true(tu_same_file(ckpt, before));
+    snprintf(args, sizeof args, "sample '%s' --batchnorm training --out '%s/never.png'", gan_dir, tu_tmpdir);
+    assert_int_not_equal(run(args, out, sizeof out), 0);
+    const char *want = "--batchnorm training: error: 'batchnorm' must be one of running, batch, found 'training'";
+    if (!strstr(out, want)) fail_msg("expected '%s' in:\n%s", want, out);
+}
+
 /* `runner sample --images`: one PNG per sample as save_image writes a single image (28x28, gray
  * repeated to RGB, no padding); --range 0,1 maps the same samples as save_image does raw [-1, 1]
  * outputs: everything at or below the middle grey of the run's own mapping becomes black, and a
@@ -638,6 +668,7 @@ TU_MAIN(setup, tu_group_teardown,
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_sample),
         cmocka_unit_test(test_sample_images),
+        cmocka_unit_test(test_sample_batch_statistics),
         cmocka_unit_test(test_refuses_overwrite),
         cmocka_unit_test(test_bad_data),
         cmocka_unit_test(test_read_only_folder),
