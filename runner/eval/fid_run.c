@@ -63,13 +63,15 @@ int fid_run_open(FidRun *f, const Spec *spec, const Backend *be, Error *err)
     if (f->is) f->names[f->n_metrics++] = "is_mean", f->names[f->n_metrics++] = "is_std";
     for (int m = 0; m < f->n_metrics; m++) f->values[m] = NAN;
 
-    /* The reference: the whole split, its files where data.root points for the training dataset. */
+    /* The reference: the split or its first images, its files where data.root points for the
+     * training dataset. */
     const char *dataset = s->ref_dataset[0] ? s->ref_dataset : spec->data.dataset;
-    char what[SPEC_TEXT_MAX + 2 * SPEC_WORD_MAX + 8];
+    char what[SPEC_TEXT_MAX + 2 * SPEC_WORD_MAX + 32], first[24] = "";
+    if (s->ref_count) snprintf(first, sizeof first, ":0-%d", s->ref_count);
     if (!strcmp(dataset, spec->data.dataset) && spec->data.root[0])
-        snprintf(what, sizeof what, "%s:%s@%s", dataset, s->ref_split, spec->data.root);
+        snprintf(what, sizeof what, "%s:%s%s@%s", dataset, s->ref_split, first, spec->data.root);
     else
-        snprintf(what, sizeof what, "%s:%s", dataset, s->ref_split);
+        snprintf(what, sizeof what, "%s:%s%s", dataset, s->ref_split, first);
     ImageSet ref;
     ImageSetOptions io = {.like = &spec->data}; /* the examples the generator learns to make */
     char cache[FID_CACHE_PATH_MAX];
@@ -166,8 +168,9 @@ int fid_run_eval(FidRun *f, const Experiment *x, float lo, float hi, const Resul
     Cell cells[2 + FID_RUN_MAX_METRICS] = {cell_int(epoch), cell_int(step)};
     for (int m = 0; m < f->n_metrics; m++) cells[2 + m] = cell_double(f->values[m]);
     if (metrics_log_row(&f->log, cells, 2 + f->n_metrics, err)) goto done;
-    fprintf(stderr, "step %lld, %s: %.6f (%d samples vs %s %s)\n", (long long)step, f->names[0], f->values[0], n,
-            f->spec->fid.ref_dataset[0] ? f->spec->fid.ref_dataset : f->spec->data.dataset, f->spec->fid.ref_split);
+    fprintf(stderr, "step %lld, %s: %.6f (%d samples vs %d images of %s %s)\n", (long long)step, f->names[0],
+            f->values[0], n, f->ref_n, f->spec->fid.ref_dataset[0] ? f->spec->fid.ref_dataset : f->spec->data.dataset,
+            f->spec->fid.ref_split);
     f->last_step = step;
     rc = 0;
 done:

@@ -112,6 +112,7 @@ typedef struct SpecFid {
     int samples;
     char ref_dataset[SPEC_WORD_MAX]; /* "" = data.dataset */
     char ref_split[SPEC_WORD_MAX];
+    int ref_count;                /* the split's first ref_count images; 0: all */
     int every_epochs;             /* 0: never during training */
     bool at_end;
     unsigned also;                /* bit set over fid_also_names: kid, is */

@@ -462,12 +462,13 @@ static const Field fid_f[] = {
     {"weights", F_TEXT, FA(weights), "", 1, 0, NULL, "converted Inception weights (empty: the default path)"},
     {"batch_size", F_INT, FA(batch_size), "100", 1, 1 << 16, NULL, "images per feature-extraction batch"},
 };
-/* `reference: {dataset, split}` is a nested mapping with its own table. */
+/* `reference: {dataset, split, count}` is a nested mapping with its own table. */
 static const FieldTable fid_t = {"fid", fid_f, N(fid_f)};
 static const Field fid_ref_f[] = {
     {"dataset", F_WORD, FA(ref_dataset), "", 1, 0, datasets,
      "reference dataset (empty: data.dataset), its images given data's channels, resize, fit and pad (no flips)"},
     {"split", F_WORD, FA(ref_split), "test", 1, 0, splits, "reference split"},
+    {"count", F_INT, FA(ref_count), "0", 0, 1e7, NULL, "the split's first `count` images (0: all of them)"},
 };
 static const FieldTable fid_ref_t = {"fid.reference", fid_ref_f, N(fid_ref_f)};
 

@@ -124,7 +124,8 @@ static void read_file(const char *path, char *buf, size_t len)
 }
 
 /* A short GAN run with `fid:` naming the LeNet, evaluated after every epoch (157 steps of 64) and at
- * the end: the rows land in fid.csv, the last values in summary.csv. */
+ * the end against the test split's first 2,000 images: the rows land in fid.csv, the last values
+ * in summary.csv. */
 static void test_fid_during_training(void **state)
 {
     (void)state;
@@ -133,11 +134,14 @@ static void test_fid_during_training(void **state)
     snprintf(args, sizeof args,
              "run experiments/gan_mnist.yaml --set data.split=test --set data.root=%s --set train.steps=160 "
              "--set fid.features='%s' --set fid.samples=500 --set fid.every_epochs=1 --set 'fid.also=[kid]' "
-             "--set log.every_steps=80 --set samples.every_epochs=0 --threads 2 --out '%s/gan'",
+             "--set fid.reference.count=2000 --set log.every_steps=80 --set samples.every_epochs=0 --threads 2 "
+             "--out '%s/gan'",
              tu_mnist_dir(), lenet_dir, tu_tmpdir);
     int rc = run(args, out, sizeof out);
     if (rc != 0) fprintf(stderr, "%s\n", out);
     assert_int_equal(rc, 0);
+    if (!strstr(out, "step 160, fd_lenet: ") || !strstr(out, " (500 samples vs 2000 images of mnist test)\n"))
+        fail_msg("no FID line against 2000 reference images in:\n%s", out);
     snprintf(path, sizeof path, "%s/gan/fid.csv", tu_tmpdir);
     read_file(path, text, sizeof text);
     const char *header = "epoch,step,fd_lenet,kid_mean,kid_std\n";
