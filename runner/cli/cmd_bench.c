@@ -13,9 +13,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#define BENCH_USAGE                                                                                  \
-    "usage: runner bench [--spec FILE] [--threads N] [--steps N] [--warmup N] [--batch N] "         \
-    "[--samples N] [--backend cpu|cuda|auto] [--profile]"
+#define BENCH_USAGE command_usage("bench")
 #define MAX_GRAPHS 4
 
 typedef struct BenchOptions {

@@ -126,7 +126,7 @@ int cmd_check(int argc, char **argv, Error *err)
     ArgList set_list = {.items = sets, .max = MAX_SETS};
     const ArgOption options[] = {OPTION_LIST("--set", &set_list)};
     ArgPositionals spec_path = {.items = &path, .min = 1, .max = 1, .what = "spec"};
-    if (cmd_parse(argc, argv, options, 1, &spec_path, "usage: runner check SPEC.yaml [--set key=value ...]", err))
+    if (cmd_parse(argc, argv, options, 1, &spec_path, command_usage("check"), err))
         return -1;
     int n_sets = set_list.n;
     Spec spec;

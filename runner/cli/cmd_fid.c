@@ -21,13 +21,7 @@
 #include <string.h>
 #include <time.h>
 
-#define USAGE                                                                                           \
-    "usage: runner fid A B [--features inception|RESULTS_DIR] [--weights FILE] [--samples N] [--kid] [--is]\n" \
-    "                      [--node NAME] [--batch N] [--threads N] [--seed N] [--backend cpu|cuda|auto] [--cache DIR] [--no-cache]\n" \
-    "       runner fid --bench [--weights FILE] [--images N] [--batch N] [--threads N] [--backend ...]\n"     \
-    "  A, B: a results folder, a folder of PNG images, or a dataset split DATASET:SPLIT[:FIRST-END][@ROOT]\n" \
-    "        such as mnist:test or mnist:test:0-5000@data/mnist (images 0..4999 from the files in data/mnist)\n" \
-    "  --features RESULTS_DIR: a trained classifier's features (node --node, default features): fd_<its name up to _>"
+#define USAGE command_usage("fid")
 
 typedef struct FidOptions {
     const char *side[2];
@@ -59,7 +53,7 @@ static int parse_options(int argc, char **argv, FidOptions *o, Error *err)
     };
     ArgPositionals sides = {.items = o->side, .max = 2, .what = "image set"};
     if (cmd_parse(argc, argv, options, sizeof options / sizeof options[0], &sides, USAGE, err)) return -1;
-    if (!o->bench && sides.n != 2) return err_set(err, "fid needs two image sets\n" USAGE);
+    if (!o->bench && sides.n != 2) return err_set(err, "fid needs two image sets\n%s", USAGE);
     return 0;
 }
 

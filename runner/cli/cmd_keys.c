@@ -8,7 +8,7 @@
 
 int cmd_keys(int argc, char **argv, Error *err)
 {
-    if (cmd_parse(argc, argv, NULL, 0, NULL, "usage: runner keys", err)) return -1;
+    if (cmd_parse(argc, argv, NULL, 0, NULL, command_usage("keys"), err)) return -1;
     spec_keys_markdown(stdout);
     return 0;
 }

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#define USAGE "usage: runner ls [RESULTS]"
+#define USAGE command_usage("ls")
 
 static void age_text(time_t since, char *buf, size_t len)
 {

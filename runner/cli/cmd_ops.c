@@ -58,7 +58,7 @@ static void print_op(const Op *op)
 
 int cmd_ops(int argc, char **argv, Error *err)
 {
-    if (cmd_parse(argc, argv, NULL, 0, NULL, "usage: runner ops", err)) return -1;
+    if (cmd_parse(argc, argv, NULL, 0, NULL, command_usage("ops"), err)) return -1;
     for (int i = 0; i < op_count(); i++)
         if (!(op_at(i)->flags & OP_INTERNAL)) print_op(op_at(i));
     return 0;

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define USAGE "usage: runner report [RESULTS ...] [--out DIR]"
+#define USAGE command_usage("report")
 #define MAX_ROOTS 64
 
 int cmd_report(int argc, char **argv, Error *err)

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define USAGE "usage: runner resume RESULTS_DIR [--threads N]"
+#define USAGE command_usage("resume")
 
 int cmd_resume(int argc, char **argv, Error *err)
 {

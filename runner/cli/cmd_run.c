@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define USAGE "usage: runner run SPEC.yaml [--set key=value ...] [--out DIR] [--force | --resume] [--threads N]"
+#define USAGE command_usage("run")
 
 static int parse_options(int argc, char **argv, RunOptions *o, Error *err)
 {

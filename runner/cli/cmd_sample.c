@@ -24,10 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define USAGE                                                                                      \
-    "usage: runner sample RESULTS_DIR [--count 64] [--nrow 8] [--seed 1] [--out FILE.png] [--threads N]\n" \
-    "                     [--images DIR] [--range LO,HI] [--sampler ddpm|ddim] [--steps N] [--eta X]\n" \
-    "                     [--batchnorm running|batch]"
+#define USAGE command_usage("sample")
 
 /* The options that set the run's samples.<key>, for the loss types whose samples: has the key. */
 #define SAMPLER_OPTIONS 4

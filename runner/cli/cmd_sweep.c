@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define USAGE "usage: runner sweep FILE.yaml [-j N] [--threads N] [--out DIR] [--emit slurm]"
+#define USAGE command_usage("sweep")
 
 int cmd_sweep(int argc, char **argv, Error *err)
 {

@@ -13,7 +13,7 @@ int cmd_version(int argc, char **argv, Error *err)
 {
     int threads = omp_get_max_threads();
     const ArgOption options[] = {OPTION_INT("--threads", &threads, 1, 1024)};
-    if (cmd_parse(argc, argv, options, 1, NULL, "usage: runner version [--threads N]", err)) return -1;
+    if (cmd_parse(argc, argv, options, 1, NULL, command_usage("version"), err)) return -1;
     char buf[1024], why[256];
     backend_cpu()->describe(buf, sizeof buf, threads);
     printf("runner %s\n%s\n", RUNNER_VERSION, buf);

@@ -40,6 +40,19 @@ static void usage(FILE *out)
                                                  commands[i].usage);
 }
 
+/* `runner COMMAND --help` (or -h) and `runner help COMMAND`: the command's line of help and usage. */
+static bool asks_for_help(int argc, char **argv)
+{
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return true;
+    return false;
+}
+
+static void command_help(const Command *c)
+{
+    printf("runner %s: %s\n%s\n", c->name, c->help, command_usage(c->name));
+}
+
 /* Starts the program again with the settings its libraries read only when they load
  * (backend_cpu_load_time_env: OpenBLAS's kernels, OpenMP's wait policy), where the user has not
  * set them.  The restarted program finds them set and goes on. */
@@ -60,14 +73,20 @@ int main(int argc, char **argv)
     apply_load_time_settings(argv);
     if (argc >= 1 && argv[0][0]) cli_program = argv[0];
     if (argc >= 2 && !strcmp(argv[1], "--version")) argv[1] = "version";
-    if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    bool help = argc >= 2 && (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+    if (argc < 2 || (help && argc == 2)) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    if (help) argv++, argc--; /* `runner help COMMAND` */
     const char *names[N_COMMANDS];
     for (int i = 0; i < N_COMMANDS; i++) {
         names[i] = commands[i].name;
         if (strcmp(argv[1], commands[i].name) != 0) continue;
+        if (help || asks_for_help(argc, argv)) {
+            command_help(&commands[i]);
+            return 0;
+        }
         Error err = {0};
         if (commands[i].run(argc - 2, argv + 2, &err) == 0) return 0;
         report(&err);

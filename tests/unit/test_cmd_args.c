@@ -113,7 +113,26 @@ static void test_no_arguments(void **state)
     assert_string_equal(tu_err(&err), "error: unexpected argument 'extra'\nusage: runner ops");
 }
 
+/* `runner COMMAND --help`, `-h` and `runner help COMMAND` print the command's help and usage and
+ * succeed, whatever else is on the line; an unknown command after `help` is named. */
+static void test_command_help(void **state)
+{
+    (void)state;
+    const char *lines[] = {"sample --help", "sample results/x -h", "help sample"};
+    for (int i = 0; i < 3; i++) {
+        char out[4096];
+        assert_int_equal(tu_run_runner("", lines[i], out, sizeof out), 0);
+        if (strncmp(out, "runner sample: ", 15) != 0 || !strstr(out, "\nusage: runner sample RESULTS_DIR") ||
+            !strstr(out, "[--batchnorm running|batch]"))
+            fail_msg("runner %s printed:\n%s", lines[i], out);
+    }
+    char out[4096];
+    assert_int_equal(tu_run_runner("", "help smaple", out, sizeof out), 2);
+    assert_string_equal(out, "error: unknown command 'smaple' (did you mean 'sample'?); `runner help` lists them\n");
+}
+
 TU_MAIN(NULL, NULL,
+        cmocka_unit_test(test_command_help),
         cmocka_unit_test(test_every_kind_and_form),
         cmocka_unit_test(test_mistakes_are_named),
         cmocka_unit_test(test_one_word_at_a_time),
