@@ -242,17 +242,6 @@ fail:
     return -1;
 }
 
-static int adv_metric_names(const void *state, const char **names, int max)
-{
-    const Adversarial *s = state;
-    static const char *const gan[] = {"loss_d", "loss_g", "d_real", "d_fake"};
-    static const char *const wgan[] = {"loss_d", "loss_g", "wasserstein", "gp"};
-    const char *const *list = s->kind < ADV_WGAN ? gan : wgan;
-    int n = s->kind == ADV_WGAN ? 3 : 4; /* wgan_gp adds gp */
-    for (int i = 0; i < n && i < max; i++) names[i] = list[i];
-    return n;
-}
-
 static void fill_noise(Adversarial *s, Node *in, int64_t step, int stream)
 {
     if (!in || !in->out.data) return; /* an input nothing reads has no memory */
@@ -437,13 +426,13 @@ static const Field samples_f[] = {
 };
 static const FieldTable samples_keys = KEYS(samples_f, "samples (gan, wgan, wgan_gp)");
 
-#define ADVERSARIAL(type)                                                                        \
+#define ADVERSARIAL(type, ...)                                                                   \
     const Algorithm algo_##type = {                                                              \
         .loss = {#type, {&family_keys, &type##_keys}, true, "adversarial", &samples_keys},       \
-        .create = adv_create, .metric_names = adv_metric_names, .step = adv_step,                \
+        .create = adv_create, .metrics = {__VA_ARGS__}, .step = adv_step,                        \
         .sample = adv_sample, .destroy = adv_destroy, .graphs = adv_graphs, .check = adv_check,  \
     };
 
-ADVERSARIAL(gan)
-ADVERSARIAL(wgan)
-ADVERSARIAL(wgan_gp)
+ADVERSARIAL(gan, "loss_d", "loss_g", "d_real", "d_fake")
+ADVERSARIAL(wgan, "loss_d", "loss_g", "wasserstein")
+ADVERSARIAL(wgan_gp, "loss_d", "loss_g", "wasserstein", "gp") /* its gradient penalty */

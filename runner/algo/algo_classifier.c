@@ -134,22 +134,6 @@ fail:
     return -1;
 }
 
-static int cls_metric_names(const void *state, const char **names, int max)
-{
-    (void)state;
-    static const char *const list[] = {"loss", "accuracy"};
-    for (int i = 0; i < 2 && i < max; i++) names[i] = list[i];
-    return 2;
-}
-
-static int cls_eval_metric_names(const void *state, const char **names, int max)
-{
-    (void)state;
-    static const char *const list[] = {"test_loss", "test_accuracy"};
-    for (int i = 0; i < 2 && i < max; i++) names[i] = list[i];
-    return 2;
-}
-
 /* Runs cg on n examples; returns its mean loss and adds the correct predictions to *correct. */
 static int run_graph(Classifier *s, ClsGraph *cg, const float *images, const int32_t *labels, int n,
                      double *loss, int64_t *correct, Error *err)
@@ -239,7 +223,7 @@ static const FieldTable classifier_keys = {"loss (classifier)", classifier_f,
 
 const Algorithm algo_classifier = {
     .loss = {"classifier", {&classifier_keys, NULL}, false, "classifier"},
-    .create = cls_create, .metric_names = cls_metric_names, .step = cls_step,
+    .create = cls_create, .metrics = {"loss", "accuracy"}, .step = cls_step,
     .sample = NULL, .destroy = cls_destroy, .graphs = cls_graphs,
-    .eval_metric_names = cls_eval_metric_names, .evaluate = cls_evaluate,
+    .eval_metrics = {"test_loss", "test_accuracy"}, .evaluate = cls_evaluate,
 };

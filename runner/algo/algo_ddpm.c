@@ -211,20 +211,6 @@ fail:
     return -1;
 }
 
-static int ddpm_metric_names(const void *state, const char **names, int max)
-{
-    (void)state;
-    if (max > 0) names[0] = "loss";
-    return 1;
-}
-
-static int ddpm_eval_metric_names(const void *state, const char **names, int max)
-{
-    (void)state;
-    if (max > 0) names[0] = "val_loss";
-    return 1;
-}
-
 /* Timesteps of n examples, elements offset.. of the uniform stream `seed` (t = floor(u T) with
  * u in [0, 1) from 24 random bits), and their coefficients, into lg's inputs. */
 static void set_timesteps(Ddpm *s, DdpmLossGraph *lg, int n, uint64_t seed, uint64_t offset)
@@ -354,7 +340,7 @@ done:
 
 const Algorithm algo_ddpm = {
     .loss = {"ddpm", {&ddpm_loss_keys, NULL}, false, "diffusion", &ddpm_samples_keys, ddpm_check_values},
-    .create = ddpm_create, .metric_names = ddpm_metric_names, .step = ddpm_step,
+    .create = ddpm_create, .metrics = {"loss"}, .step = ddpm_step,
     .sample = ddpm_sample, .destroy = ddpm_destroy, .graphs = ddpm_graphs, .check = ddpm_check,
-    .eval_metric_names = ddpm_eval_metric_names, .evaluate = ddpm_evaluate, .figures = ddpm_figures,
+    .eval_metrics = {"val_loss"}, .evaluate = ddpm_evaluate, .figures = ddpm_figures,
 };

@@ -26,6 +26,13 @@ const SpecLossKind *spec_loss_kind(int i)
     return i >= 0 && i < N_ALGORITHMS ? &algorithms[i]->loss : NULL;
 }
 
+int algorithm_count_names(const char *const *names)
+{
+    int n = 0;
+    while (n < ALGO_MAX_METRICS && names[n]) n++;
+    return n;
+}
+
 int algorithm_gradients(Graph *g, Network *net, Node *loss, const Optimizer *o, Node **out, Error *err)
 {
     int cap = net->params.n, rc = -1;

@@ -39,8 +39,9 @@ typedef struct Algorithm {
     SpecLossKind loss;
     /* Builds and plans the algorithm's graphs; *state is passed to the calls below. */
     int (*create)(const TrainContext *ctx, void **state, Error *err);
-    /* Metric columns, in order: e.g. loss_d, loss_g, d_real, d_fake (gan), wasserstein (wgan). */
-    int (*metric_names)(const void *state, const char **names, int max);
+    /* Metric columns, in order, up to the first NULL: e.g. loss_d, loss_g, d_real, d_fake (gan),
+     * wasserstein (wgan). */
+    const char *metrics[ALGO_MAX_METRICS + 1];
     /* One iteration on a host batch (batch x data_shape floats, labels may be NULL): every
      * network update the algorithm makes per batch (for wgan: one critic step; the generator
      * steps every n_critic iterations).  `step` counts iterations from 0.  On entry `metrics`
@@ -63,11 +64,11 @@ typedef struct Algorithm {
      * `batch`; may describe what it checked in `summary` (`runner check` prints it). */
     int (*check)(const Spec *spec, int batch, char *summary, size_t len, Error *err);
     /* Optional (NULL if absent): held-out evaluation, e.g. the test split once per epoch.
-     * eval_metric_names names its columns (classifier: test_loss, test_accuracy); evaluate fills
+     * eval_metrics names its columns (classifier: test_loss, test_accuracy); evaluate fills
      * them for `count` host examples (count x data_shape floats, their labels; any count, batched
      * inside) in evaluation mode (batch norms on running statistics, no dropout), changing
      * nothing. */
-    int (*eval_metric_names)(const void *state, const char **names, int max);
+    const char *eval_metrics[ALGO_MAX_METRICS + 1];
     int (*evaluate)(void *state, const float *images, const int32_t *labels, int count, double *metrics,
                     Error *err);
     /* Optional: pictures drawn once training ends (ddpm: the forward and the reverse process),
@@ -76,6 +77,9 @@ typedef struct Algorithm {
     int (*figures)(void *state, const float *examples, int n_examples, uint64_t seed, AlgoFigure *out, int max,
                    Error *err);
 } Algorithm;
+
+/* How many names `names` (an Algorithm's metrics or eval_metrics) holds before its NULL. */
+int algorithm_count_names(const char *const *names);
 
 /* Appends to g the gradient of `loss` with respect to each parameter that optimizer `o` of network
  * `net` trains, in o's order: out[k] for o->params[k] (NULL when the loss does not depend on it).

@@ -90,11 +90,8 @@ int experiment_build(Experiment *x, const Spec *spec, const Backend *be, int bat
         x->state = NULL;
         goto fail;
     }
-    x->n_metrics = x->algo->metric_names(x->state, x->metrics, ALGO_MAX_METRICS);
-    if (x->n_metrics < 0 || x->n_metrics > ALGO_MAX_METRICS) {
-        err_internal(err, "algorithm '%s' reports %d metrics", x->algo->loss.type, x->n_metrics);
-        goto fail;
-    }
+    x->metrics = x->algo->metrics;
+    x->n_metrics = algorithm_count_names(x->metrics);
     return 0;
 fail:
     experiment_free(x);

@@ -17,7 +17,7 @@ typedef struct Experiment {
     TrainContext ctx;
     const Algorithm *algo;
     void *state;                      /* the algorithm's, for batches of ctx.batch */
-    const char *metrics[ALGO_MAX_METRICS];
+    const char *const *metrics;       /* the algorithm's metric columns */
     int n_metrics;
 } Experiment;
 

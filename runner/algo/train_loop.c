@@ -72,7 +72,7 @@ struct TrainLoop {
     /* Held-out evaluation (algorithms with `evaluate`): the examples as floats, their metrics. */
     const Dataset *eval;
     float *eval_images;
-    const char *eval_names[ALGO_MAX_METRICS];
+    const char *const *eval_names;
     int n_eval;
     double eval_metrics[ALGO_MAX_METRICS];
     double *eval_xs, *eval_ys[ALGO_MAX_METRICS];
@@ -477,9 +477,8 @@ static int prepare_eval(TrainLoop *l, const Dataset *eval, Error *err)
 {
     if (!eval || !l->x->algo->evaluate) return 0;
     l->eval = eval;
-    l->n_eval = l->x->algo->eval_metric_names(l->x->state, l->eval_names, ALGO_MAX_METRICS);
-    if (l->n_eval < 0 || l->n_eval > ALGO_MAX_METRICS)
-        return err_internal(err, "algorithm '%s' reports %d evaluation metrics", l->x->algo->loss.type, l->n_eval);
+    l->eval_names = l->x->algo->eval_metrics;
+    l->n_eval = algorithm_count_names(l->eval_names);
     size_t per = (size_t)eval->c * (size_t)eval->h * (size_t)eval->w;
     if (!(l->eval_images = malloc((size_t)eval->n * per * sizeof *l->eval_images)))
         return err_set(err, "out of memory for %d evaluation images", eval->n);

@@ -159,8 +159,8 @@ static void test_case_matches_pytorch(void **state)
     must(st_read(tu_fixture_path(path, sizeof path, rel), &after, &err), &err);
     compare_network(name, x.nets[0], &after, &init, iterations == 1);
 
-    const char *eval_names[ALGO_MAX_METRICS];
-    assert_int_equal(x.algo->eval_metric_names(x.state, eval_names, ALGO_MAX_METRICS), 2);
+    const char *const *eval_names = x.algo->eval_metrics;
+    assert_int_equal(algorithm_count_names(eval_names), 2);
     assert_string_equal(eval_names[0], "test_loss");
     assert_string_equal(eval_names[1], "test_accuracy");
     float *images = load_f32(&steps, "eval.images", (size_t)eval_count * 64), *want = load_f32(&steps, "eval.metrics", 2);
