@@ -137,14 +137,6 @@ static void test_folder_matches_pil(void **state)
     }
 }
 
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
-}
-
 static void copy_file(const char *src_rel, const char *dst)
 {
     size_t size;
@@ -176,7 +168,7 @@ static void test_folder_errors(void **state)
     SpecData cfg = folder_spec(dir, &keep);
 
     snprintf(want, sizeof want, "%s holds no .png files", dir);
-    write_text(tu_join(path, sizeof path, dir, "readme.txt"), "no images here\n");
+    tu_write_text(tu_join(path, sizeof path, dir, "readme.txt"), "no images here\n");
     expect_load_error(&cfg, want);
 
     SpecData missing = folder_spec("/nonexistent/pngs", &keep);
@@ -201,7 +193,7 @@ static void test_folder_errors(void **state)
     dataset_free(&ds);
 
     /* A .png that is not one, and one that is a folder: the path and the reason. */
-    write_text(tu_join(path, sizeof path, dir, "c.png"), "GIF89a, not a PNG\n");
+    tu_write_text(tu_join(path, sizeof path, dir, "c.png"), "GIF89a, not a PNG\n");
     snprintf(want, sizeof want, "%s: not a PNG file (no PNG signature)", path);
     expect_load_error(&sized, want);
     assert_int_equal(remove(path), 0);
@@ -209,7 +201,7 @@ static void test_folder_errors(void **state)
     snprintf(want, sizeof want, "%s: is a directory, not a PNG file", path);
     expect_load_error(&sized, want);
     assert_int_equal(rmdir(path), 0);
-    write_text(path, "");
+    tu_write_text(path, "");
     snprintf(want, sizeof want, "%s: is empty, not a PNG file", path);
     expect_load_error(&sized, want);
     assert_int_equal(remove(path), 0);

@@ -21,12 +21,6 @@
 static char lenet_dir[128], env[256];
 static int lenet_rc = -1;
 
-static bool exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
 /* Runs RUNNER args (two threads, the cache in the temporary folder) with stdout and stderr into
  * out; returns the exit status. */
 static int run(const char *args, char *out, size_t len) { return tu_run_runner(env, args, out, len); }
@@ -177,7 +171,7 @@ static void test_missing_inception_fails_before_training(void **state)
     assert_non_null(strstr(out, "tools/convert_fid_inception.py"));
     assert_non_null(strstr(out, "`make setup` installs them at data/fid/pt_inception-2015-12-05-6726825d.safetensors"));
     snprintf(path, sizeof path, "%s/nofid", tu_tmpdir);
-    assert_false(exists(path));
+    assert_false(tu_exists(path));
     /* A folder given as the weights is named as such. */
     snprintf(args, sizeof args, "fid mnist:test:0-10@%s mnist:test:10-20@%s --weights '%s'", tu_mnist_dir(),
              tu_mnist_dir(), tu_tmpdir);

@@ -24,20 +24,6 @@
 /* "run <spec> <data options> <short run>": absolute paths, so it works from any directory. */
 static char run_args[2048];
 
-static bool exists(const char *path)
-{
-    struct stat st;
-    return lstat(path, &st) == 0;
-}
-
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
-}
-
 static void expect_text(const char *path, const char *text)
 {
     char buf[256] = {0};
@@ -87,7 +73,7 @@ static void make_results(char *dir, size_t len, const char *name)
     tu_tmp(dir, len, name);
     snprintf(cmd, sizeof cmd, "cp -a '%s' '%s'", base_dir, dir);
     assert_int_equal(system(cmd), 0);
-    write_text(tu_join(extra, sizeof extra, dir, "old.txt"), "old results\n");
+    tu_write_text(tu_join(extra, sizeof extra, dir, "old.txt"), "old results\n");
 }
 
 /* A folder of the user's: a file and a subfolder with a file. */
@@ -95,9 +81,9 @@ static void make_user_folder(const char *dir)
 {
     char path[600];
     assert_int_equal(mkdir(dir, 0777), 0);
-    write_text(tu_join(path, sizeof path, dir, "notes.txt"), "mine\n");
+    tu_write_text(tu_join(path, sizeof path, dir, "notes.txt"), "mine\n");
     assert_int_equal(mkdir(tu_join(path, sizeof path, dir, "data"), 0777), 0);
-    write_text(tu_join(path, sizeof path, dir, "data/table.csv"), "a,b\n");
+    tu_write_text(tu_join(path, sizeof path, dir, "data/table.csv"), "a,b\n");
 }
 
 static void expect_user_folder(const char *dir)
@@ -129,7 +115,7 @@ static int setup(void **state)
     /* MNIST's test split where the repository has it, else Debian's Fashion-MNIST. */
     char *mnist = realpath(tu_mnist_dir(), NULL), probe[4200] = "";
     if (mnist) snprintf(probe, sizeof probe, "%s/t10k-images-idx3-ubyte.gz", mnist);
-    if (mnist && exists(probe))
+    if (mnist && tu_exists(probe))
         snprintf(run_args, sizeof run_args, "run '%s/experiments/gan_mnist.yaml' --set data.root='%s' --set fid.at_end=false",
                  cwd, mnist);
     else
@@ -167,7 +153,7 @@ static void test_force_on_other_folder(void **state)
     (void)state;
     char dir[512], path[600], out[16384];
     make_user_folder(tu_tmp(dir, sizeof dir, "other"));
-    write_text(tu_join(path, sizeof path, dir, "spec.yaml"), "name: mine\n");
+    tu_write_text(tu_join(path, sizeof path, dir, "spec.yaml"), "name: mine\n");
     assert_int_not_equal(short_run(NULL, NULL, dir, "--force", out, sizeof out), 0);
     expect_in(out, "not a results folder");
     expect_in(out, RESULTS_MARKER);
@@ -182,8 +168,8 @@ static void test_force_on_home_and_parent(void **state)
     (void)state;
     char home[512], child[600], path[700], env[600], out[16384];
     make_user_folder(tu_tmp(home, sizeof home, "home"));
-    write_text(tu_join(path, sizeof path, home, "spec.yaml"), "name: mine\n");
-    write_text(tu_join(path, sizeof path, home, RESULTS_MARKER), "\n");
+    tu_write_text(tu_join(path, sizeof path, home, "spec.yaml"), "name: mine\n");
+    tu_write_text(tu_join(path, sizeof path, home, RESULTS_MARKER), "\n");
     snprintf(env, sizeof env, "HOME='%s'", home);
     assert_int_not_equal(short_run(NULL, env, home, "--force", out, sizeof out), 0);
     expect_in(out, "home directory");
@@ -208,9 +194,9 @@ static void test_force_replaces_results(void **state)
     make_results(dir, sizeof dir, "replaced");
     int rc = short_run(NULL, NULL, dir, "--force", out, sizeof out);
     if (rc != 0) fail_msg("run --force failed (%d):\n%s", rc, out);
-    assert_false(exists(tu_join(path, sizeof path, dir, "old.txt")));
-    assert_true(exists(tu_join(path, sizeof path, dir, "metrics.csv")));
-    assert_true(exists(tu_join(path, sizeof path, dir, RESULTS_MARKER)));
+    assert_false(tu_exists(tu_join(path, sizeof path, dir, "old.txt")));
+    assert_true(tu_exists(tu_join(path, sizeof path, dir, "metrics.csv")));
+    assert_true(tu_exists(tu_join(path, sizeof path, dir, RESULTS_MARKER)));
     expect_no_staging(tu_tmpdir);
     /* Without --force an existing folder is never touched. */
     assert_int_not_equal(short_run(NULL, NULL, dir, NULL, out, sizeof out), 0);
@@ -236,7 +222,7 @@ static void test_failed_start_keeps_old_results(void **state)
     assert_int_not_equal(rc, 0);
     expect_in(out, "drop_last");
     expect_text(tu_join(path, sizeof path, dir, "old.txt"), "old results\n");
-    assert_true(exists(tu_join(path, sizeof path, dir, "checkpoints/last.safetensors")));
+    assert_true(tu_exists(tu_join(path, sizeof path, dir, "checkpoints/last.safetensors")));
     expect_no_staging(tu_tmpdir);
 }
 
@@ -289,12 +275,12 @@ static void test_open_folder_is_locked(void **state)
     Results r;
     Error err = {0};
     if (results_open(&r, dir, false, &err)) fail_msg("%s", tu_err(&err));
-    assert_false(exists(dir));
+    assert_false(tu_exists(dir));
     if (results_path(&r, "spec.yaml", path, sizeof path, &err)) fail_msg("%s", tu_err(&err));
-    write_text(path, "name: in-use\n");
+    tu_write_text(path, "name: in-use\n");
     if (results_publish(&r, &err)) fail_msg("%s", tu_err(&err));
     assert_string_equal(r.dir, dir);
-    assert_true(exists(tu_join(path, sizeof path, dir, RESULTS_MARKER)));
+    assert_true(tu_exists(tu_join(path, sizeof path, dir, RESULTS_MARKER)));
     assert_int_not_equal(short_run(NULL, NULL, dir, "--force", out, sizeof out), 0);
     snprintf(want, sizeof want, "process %ld", (long)getpid());
     expect_in(out, want);
@@ -304,7 +290,7 @@ static void test_open_folder_is_locked(void **state)
     expect_in(err.msg, "already exists");
     results_close(&again);
     results_close(&r);
-    assert_true(exists(dir));
+    assert_true(tu_exists(dir));
     expect_no_staging(tu_tmpdir);
 }
 
@@ -323,7 +309,7 @@ static void test_racing_creation(void **state)
     expect_in(err.msg, "already exists (another run created it meanwhile)");
     results_close(&b);
     results_close(&a);
-    assert_true(exists(tu_join(path, sizeof path, dir, RESULTS_MARKER)));
+    assert_true(tu_exists(tu_join(path, sizeof path, dir, RESULTS_MARKER)));
     expect_no_staging(tu_tmpdir);
 }
 
@@ -350,7 +336,7 @@ static void test_nan_weights(void **state)
     assert_int_not_equal(run_in(NULL, NULL, args, out, sizeof out), 0);
     expect_in(out, "of 4 samples are not finite");
     expect_in(out, "no grid written");
-    assert_false(exists(png));
+    assert_false(tu_exists(png));
 }
 
 /* Without --out, `sample` writes into the run's samples/ folder, not the current directory, and
@@ -365,16 +351,16 @@ static void test_sample_location(void **state)
     int rc = run_in(cwd, NULL, args, out, sizeof out);
     if (rc != 0) fail_msg("sample failed (%d):\n%s", rc, out);
     tu_join(path, sizeof path, dir, "samples/sample_seed3.png");
-    assert_true(exists(path));
+    assert_true(tu_exists(path));
     char said[800];
     snprintf(said, sizeof said, "written to %s", path);
     expect_in(out, said);
-    assert_false(exists(tu_join(path, sizeof path, cwd, "samples.png")));
+    assert_false(tu_exists(tu_join(path, sizeof path, cwd, "samples.png")));
     snprintf(args, sizeof args, "sample '%s' --count 4 --nrow 2 --out grid.png", dir);
     rc = run_in(cwd, NULL, args, out, sizeof out);
     if (rc != 0) fail_msg("sample --out failed (%d):\n%s", rc, out);
     expect_in(out, "written to grid.png");
-    assert_true(exists(tu_join(path, sizeof path, cwd, "grid.png")));
+    assert_true(tu_exists(tu_join(path, sizeof path, cwd, "grid.png")));
 }
 
 TU_MAIN(setup, tu_group_teardown,

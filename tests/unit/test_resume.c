@@ -37,12 +37,6 @@ static char spec_path[300], gan_args[400], gan_ref[300], ddpm_args[1024], ddpm_r
 static int ref_rc = -1, ddpm_rc = -1;
 static pid_t running; /* a run a failed check left going: the teardown stops it */
 
-static bool exists(const char *path)
-{
-    struct stat st;
-    return lstat(path, &st) == 0;
-}
-
 /* The whole file, NUL-terminated and malloc'ed (fails the test when it cannot be read). */
 static char *slurp_file(const char *path, size_t *size)
 {
@@ -343,7 +337,7 @@ static void test_interrupt_and_resume(void **state)
     if (n < w || strcmp(said + n - w, want) != 0) fail_msg("the run's output does not end with\n%s:\n%s", want, said);
     free(said);
     snprintf(args, sizeof args, "%s/failed.txt", dir);
-    assert_false(exists(args));
+    assert_false(tu_exists(args));
     snprintf(want, sizeof want, "%ld/%d", step, TOTAL_STEPS);
     expect_ls(dir, "interrupted", want);
 
@@ -409,7 +403,7 @@ static void test_kill_and_resume(void **state)
     if (!strstr(out, want)) fail_msg("no '%s' in:\n%s", want, out);
     for (int i = 0; i < 2; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, partial[i]);
-        assert_false(exists(path));
+        assert_false(tu_exists(path));
     }
     expect_same_run(gan_ref, dir, gan_files);
 }
@@ -465,7 +459,7 @@ static void test_second_interrupt_exits_at_once(void **state)
     running = tu_start_runner(args, log);
     char metrics[400];
     snprintf(metrics, sizeof metrics, "%s/metrics.csv", dir);
-    while (!exists(metrics)) usleep(5000); /* training has started */
+    while (!tu_exists(metrics)) usleep(5000); /* training has started */
     kill(running, SIGTERM);
     for (bool heard = false; !heard; usleep(5000)) {
         char *said = slurp_file(log, NULL);

@@ -29,12 +29,6 @@
 static char gan_dir[128], wgan_dir[128];
 static int gan_rc = -1, wgan_rc = -1;
 
-static bool exists(const char *path)
-{
-    struct stat st;
-    return lstat(path, &st) == 0;
-}
-
 static int run(const char *args, char *out, size_t len) { return tu_run_runner("", args, out, len); }
 
 /* The spec's FID needs Inception weights these machines lack (tests/unit/test_fid_classifier.c
@@ -260,7 +254,7 @@ static void test_epochs_and_last_batch(void **state)
     const char *grids[] = {"samples/epoch_0000.png", "samples/epoch_0001.png", "samples/epoch_0002.png",
                            "samples/epoch_0003.png", "samples/final.png"};
     for (int i = 0; i < 5; i++) tu_expect_png(dir, grids[i], 122, 122);
-    assert_false(exists(strcat(dir, "/samples/epoch_0004.png")));
+    assert_false(tu_exists(strcat(dir, "/samples/epoch_0004.png")));
 }
 
 /* The same spec twice: identical metrics.csv apart from time_s. */
@@ -379,7 +373,7 @@ static void test_sample_images(void **state)
     assert_true(black > 0);
     char missing[1100];
     snprintf(missing, sizeof missing, "%s/%06d.png", dir[0], 5);
-    assert_false(exists(missing));
+    assert_false(tu_exists(missing));
     snprintf(args, sizeof args, "sample '%s' --count 5 --images '%s'", gan_dir, dir[0]);
     assert_int_not_equal(run(args, out, sizeof out), 0);
     assert_non_null(strstr(out, "already exists"));
@@ -401,11 +395,11 @@ static void test_refuses_overwrite(void **state)
     assert_int_not_equal(run(args, out, sizeof out), 0);
     assert_non_null(strstr(out, "already exists"));
     assert_non_null(strstr(out, "--force"));
-    assert_true(exists(marker));
+    assert_true(tu_exists(marker));
     strcat(args, " --force");
     assert_int_not_equal(run(args, out, sizeof out), 0);
     assert_non_null(strstr(out, "not a results folder"));
-    assert_true(exists(marker));
+    assert_true(tu_exists(marker));
 }
 
 /* A run that must fail before training: the message names `want` (and `want2`), nothing is left. */
@@ -419,7 +413,7 @@ static void expect_clean_failure(const char *prefix, const char *extra, const ch
     if (!strstr(out, want) || (want2 && !strstr(out, want2)))
         fail_msg("expected '%s'%s%s in:\n%s", want, want2 ? " and " : "", want2 ? want2 : "", out);
     assert_null(strstr(out, "Sanitizer"));
-    assert_false(exists(out_dir));
+    assert_false(tu_exists(out_dir));
 }
 
 static void write_file(const char *path, const void *data, size_t n)
@@ -445,7 +439,7 @@ static void test_bad_data(void **state)
     write_file(path, junk, sizeof junk);
     snprintf(extra, sizeof extra, "--set data.dataset=idx --set data.images=%s", path);
     expect_clean_failure("", extra, out_dir, path, "magic number");
-    assert_false(exists(parent));
+    assert_false(tu_exists(parent));
 
     /* Truncated: the header promises 100 images of 28x28, the file holds 1000 bytes of them. */
     static uint8_t cut[16 + 1000] = {0, 0, 8, 3, 0, 0, 0, 100, 0, 0, 0, 28, 0, 0, 0, 28};
@@ -453,13 +447,13 @@ static void test_bad_data(void **state)
     write_file(path, cut, sizeof cut);
     snprintf(extra, sizeof extra, "--set data.dataset=idx --set data.images=%s", path);
     expect_clean_failure("", extra, out_dir, path, "truncated");
-    assert_false(exists(parent));
+    assert_false(tu_exists(parent));
 
     /* Missing: a root without the standard files. */
     tu_tmp(path, sizeof path, "no-such-folder");
     snprintf(extra, sizeof extra, "--set data.root=%s", path);
     expect_clean_failure("", extra, out_dir, path, "not found");
-    assert_false(exists(parent));
+    assert_false(tu_exists(parent));
 }
 
 /* A results folder that cannot be created: the reason, and nothing left behind.  Root may write
@@ -478,7 +472,7 @@ static void test_read_only_folder(void **state)
     expect_clean_failure(prefix, "--set train.steps=2", out_dir, "cannot create results folder", "Permission denied");
     char nested[600];
     snprintf(nested, sizeof nested, "%s/nested", ro);
-    assert_false(exists(nested));
+    assert_false(tu_exists(nested));
 }
 
 /* A loss that stops being finite ends the run with the step and keeps the last good checkpoint. */
@@ -535,7 +529,7 @@ static void test_classifier_evaluates(void **state)
     metrics_table_free(&t);
     char final[600];
     snprintf(final, sizeof final, "%s/samples/final.png", dir);
-    assert_false(exists(final));
+    assert_false(tu_exists(final));
     snprintf(args, sizeof args, "sample '%s' --out '%s/none.png'", dir, tu_tmpdir);
     assert_int_not_equal(run(args, out, sizeof out), 0);
     assert_non_null(strstr(out, "generates no samples"));
@@ -573,7 +567,7 @@ static void test_padded_data(void **state)
     assert_int_equal(run(args, out, sizeof out), 1);
     assert_non_null(strstr(out, "error: the data's examples are (1, 28, 28) but classifier 'classifier' takes (1, 32, "
                                 "32)\n"));
-    assert_false(exists(dir));
+    assert_false(tu_exists(dir));
 
     /* `runner fid` beside a results folder: the dataset side is padded as that run's data, or the
      * classifier (which takes 1x32x32) could not embed it. */

@@ -27,12 +27,6 @@
 static char results[256], lr_dir[300], seeds_dir[300], lr_sweep[300];
 static pid_t long_run; /* test_ls_states's run in progress, stopped by the teardown if a check fails */
 
-static bool exists(const char *path)
-{
-    struct stat st;
-    return lstat(path, &st) == 0;
-}
-
 /* The whole file, malloc'ed (fails the test when it cannot be read). */
 static char *slurp(const char *path)
 {
@@ -463,7 +457,7 @@ static void test_bad_sweeps_refused(void **state)
         snprintf(want, sizeof want, cases[i].message, path);
         strcat(want, "\n");
         assert_string_equal(out, want);
-        assert_false(exists(dir));
+        assert_false(tu_exists(dir));
     }
 }
 
@@ -501,7 +495,7 @@ static void test_ls_states(void **state)
     snprintf(want, sizeof want, "error: point 'long': '%s' is in use by a run (process %ld)", dir, (long)long_run);
     if (!strstr(out, want)) fail_msg("no '%s' in:\n%s", want, out);
     snprintf(path, sizeof path, "%s/sweep.csv", results);
-    assert_false(exists(path));
+    assert_false(tu_exists(path));
     tu_kill_runner(&long_run);
 
     snprintf(cmd, sizeof cmd,

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -66,7 +67,13 @@ void tu_write_text(const char *path, const char *text)
     FILE *f = fopen(path, "wb");
     if (!f) fail_msg("cannot write %s", path);
     fputs(text, f);
-    fclose(f);
+    if (fclose(f) != 0) fail_msg("cannot write %s", path);
+}
+
+bool tu_exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
 }
 
 const char *tu_runner(void)

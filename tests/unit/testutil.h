@@ -59,6 +59,8 @@ char *tu_join(char *buf, size_t len, const char *dir, const char *name);
 
 /* Writes text to path (replacing it); fails the test when it cannot. */
 void tu_write_text(const char *path, const char *text);
+/* Whether something (a link too) stands at path. */
+bool tu_exists(const char *path);
 
 /* The built program: $RUNNER, else build/runner. */
 const char *tu_runner(void);
