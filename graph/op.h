@@ -15,6 +15,9 @@
 #define ATTR_STR_MAX 32
 #define OP_MAX_PARAMS 6
 
+/* The length of an op's attribute table (an AttrSchema array). */
+#define N_ATTRS(a) ((int)(sizeof a / sizeof a[0]))
+
 typedef enum AttrType { ATTR_INT, ATTR_FLOAT, ATTR_BOOL, ATTR_INTS, ATTR_STRING } AttrType;
 
 /* One parsed attribute value.  INT and BOOL use ints[0]; INTS uses ints[0..n); FLOAT uses f;

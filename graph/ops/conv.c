@@ -38,7 +38,6 @@ static const AttrSchema conv_transpose2d_attrs[] = {
     CONV_ATTR("bias", ATTR_BOOL, 0, "true", 1, 0, "learn an additive bias per output channel"),
 };
 
-#define N_ATTRS(a) ((int)(sizeof a / sizeof a[0]))
 
 static int64_t attr_at(const Node *n, const char *name, int i) { return attr_get(n, name)->ints[i]; }
 

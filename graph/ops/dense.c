@@ -13,7 +13,6 @@
 
 extern const Op op_linear, op_matmul, op_channel_sum, op_channel_broadcast;
 
-#define N_ATTRS(a) ((int)(sizeof a / sizeof a[0]))
 
 /* The matrix view of a tensor: rows = numel / last dim, cols = last dim. */
 static int64_t mat_cols(const Shape *s) { return s->ndim ? s->dim[s->ndim - 1] : 1; }

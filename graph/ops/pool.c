@@ -7,7 +7,7 @@
  *                                   (linear) average pools, shaped like x_like
  * A gradient op shares its pool's attributes.  Average pools are linear, so each one and its
  * adjoint are the other's backward: gradients of gradients need nothing else. */
-#include "graph/graph.h"
+#include "graph/ops/adjoint.h"
 
 #include <string.h>
 
@@ -15,7 +15,6 @@ extern const Op op_max_pool2d, op_max_pool2d_grad, op_avg_pool2d, op_avg_pool2d_
     op_adaptive_avg_pool2d, op_adaptive_avg_pool2d_grad;
 
 #define POOL_ATTR(name, type, count, def, lo, hi, doc) {name, type, count, def, lo, hi, NULL, doc}
-#define N_ATTRS(a) ((int)(sizeof a / sizeof a[0]))
 
 static const AttrSchema max_pool_attrs[] = {
     POOL_ATTR("kernel", ATTR_INTS, 2, NULL, 1, 1024, "window size [height, width] (a scalar: square)"),
@@ -135,20 +134,7 @@ static int grad_infer(Node *n, Error *err)
 {
     Shape y;
     if (pooled_shape(n, &n->in[1]->out.shape, &y, err)) return -1;
-    if (!shape_equal(&n->in[0]->out.shape, &y)) {
-        char a[96], b[96];
-        return err_set(err, "%s expects dy of shape %s (the pooled input), got %s", n->op->name,
-                       shape_format(&y, a, sizeof a), shape_format(&n->in[0]->out.shape, b, sizeof b));
-    }
-    n->out.shape = n->in[1]->out.shape;
-    return 0;
-}
-
-/* op(a, b) with n's attributes (a pool and its gradient op share them). */
-static Node *same_attrs(Graph *g, const Op *op, Node *a, Node *b, const Node *n, Error *err)
-{
-    Node *in[2] = {a, b};
-    return graph_op(g, op->name, in, b ? 2 : 1, n->attr, NULL, err);
+    return grad_op_infer(n, &y, "pooled", err);
 }
 
 /* ---- max_pool2d -------------------------------------------------------------------------- */
@@ -243,46 +229,9 @@ static void avg_grad_forward(Graph *gr, Node *n)
     gr->be->avg_pool2d_backward(&g, n->in[0]->out.data, n->out.data);
 }
 
-/* A linear pool's gradient is its adjoint applied to dy, with x as the shape reference. */
-static int linear_pool_backward(Graph *g, Node *n, Node *dy, const bool *want, Node **dx, Error *err)
-{
-    const Op *adjoint = n->op == &op_avg_pool2d ? &op_avg_pool2d_grad : &op_adaptive_avg_pool2d_grad;
-    if (want[0] && !(dx[0] = same_attrs(g, adjoint, dy, n->in[0], n, err))) return -1;
-    return 0;
-}
-
-/* The adjoint is linear in dy: its gradient is the pool applied to G; x_like gets none. */
-static int adjoint_backward(Graph *g, Node *n, Node *G, const bool *want, Node **dx, Error *err)
-{
-    const Op *pool = n->op == &op_avg_pool2d_grad ? &op_avg_pool2d : &op_adaptive_avg_pool2d;
-    if (want[0] && !(dx[0] = same_attrs(g, pool, G, NULL, n, err))) return -1;
-    return 0;
-}
-
-const Op op_avg_pool2d = {
-    .name = "avg_pool2d",
-    .summary = "2-D average pooling (PyTorch's AvgPool2d): kernel, stride, padding, ceil_mode, count_include_pad",
-    .attrs = avg_pool_attrs,
-    .n_attrs = N_ATTRS(avg_pool_attrs),
-    .min_inputs = 1,
-    .max_inputs = 1,
-    .infer = pool_infer,
-    .forward = avg_forward,
-    .backward = linear_pool_backward,
-};
-
-const Op op_avg_pool2d_grad = {
-    .name = "avg_pool2d_grad",
-    .summary = "gradient of avg_pool2d with respect to its input: (dy, input_like) -> dx",
-    .attrs = avg_pool_attrs,
-    .n_attrs = N_ATTRS(avg_pool_attrs),
-    .min_inputs = 2,
-    .max_inputs = 2,
-    .flags = OP_INTERNAL,
-    .infer = grad_infer,
-    .forward = avg_grad_forward,
-    .backward = adjoint_backward,
-};
+ADJOINT_PAIR(avg_pool2d, avg_pool_attrs,
+             "2-D average pooling (PyTorch's AvgPool2d): kernel, stride, padding, ceil_mode, count_include_pad",
+             pool_infer, avg_forward, grad_infer, avg_grad_forward);
 
 /* ---- adaptive_avg_pool2d and adaptive_avg_pool2d_grad(dy, x_like) ------------------------------ */
 
@@ -300,27 +249,6 @@ static void adaptive_grad_forward(Graph *gr, Node *n)
                                          (int)x->dim[2], (int)x->dim[3], (int)dy->dim[2], (int)dy->dim[3]);
 }
 
-const Op op_adaptive_avg_pool2d = {
-    .name = "adaptive_avg_pool2d",
-    .summary = "average pooling to a fixed output size (PyTorch's AdaptiveAvgPool2d); output_size 1: global",
-    .attrs = adaptive_attrs,
-    .n_attrs = N_ATTRS(adaptive_attrs),
-    .min_inputs = 1,
-    .max_inputs = 1,
-    .infer = pool_infer,
-    .forward = adaptive_forward,
-    .backward = linear_pool_backward,
-};
-
-const Op op_adaptive_avg_pool2d_grad = {
-    .name = "adaptive_avg_pool2d_grad",
-    .summary = "gradient of adaptive_avg_pool2d with respect to its input: (dy, input_like) -> dx",
-    .attrs = adaptive_attrs,
-    .n_attrs = N_ATTRS(adaptive_attrs),
-    .min_inputs = 2,
-    .max_inputs = 2,
-    .flags = OP_INTERNAL,
-    .infer = grad_infer,
-    .forward = adaptive_grad_forward,
-    .backward = adjoint_backward,
-};
+ADJOINT_PAIR(adaptive_avg_pool2d, adaptive_attrs,
+             "average pooling to a fixed output size (PyTorch's AdaptiveAvgPool2d); output_size 1: global",
+             pool_infer, adaptive_forward, grad_infer, adaptive_grad_forward);

@@ -3,7 +3,7 @@
  *   resize(x):                (N, C, H, W) -> (N, C, OH, OW)
  *   resize_grad(dy, x_like):  the adjoint, shaped like x_like
  * Both modes are linear in x, so each op and its adjoint are the other's backward. */
-#include "graph/graph.h"
+#include "graph/ops/adjoint.h"
 
 #include <math.h>
 #include <string.h>
@@ -23,7 +23,6 @@ static const AttrSchema resize_attrs[] = {
      "bilinear only: corner pixels of input and output coincide (PyTorch's align_corners)"},
 };
 
-#define N_ATTRS(a) ((int)(sizeof a / sizeof a[0]))
 
 /* PyTorch's source step per output pixel (area_pixel_compute_scale). */
 static float axis_scale(int in, int out, double factor, bool align_corners)
@@ -75,13 +74,6 @@ static Shape output_shape(const ResizeGeom *g)
     return shape_of(4, (int64_t)g->N, (int64_t)g->C, (int64_t)g->OH, (int64_t)g->OW);
 }
 
-/* op(a[, b]) with n's attributes (the two ops share them). */
-static Node *same_attrs(Graph *g, const char *op, Node *a, Node *b, const Node *n, Error *err)
-{
-    Node *in[2] = {a, b};
-    return graph_op(g, op, in, b ? 2 : 1, n->attr, NULL, err);
-}
-
 /* ---- resize ------------------------------------------------------------------------------ */
 
 static int resize_infer(Node *n, Error *err)
@@ -98,24 +90,6 @@ static void resize_forward(Graph *gr, Node *n)
     gr->be->resize_forward(&g, n->in[0]->out.data, n->out.data);
 }
 
-static int resize_backward(Graph *g, Node *n, Node *dy, const bool *want, Node **dx, Error *err)
-{
-    if (want[0] && !(dx[0] = same_attrs(g, "resize_grad", dy, n->in[0], n, err))) return -1;
-    return 0;
-}
-
-const Op op_resize = {
-    .name = "resize",
-    .summary = "resampling as PyTorch's F.interpolate: mode nearest or bilinear, size or scale_factor",
-    .attrs = resize_attrs,
-    .n_attrs = N_ATTRS(resize_attrs),
-    .min_inputs = 1,
-    .max_inputs = 1,
-    .infer = resize_infer,
-    .forward = resize_forward,
-    .backward = resize_backward,
-};
-
 /* ---- resize_grad(dy, x_like) --------------------------------------------------------------- */
 
 static int resize_grad_infer(Node *n, Error *err)
@@ -123,13 +97,7 @@ static int resize_grad_infer(Node *n, Error *err)
     ResizeGeom g;
     if (resize_geom(n, &n->in[1]->out.shape, &g, err)) return -1;
     Shape y = output_shape(&g);
-    if (!shape_equal(&n->in[0]->out.shape, &y)) {
-        char a[96], b[96];
-        return err_set(err, "resize_grad expects dy of shape %s (the resized input), got %s",
-                       shape_format(&y, a, sizeof a), shape_format(&n->in[0]->out.shape, b, sizeof b));
-    }
-    n->out.shape = n->in[1]->out.shape;
-    return 0;
+    return grad_op_infer(n, &y, "resized", err);
 }
 
 static void resize_grad_forward(Graph *gr, Node *n)
@@ -138,22 +106,5 @@ static void resize_grad_forward(Graph *gr, Node *n)
     gr->be->resize_backward(&g, n->in[0]->out.data, n->out.data);
 }
 
-/* Linear in dy: the gradient is resize applied to G; x_like gets none. */
-static int resize_grad_backward(Graph *g, Node *n, Node *G, const bool *want, Node **dx, Error *err)
-{
-    if (want[0] && !(dx[0] = same_attrs(g, "resize", G, NULL, n, err))) return -1;
-    return 0;
-}
-
-const Op op_resize_grad = {
-    .name = "resize_grad",
-    .summary = "gradient of resize with respect to its input: (dy, input_like) -> dx",
-    .attrs = resize_attrs,
-    .n_attrs = N_ATTRS(resize_attrs),
-    .min_inputs = 2,
-    .max_inputs = 2,
-    .flags = OP_INTERNAL,
-    .infer = resize_grad_infer,
-    .forward = resize_grad_forward,
-    .backward = resize_grad_backward,
-};
+ADJOINT_PAIR(resize, resize_attrs, "resampling as PyTorch's F.interpolate: mode nearest or bilinear, size or scale_factor",
+             resize_infer, resize_forward, resize_grad_infer, resize_grad_forward);
