@@ -12,18 +12,7 @@
 
 static const char *const type_names[OPTIM_TYPE_COUNT] = {"sgd", "adam", "adamw", "rmsprop"};
 
-const char *optim_type_name(OptimType t)
-{
-    return (t >= 0 && t < OPTIM_TYPE_COUNT) ? type_names[t] : "?";
-}
-
-int optim_type_parse(const char *name, OptimType *out, Error *err)
-{
-    int t = choice_index(name, type_names, OPTIM_TYPE_COUNT, "optimizer", err);
-    if (t < 0) return -1;
-    *out = (OptimType)t;
-    return 0;
-}
+CHOICE_FUNCTIONS(optim_type, OptimType, type_names, OPTIM_TYPE_COUNT, "optimizer")
 
 void optim_config_defaults(OptimConfig *c, OptimType type)
 {

@@ -9,18 +9,7 @@
 static const char *const type_names[SCHED_TYPE_COUNT] = {"constant", "step", "cosine",
                                                          "linear_warmup"};
 
-const char *schedule_type_name(SchedType t)
-{
-    return (t >= 0 && t < SCHED_TYPE_COUNT) ? type_names[t] : "?";
-}
-
-int schedule_type_parse(const char *name, SchedType *out, Error *err)
-{
-    int t = choice_index(name, type_names, SCHED_TYPE_COUNT, "schedule", err);
-    if (t < 0) return -1;
-    *out = (SchedType)t;
-    return 0;
-}
+CHOICE_FUNCTIONS(schedule_type, SchedType, type_names, SCHED_TYPE_COUNT, "schedule")
 
 void schedule_config_defaults(ScheduleConfig *s, SchedType type)
 {

@@ -15,4 +15,18 @@ const char *suggest_word(const char *word, const char *const *candidates, int n)
  * '<closest>'?); expected one of <the choices>". */
 int choice_index(const char *word, const char *const *choices, int n, const char *what, Error *err);
 
+/* Defines the two functions of an enum named by words (its values 0..count-1 in order):
+ *   const char *<prefix>_name(Type t)       names[t], or "?" out of range
+ *   int <prefix>_parse(const char *word, Type *out, Error *err)   through choice_index
+ * `what` names the kind of word in messages ("optimizer"). */
+#define CHOICE_FUNCTIONS(prefix, Type, names, count, what)                                       \
+    const char *prefix##_name(Type t) { return (t >= 0 && t < (count)) ? names[t] : "?"; }       \
+    int prefix##_parse(const char *word, Type *out, Error *err)                                  \
+    {                                                                                            \
+        int t = choice_index(word, names, (count), what, err);                                   \
+        if (t < 0) return -1;                                                                    \
+        *out = (Type)t;                                                                          \
+        return 0;                                                                                \
+    }
+
 #endif
