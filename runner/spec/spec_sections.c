@@ -243,39 +243,40 @@ static int parse_loss(Spec *s, const YNode *root, Error *err)
 
 /* ---- optimizers ---- */
 
+/* The keys are read straight into the config; betas, a pair in the spec, are two fields there. */
 typedef struct OptArgs {
     char type[SPEC_WORD_MAX];
-    double lr, betas[2], eps, weight_decay, momentum, dampening, alpha, clip_weights, clip_grad_norm;
-    bool nesterov, centered;
+    double betas[2];
+    OptimConfig cfg;
 } OptArgs;
 
 static const char *const optim_types[] = {"sgd", "adam", "adamw", "rmsprop", NULL};
 #define OA(x) offsetof(OptArgs, x)
-#define F_LR(def) {"lr", F_FLOAT, OA(lr), def, 0, FIELD_NO_MAX, NULL, "learning rate"}
+#define F_LR(def) {"lr", F_FLOAT, OA(cfg.lr), def, 0, FIELD_NO_MAX, NULL, "learning rate"}
 #define F_BETAS {"betas", F_PAIR, OA(betas), "[0.9, 0.999]", 0, 0.999999, NULL, "running average coefficients"}
-#define F_EPS {"eps", F_FLOAT, OA(eps), "1e-8", 0, FIELD_NO_MAX, NULL, "added to the denominator"}
-#define F_WD(def, doc) {"weight_decay", F_FLOAT, OA(weight_decay), def, 0, FIELD_NO_MAX, NULL, doc}
-#define F_MOMENTUM {"momentum", F_FLOAT, OA(momentum), "0", 0, FIELD_NO_MAX, NULL, "momentum factor"}
+#define F_EPS {"eps", F_FLOAT, OA(cfg.eps), "1e-8", 0, FIELD_NO_MAX, NULL, "added to the denominator"}
+#define F_WD(def, doc) {"weight_decay", F_FLOAT, OA(cfg.weight_decay), def, 0, FIELD_NO_MAX, NULL, doc}
+#define F_MOMENTUM {"momentum", F_FLOAT, OA(cfg.momentum), "0", 0, FIELD_NO_MAX, NULL, "momentum factor"}
 static const Field opt_f[] = {
     {"type", F_WORD, OA(type), "adam", 1, 0, optim_types, "the update rule"},
-    {"clip_weights", F_FLOAT, OA(clip_weights), "0", 0, FIELD_NO_MAX, NULL,
+    {"clip_weights", F_FLOAT, OA(cfg.clip_weights), "0", 0, FIELD_NO_MAX, NULL,
      "clamp every weight to [-c, c] after each step (0: off)"},
-    {"clip_grad_norm", F_FLOAT, OA(clip_grad_norm), "0", 0, FIELD_NO_MAX, NULL,
+    {"clip_grad_norm", F_FLOAT, OA(cfg.clip_grad_norm), "0", 0, FIELD_NO_MAX, NULL,
      "rescale gradients to this global L2 norm at most (0: off)"},
 };
 static const Field sgd_f[] = {
     F_LR("1e-3"), F_MOMENTUM,
-    {"dampening", F_FLOAT, OA(dampening), "0", 0, 1, NULL, "dampening of the momentum"},
-    {"nesterov", F_BOOL, OA(nesterov), "false", 1, 0, NULL, "Nesterov momentum"},
+    {"dampening", F_FLOAT, OA(cfg.dampening), "0", 0, 1, NULL, "dampening of the momentum"},
+    {"nesterov", F_BOOL, OA(cfg.nesterov), "false", 1, 0, NULL, "Nesterov momentum"},
     F_WD("0", "L2 penalty added to the gradient"),
 };
 static const Field adam_f[] = {F_LR("1e-3"), F_BETAS, F_EPS, F_WD("0", "L2 penalty added to the gradient")};
 static const Field adamw_f[] = {F_LR("1e-3"), F_BETAS, F_EPS, F_WD("1e-2", "decoupled weight decay")};
 static const Field rmsprop_f[] = {
     F_LR("1e-2"),
-    {"alpha", F_FLOAT, OA(alpha), "0.99", 0, 1, NULL, "smoothing constant"},
+    {"alpha", F_FLOAT, OA(cfg.alpha), "0.99", 0, 1, NULL, "smoothing constant"},
     F_EPS, F_MOMENTUM,
-    {"centered", F_BOOL, OA(centered), "false", 1, 0, NULL, "normalise by the estimated variance"},
+    {"centered", F_BOOL, OA(cfg.centered), "false", 1, 0, NULL, "normalise by the estimated variance"},
     F_WD("0", "L2 penalty added to the gradient"),
 };
 static const FieldTable opt_t = {"optimizers.<model>", opt_f, N(opt_f)};
@@ -297,23 +298,15 @@ static int parse_one_optimizer(const YNode *v, const char *model, const YNode *k
     OptimType ot;
     if (optim_type_parse(a.type, &ot, err)) return yerr_wrap(err, type ? type : key);
     t[1] = &opt_type_t[ot];
-    /* Values this type does not use keep PyTorch's defaults, so configs compare equal. */
-    optim_config_defaults(cfg, ot);
-    a.lr = cfg->lr, a.betas[0] = cfg->beta1, a.betas[1] = cfg->beta2, a.eps = cfg->eps, a.alpha = cfg->alpha;
     char what[96];
     snprintf(what, sizeof what, "optimizers.%s (type %s)", model, a.type);
-    if (fields_defaults(t[1], &a, err) || fields_parse(v, t, 2, &a, what, key, err)) return -1;
-    cfg->lr = a.lr;
-    cfg->beta1 = a.betas[0], cfg->beta2 = a.betas[1];
-    cfg->eps = a.eps;
-    cfg->weight_decay = a.weight_decay;
-    cfg->momentum = a.momentum;
-    cfg->dampening = a.dampening;
-    cfg->nesterov = a.nesterov;
-    cfg->centered = a.centered;
-    cfg->alpha = a.alpha;
-    cfg->clip_weights = a.clip_weights;
-    cfg->clip_grad_norm = a.clip_grad_norm;
+    /* Values this type does not use keep PyTorch's defaults, so configs compare equal. */
+    optim_config_defaults(&a.cfg, ot);
+    a.betas[0] = a.cfg.beta1, a.betas[1] = a.cfg.beta2;
+    if (fields_defaults(&opt_t, &a, err) || fields_defaults(t[1], &a, err) || fields_parse(v, t, 2, &a, what, key, err))
+        return -1;
+    a.cfg.beta1 = a.betas[0], a.cfg.beta2 = a.betas[1];
+    *cfg = a.cfg;
     if (optim_config_check(cfg, NULL, err)) return yerr_wrap(err, v ? v : key);
     return 0;
 }
@@ -567,10 +560,7 @@ static int fill_optimizers(const Spec *s, YNode *root, Error *err)
     if (!opts) return -1;
     for (int i = 0; i < s->n_optimizers; i++) {
         const OptimConfig *c = &s->optimizers[i].cfg;
-        OptArgs a = {.lr = c->lr, .betas = {c->beta1, c->beta2}, .eps = c->eps, .weight_decay = c->weight_decay,
-                     .momentum = c->momentum, .dampening = c->dampening, .alpha = c->alpha,
-                     .clip_weights = c->clip_weights, .clip_grad_norm = c->clip_grad_norm,
-                     .nesterov = c->nesterov, .centered = c->centered};
+        OptArgs a = {.betas = {c->beta1, c->beta2}, .cfg = *c};
         snprintf(a.type, sizeof a.type, "%s", optim_type_name(c->type));
         const FieldTable *t[2] = {&opt_t, &opt_type_t[c->type]};
         if (fill_section(opts, s->optimizers[i].model, t, 2, &a, err)) return -1;
