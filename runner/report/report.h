@@ -72,6 +72,10 @@ extern const char *const report_families[REPORT_FAMILIES];
 
 int report_tables(const Report *r, ReportTable *tables, Error *err);
 void report_tables_free(ReportTable *tables);
+/* A table row's cells as a writer formats them: each as `before`, the text through `put` (the
+ * format's escaping), `after`. */
+void report_put_cells(FILE *f, const char *const *cells, int n, const char *before, void (*put)(FILE *, const char *),
+                      const char *after);
 
 /* The writers; each writes out_dir/<file> atomically. */
 int report_write_md(const Report *r, const ReportTable *tables, const char *out_dir, Error *err);

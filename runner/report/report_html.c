@@ -100,19 +100,11 @@ static int put_table(FILE *f, const Report *r, const ReportTable *t, Error *err)
 {
     fprintf(f, "<h2>%c%s</h2>\n<table class=\"sortable\" id=\"%s\">\n<thead><tr>",
             toupper((unsigned char)t->family[0]), t->family + 1, t->family);
-    for (int j = 0; j < t->n_cols; j++) {
-        fputs("<th>", f);
-        put_text(f, t->cols[j]);
-        fputs("</th>", f);
-    }
+    report_put_cells(f, t->cols, t->n_cols, "<th>", put_text, "</th>");
     fputs("<th>grid</th><th>losses</th></tr></thead>\n<tbody>\n", f);
     for (int k = 0; k < t->n_rows; k++) {
         fputs("<tr>", f);
-        for (int j = 0; j < t->n_cols; j++) {
-            fputs("<td>", f);
-            put_text(f, t->rows[k].cells[j]);
-            fputs("</td>", f);
-        }
+        report_put_cells(f, (const char *const *)t->rows[k].cells, t->n_cols, "<td>", put_text, "</td>");
         if (put_images(f, r, &t->rows[k], "samples/final.png", false, err) ||
             put_images(f, r, &t->rows[k], "plots/losses.png", true, err))
             return -1;

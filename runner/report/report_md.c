@@ -46,21 +46,13 @@ static void put_links(FILE *f, const Report *r, const ReportRow *row, const char
 static void put_table(FILE *f, const Report *r, const ReportTable *t)
 {
     fprintf(f, "\n## %c%s\n\n|", toupper((unsigned char)t->family[0]), t->family + 1);
-    for (int j = 0; j < t->n_cols; j++) {
-        fputc(' ', f);
-        put_cell(f, t->cols[j]);
-        fputs(" |", f);
-    }
+    report_put_cells(f, t->cols, t->n_cols, " ", put_cell, " |");
     fputs(" grid | losses |\n|", f);
     for (int j = 0; j < t->n_cols + 2; j++) fputs(" --- |", f);
     fputc('\n', f);
     for (int k = 0; k < t->n_rows; k++) {
         fputc('|', f);
-        for (int j = 0; j < t->n_cols; j++) {
-            fputc(' ', f);
-            put_cell(f, t->rows[k].cells[j]);
-            fputs(" |", f);
-        }
+        report_put_cells(f, (const char *const *)t->rows[k].cells, t->n_cols, " ", put_cell, " |");
         fputc(' ', f);
         put_links(f, r, &t->rows[k], "grid", "samples/final.png", false);
         fputs(" | ", f);

@@ -204,3 +204,13 @@ void report_tables_free(ReportTable *tables)
         memset(t, 0, sizeof *t);
     }
 }
+
+void report_put_cells(FILE *f, const char *const *cells, int n, const char *before, void (*put)(FILE *, const char *),
+                      const char *after)
+{
+    for (int j = 0; j < n; j++) {
+        fputs(before, f);
+        put(f, cells[j]);
+        fputs(after, f);
+    }
+}
