@@ -3,49 +3,15 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The message (vsnprintf), the place ("" for none) and the kind of a new error. */
-static int set(Error *err, const char *where, ErrorKind kind, const char *fmt, va_list ap)
+int err_set_kind(Error *err, const char *where, ErrorKind kind, const char *fmt, ...)
 {
     if (!err) return -1;
+    va_list ap;
+    va_start(ap, fmt);
     vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
     snprintf(err->where, sizeof err->where, "%s", where ? where : "");
     err->kind = kind;
-    return -1;
-}
-
-int err_set(Error *err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    set(err, NULL, ERR_FAILED, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-int err_set_at(Error *err, const char *where, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    set(err, where, ERR_FAILED, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-int err_internal(Error *err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    set(err, NULL, ERR_INTERNAL, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-int err_interrupted(Error *err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    set(err, NULL, ERR_INTERRUPTED, fmt, ap);
-    va_end(ap);
     return -1;
 }
 

@@ -27,15 +27,18 @@ typedef struct Error {
     ErrorKind kind;
 } Error;
 
-/* Sets the message (printf-style), no place, kind ERR_FAILED; returns -1, so callers can
- * `return err_set(...)`. */
-int err_set(Error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Sets the message (printf-style), the place (NULL: none) and the kind; returns -1, so callers
+ * can `return err_set(...)`.  Called through the four forms below. */
+int err_set_kind(Error *err, const char *where, ErrorKind kind, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* err_set(err, fmt, ...): no place, kind ERR_FAILED. */
+#define err_set(err, ...) err_set_kind(err, NULL, ERR_FAILED, __VA_ARGS__)
 /* Same, at a place: "file:line:col" of a spec value, a file's path, "--set k=v". */
-int err_set_at(Error *err, const char *where, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#define err_set_at(err, where, ...) err_set_kind(err, where, ERR_FAILED, __VA_ARGS__)
 /* Same as err_set, kind ERR_INTERNAL: a check that only a bug can fail. */
-int err_internal(Error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define err_internal(err, ...) err_set_kind(err, NULL, ERR_INTERNAL, __VA_ARGS__)
 /* Same as err_set, kind ERR_INTERRUPTED: the work stopped because the user asked it to. */
-int err_interrupted(Error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define err_interrupted(err, ...) err_set_kind(err, NULL, ERR_INTERRUPTED, __VA_ARGS__)
 /* Prepends context ("while loading X: ") to the message, keeping place and kind; returns -1. */
 int err_prefix(Error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Gives the error a place unless it has one (the innermost place is the most precise); -1. */

@@ -242,7 +242,7 @@ static int parse_header(const char *path, StFile *f, const char *json, size_t le
             continue;
         }
         StTensor *t = &f->tensors[f->n];
-        uint64_t offs[2];
+        uint64_t offs[2] = {0, 0};
         if (parse_tensor(path, e, t, offs, err)) goto done;
         for (int k = 0; k < f->n; k++) {
             if (strcmp(f->tensors[k].name, t->name) == 0) {
