@@ -258,13 +258,6 @@ static float read_scalar(Graph *g, const Node *n)
     return v;
 }
 
-static int update(Adversarial *s, Optimizer *o, float *const *grads, Error *err)
-{
-    double lr = schedule_lr(&s->spec->schedule, o->cfg.lr, o->steps);
-    if (optim_step(o, grads, lr, err)) return err_prefix(err, "updating '%s': ", o->name);
-    return 0;
-}
-
 /* Runs one graph and applies the updates it computes; metrics[0] and [2..] come from a critic
  * step. */
 static int run_step(Adversarial *s, StepGraph *sg, const float *batch, int64_t step, double *metrics,
@@ -278,12 +271,12 @@ static int run_step(Adversarial *s, StepGraph *sg, const float *batch, int64_t s
     if (graph_run(sg->g, err)) return -1;
     if (sg->loss_g) {
         metrics[1] = read_scalar(sg->g, sg->loss_g);
-        if (update(s, s->opt_g, sg->g_grads, err)) return -1;
+        if (algorithm_update(s->spec, s->opt_g, sg->g_grads, err)) return -1;
     }
     if (sg->critic.loss) {
         metrics[0] = read_scalar(sg->g, sg->critic.loss);
         for (int i = 0; i < sg->critic.n_metric; i++) metrics[2 + i] = read_scalar(sg->g, sg->critic.metric[i]);
-        if (update(s, s->opt_d, sg->d_grads, err)) return -1;
+        if (algorithm_update(s->spec, s->opt_d, sg->d_grads, err)) return -1;
     }
     return 0;
 }

@@ -173,9 +173,7 @@ static int cls_step(void *state, const float *batch, const int32_t *labels, int6
     if (run_graph(s, &s->train, batch, labels, s->train.batch, &metrics[0], &correct, err))
         return err_prefix(err, "training step %lld: ", (long long)step);
     metrics[1] = (double)correct / s->train.batch;
-    double lr = schedule_lr(&s->spec->schedule, s->opt->cfg.lr, s->opt->steps);
-    if (optim_step(s->opt, s->grads, lr, err)) return err_prefix(err, "updating '%s': ", s->opt->name);
-    return 0;
+    return algorithm_update(s->spec, s->opt, s->grads, err);
 }
 
 static int cls_evaluate(void *state, const float *images, const int32_t *labels, int count, double *metrics,

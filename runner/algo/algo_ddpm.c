@@ -253,9 +253,7 @@ static int ddpm_step(void *state, const float *batch, const int32_t *labels, int
     if (run_loss(s, &s->train, batch, stream_seed(seed, step, DDPM_STREAM_TIMESTEPS),
                  stream_seed(seed, step, DDPM_STREAM_NOISE), 0, &metrics[0], err))
         return err_prefix(err, "training step %lld: ", (long long)step);
-    double lr = schedule_lr(&s->spec->schedule, s->opt->cfg.lr, s->opt->steps);
-    if (optim_step(s->opt, s->grads, lr, err)) return err_prefix(err, "updating '%s': ", s->opt->name);
-    return 0;
+    return algorithm_update(s->spec, s->opt, s->grads, err);
 }
 
 /* The loss on held-out examples in batches of the training batch (whose memory is known to fit),

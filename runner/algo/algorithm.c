@@ -33,6 +33,13 @@ int algorithm_count_names(const char *const *names)
     return n;
 }
 
+int algorithm_update(const Spec *spec, Optimizer *o, float *const *grads, Error *err)
+{
+    double lr = schedule_lr(&spec->schedule, o->cfg.lr, o->steps);
+    if (optim_step(o, grads, lr, err)) return err_prefix(err, "updating '%s': ", o->name);
+    return 0;
+}
+
 int algorithm_gradients(Graph *g, Network *net, Node *loss, const Optimizer *o, Node **out, Error *err)
 {
     int cap = net->params.n, rc = -1;

@@ -92,6 +92,9 @@ int algorithm_gradients(Graph *g, Network *net, Node *loss, const Optimizer *o, 
  * takes it.  `role` names the network in messages ("classifier", "denoiser"). */
 int algorithm_plan_training(Graph *g, Network *net, const Optimizer *o, Node *loss, Node *const *extra, int n_extra,
                             const char *role, float ***grads, Error *err);
+/* One step of optimizer o with gradients `grads` at the spec schedule's learning rate for o's step;
+ * a failure names the network ("updating 'generator': ..."). */
+int algorithm_update(const Spec *spec, Optimizer *o, float *const *grads, Error *err);
 
 /* The algorithm for a loss type, or NULL (spec_load accepts only the table's loss types). */
 const Algorithm *algorithm_find(const char *loss_type);
