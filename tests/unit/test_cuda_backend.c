@@ -84,15 +84,22 @@ static void no_device_error(void)
     if (e) fail_msg("CUDA error: %s", e);
 }
 
-/* The device buffer `d` against the CPU's result `want`. */
+/* The device buffer `d` against the CPU's result `want`; the failure message names the check as
+ * printf(what, ...) does. */
 static void expect(const char *what, const float *d, const float *want, size_t n, double rtol,
-                   double atol)
+                   double atol, ...) __attribute__((format(printf, 1, 7)));
+static void expect(const char *what, const float *d, const float *want, size_t n, double rtol,
+                   double atol, ...)
 {
     float *got = host(n);
     gpu->download(got, d, n);
     no_device_error();
-    char msg[512];
-    if (!tu_allclose(what, got, want, n, rtol, atol, msg, sizeof msg)) fail_msg("%s", msg);
+    char name[160], msg[512];
+    va_list ap;
+    va_start(ap, atol);
+    vsnprintf(name, sizeof name, what, ap);
+    va_end(ap);
+    if (!tu_allclose(name, got, want, n, rtol, atol, msg, sizeof msg)) fail_msg("%s", msg);
 }
 
 #define NEED_DEVICE()        \
@@ -167,9 +174,7 @@ static void test_gemm(void **state)
             float *dA = dev_from(A, na), *dB = dev_from(B, nb), *dC = dev_from(C, nc);
             cpu->gemm(ta, tb, M, N, K, 0.7f, A, lda, B, ldb, 0.3f, C, ldc);
             gpu->gemm(ta, tb, M, N, K, 0.7f, dA, lda, dB, ldb, 0.3f, dC, ldc);
-            char what[96];
-            snprintf(what, sizeof what, "gemm %dx%dx%d trans_a=%d trans_b=%d", M, N, K, ta, tb);
-            expect(what, dC, C, nc, 1e-4, 1e-6 * (K + 1));
+            expect("gemm %dx%dx%d trans_a=%d trans_b=%d", dC, C, nc, 1e-4, 1e-6 * (K + 1), M, N, K, ta, tb);
             release(NULL);
         }
 }
@@ -195,13 +200,13 @@ static void test_attention(void **state)
         void *ws = dev((sizes[w] + 3) / 4);
         float *y = dev(n);
         gpu->attention_forward(&g, dq, dk, dv, y, ws, sizes[w]);
-        expect(names[0], y, want[0], n, 1e-4, 1e-6 * g.P);
+        expect("%s", y, want[0], n, 1e-4, 1e-6 * g.P, names[0]);
         for (int subset = 1; subset < 8; subset++) {
             float *out[3];
             for (int i = 0; i < 3; i++) out[i] = subset & (1 << i) ? dev(n) : NULL;
             gpu->attention_backward(&g, dq, dk, dv, ddy, out[0], out[1], out[2], ws, sizes[w]);
             for (int i = 0; i < 3; i++)
-                if (out[i]) expect(names[i + 1], out[i], want[i + 1], n, 1e-4, 1e-6 * g.P);
+                if (out[i]) expect("%s", out[i], want[i + 1], n, 1e-4, 1e-6 * g.P, names[i + 1]);
         }
     }
 }
@@ -247,32 +252,27 @@ static void test_conv2d(void **state)
         void *cws = workspace(cpu, g, false), *gws = workspace(gpu, g, true);
         no_device_error();
         float *y = host(ny), *gy = dev(ny);
-        char what[96];
         const double terms_fwd = (double)(g->C / g->groups) * g->R * g->S;
         const double terms_data = (double)(g->K / g->groups) * g->R * g->S;
         const double terms_filt = (double)g->N * g->OH * g->OW;
 
         cpu->conv2d_forward(g, x, w, NULL, y, cws);
         gpu->conv2d_forward(g, dx_, dw_, NULL, gy, gws);
-        snprintf(what, sizeof what, "conv2d_forward case %zu", i);
-        expect(what, gy, y, ny, 1e-4, 1e-6 * terms_fwd);
+        expect("conv2d_forward case %zu", gy, y, ny, 1e-4, 1e-6 * terms_fwd, i);
 
         cpu->conv2d_forward(g, x, w, b, y, cws);
         gpu->conv2d_forward(g, dx_, dw_, db_, gy, gws);
-        snprintf(what, sizeof what, "conv2d_forward with bias case %zu", i);
-        expect(what, gy, y, ny, 1e-4, 1e-6 * terms_fwd);
+        expect("conv2d_forward with bias case %zu", gy, y, ny, 1e-4, 1e-6 * terms_fwd, i);
 
         float *gx = host(nx), *ggx = dev(nx);
         cpu->conv2d_backward_data(g, dy, w, gx, cws);
         gpu->conv2d_backward_data(g, ddy, dw_, ggx, gws);
-        snprintf(what, sizeof what, "conv2d_backward_data case %zu", i);
-        expect(what, ggx, gx, nx, 1e-4, 1e-6 * terms_data);
+        expect("conv2d_backward_data case %zu", ggx, gx, nx, 1e-4, 1e-6 * terms_data, i);
 
         float *gw = host(nw), *ggw = dev(nw);
         cpu->conv2d_backward_filter(g, x, dy, gw, cws);
         gpu->conv2d_backward_filter(g, dx_, ddy, ggw, gws);
-        snprintf(what, sizeof what, "conv2d_backward_filter case %zu", i);
-        expect(what, ggw, gw, nw, 1e-4, 1e-6 * terms_filt);
+        expect("conv2d_backward_filter case %zu", ggw, gw, nw, 1e-4, 1e-6 * terms_filt, i);
         release(NULL);
     }
 }
@@ -369,15 +369,12 @@ static void test_unary(void **state)
         float *gx = dev_from(x, n), *gdy = dev_from(dy, n), *gyv = dev(n), *gdx = dev(n);
         cpu->unary((UnaryKind)k, x, y, n, 0.2f);
         gpu->unary((UnaryKind)k, gx, gyv, n, 0.2f);
-        char what[64];
-        snprintf(what, sizeof what, "unary kind %d", k);
-        expect(what, gyv, y, n, ULPS);
+        expect("unary kind %d", gyv, y, n, ULPS, k);
         /* Both backward passes read the CPU's y, so only the derivative is compared. */
         gpu->upload(gyv, y, n);
         cpu->unary_backward((UnaryKind)k, x, y, dy, dx, n, 0.2f);
         gpu->unary_backward((UnaryKind)k, gx, gyv, gdy, gdx, n, 0.2f);
-        snprintf(what, sizeof what, "unary_backward kind %d", k);
-        expect(what, gdx, dx, n, ULPS);
+        expect("unary_backward kind %d", gdx, dx, n, ULPS, k);
         release(NULL);
     }
 }
@@ -521,15 +518,10 @@ static void test_optimizers(void **state)
             }
             }
         }
-        char what[64];
-        snprintf(what, sizeof what, "optimizer variant %d: parameters", variant);
-        expect(what, gp, p, n, ROUNDING);
-        snprintf(what, sizeof what, "optimizer variant %d: first state", variant);
-        expect(what, gs1, s1, n, ROUNDING);
-        snprintf(what, sizeof what, "optimizer variant %d: second state", variant);
-        expect(what, gs2, s2, n, ROUNDING);
-        snprintf(what, sizeof what, "optimizer variant %d: third state", variant);
-        expect(what, gs3, s3, n, ROUNDING);
+        expect("optimizer variant %d: parameters", gp, p, n, ROUNDING, variant);
+        expect("optimizer variant %d: first state", gs1, s1, n, ROUNDING, variant);
+        expect("optimizer variant %d: second state", gs2, s2, n, ROUNDING, variant);
+        expect("optimizer variant %d: third state", gs3, s3, n, ROUNDING, variant);
         release(NULL);
     }
 }
