@@ -8,24 +8,19 @@ statistics.
 Runs under the .venv of tools/setup.sh (pytorch-fid), with random weights: the time does not depend
 on the values.  Prints lines in the same form as `runner fid --bench`.
 """
-import argparse
-import os
 import sys
 import time
 
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "parity"))
+from torch_timing import PARITY_DIR, bench_options
+
+sys.path.insert(0, PARITY_DIR)
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--images", type=int, default=64)
-    a = ap.parse_args()
-    torch.set_num_threads(a.threads)
+    a = bench_options(batch=16, images=64)
     import pytorch_fid.fid_score as fid_score
     import pytorch_fid.inception as pfid
     import fid_reference

@@ -8,15 +8,13 @@ once before it.  Then the trained generator draws batches of samples in evaluati
 Prints one line per measurement, as `runner bench` does:
 `<train|sample> torch VERSION threads T median_ms M min_ms M peak_rss_kib K count N`.
 """
-import argparse
-import os
 import sys
 
 import torch
 
-from torch_timing import report, timed
+from torch_timing import PARITY_DIR, bench_options, report, timed
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "parity"))
+sys.path.insert(0, PARITY_DIR)
 import adversarial_reference as ref  # noqa: E402
 
 CASE = next(c for c in ref.CASES if c[0] == "gan_reference")
@@ -25,16 +23,7 @@ Z_DIM = REF_G[2][0]
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=30)
-    ap.add_argument("--warmup", type=int, default=5)
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--samples", type=int, default=1000)
-    a = ap.parse_args()
-
-    torch.set_num_threads(a.threads)
-    torch.set_num_interop_threads(1)
+    a = bench_options(steps=30, warmup=5, batch=64, samples=1000)
     torch.manual_seed(0)
     G, D = REF_G[1](), REF_D[1]()
     G.train()

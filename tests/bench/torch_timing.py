@@ -1,10 +1,28 @@
-"""Timing for the PyTorch side of the benchmarks, in the line format `runner bench` prints and
-tools/bench.sh parses: `<what> torch VERSION threads T median_ms M min_ms M peak_rss_kib K count N`."""
+"""What the PyTorch side of the benchmarks shares: their options and threads, the folder of the
+parity references they time, and timing in the line format `runner bench` prints and tools/bench.sh
+parses: `<what> torch VERSION threads T median_ms M min_ms M peak_rss_kib K count N`."""
+import argparse
+import os
 import resource
 import statistics
 import time
 
 import torch
+
+PARITY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "parity")
+
+
+def bench_options(**counts):
+    """Parses --threads (default 2) and an integer option per keyword (its value the default), and
+    runs torch on that many threads, one inter-op thread, as the runner's OpenMP runs."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2)
+    for name, default in counts.items():
+        ap.add_argument("--" + name, type=int, default=default)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.set_num_interop_threads(1)
+    return a
 
 
 def timed(fn, warmup, steps):

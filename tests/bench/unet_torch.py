@@ -8,32 +8,22 @@ Prints one line per measurement, as `runner bench` does:
 `<train|forward> torch VERSION threads T median_ms M min_ms M peak_rss_kib K count N`.
 Needs diffusers (the .venv of tools/setup.sh): .venv/bin/python tests/bench/unet_torch.py.
 """
-import argparse
-import os
 import sys
 
 import torch
 import torch.nn.functional as F
 
-from torch_timing import report, timed
+from torch_timing import PARITY_DIR, bench_options, report, timed
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "parity"))
+sys.path.insert(0, PARITY_DIR)
 import unet_reference as ref  # noqa: E402
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=10)
-    ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--samples", type=int, default=100)
-    a = ap.parse_args()
+    a = bench_options(steps=10, warmup=2, batch=32, samples=100)
     if ref.diffusers is None:
         raise SystemExit("unet_torch.py: diffusers is not importable here: run it with .venv/bin/python")
     ref.diffusers.utils.logging.set_verbosity_error()
-    torch.set_num_threads(a.threads)
-    torch.set_num_interop_threads(1)
     model = ref.build(ref.SMALL_CONFIG, 0)
     c, s = ref.SMALL_CONFIG["in_channels"], ref.SMALL_CONFIG["sample_size"]
 
