@@ -92,6 +92,9 @@ int backend_status(const Backend *be, Error *err);
 int graph_run(Graph *g, Error *err);
 /* The same, adding each node's milliseconds to node_ms[node id] (for profiles). */
 int graph_run_timed(Graph *g, double *node_ms, Error *err);
+/* Floating-point operations (Op.flops) of every node that graph_run has executed in this process
+ * so far: a benchmark reads it before and after what it times. */
+double graph_flops_run(void);
 /* For forward functions: records why node n cannot compute its output (printf-style, after
  * "node '<name>' (<op>): ", at the node's spec entry), so that graph_run stops there with it. */
 void graph_fail(Graph *g, const Node *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -109,6 +109,10 @@ typedef struct Op {
     /* A note for `runner check` on what node n costs beyond its output and parameters (the P x P
      * matrices of self_attention), written into buf; NULL when there is nothing to add. */
     void (*describe)(const struct Node *n, char *buf, size_t len);
+    /* Floating-point operations of one forward call of node n: 2 per multiply-add of its matrix
+     * products and convolutions (elementwise work is not counted), for `runner bench`'s GFLOP/s.
+     * NULL: nothing counted. */
+    double (*flops)(const struct Node *n);
 } Op;
 
 /* Registry (graph/op_table.c, built from graph/ops/ops.def). */

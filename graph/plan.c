@@ -214,13 +214,21 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
+/* Summed by graph_run_timed, which graphs on other threads may run at the same time (whole
+ * numbers, which an atomic integer adds without a lock). */
+static _Atomic unsigned long long flops_run;
+
+double graph_flops_run(void) { return (double)flops_run; }
+
 int graph_run_timed(Graph *g, double *node_ms, Error *err)
 {
+    double flops = 0;
     for (int id = 0; id < g->n; id++) {
         Node *nd = g->nodes[id];
         if (!nd->needed || nd->kind != NODE_OP || (nd->op->flags & OP_VIEW)) continue;
         double t0 = node_ms ? now_ms() : 0.0;
         nd->op->forward(g, nd);
+        if (nd->op->flops) flops += nd->op->flops(nd);
         if (g->failed) {
             g->failed = false;
             if (err) *err = g->failure;
@@ -230,6 +238,7 @@ int graph_run_timed(Graph *g, double *node_ms, Error *err)
         g->be->synchronize(); /* asynchronous backends: charge the work to its node */
         node_ms[id] += now_ms() - t0;
     }
+    flops_run += (unsigned long long)flops;
     return backend_status(g->be, err);
 }
 

@@ -129,12 +129,21 @@ static void attention_describe(const Node *n, char *buf, size_t len)
 
 static const AttrSchema attention_attrs[] = {ATTENTION_ATTRS};
 
+/* One product of 2 d P^2 flops per block: the scores q^T k, and their weights applied to v. */
+static double block_product_flops(const Node *n)
+{
+    AttnGeom g = geometry_of(n);
+    return 2.0 * g.batch * g.d * (double)g.P * g.P;
+}
+
+static double attention_flops(const Node *n) { return 2 * block_product_flops(n); }
+
 const Op op_self_attention = {
     .name = "self_attention",
     .summary = "softmax(scale q^T k) attention of v over the H*W positions of (N, C, H, W) maps, per head",
     .attrs = attention_attrs, .n_attrs = 2, .min_inputs = 3, .max_inputs = 3,
     .infer = attention_infer, .forward = attention_forward, .backward = attention_backward,
-    .workspace = attention_workspace, .describe = attention_describe,
+    .workspace = attention_workspace, .describe = attention_describe, .flops = attention_flops,
 };
 
 /* ---- self_attention_grad(dy, q, k, v): the gradients `grads` names, stacked along the batch ---- */
@@ -169,9 +178,18 @@ static void attention_grad_forward(Graph *gr, Node *n)
                                n->in[0]->out.data, d[0], d[1], d[2], gr->workspace, gr->workspace_bytes);
 }
 
+/* The scores again, one product per gradient, and dA = dy^T v when q's or k's is wanted. */
+static double attention_grad_flops(const Node *n)
+{
+    const char *grads = attr_get(n, "grads")->s;
+    size_t products = 1 + strlen(grads) + (strchr(grads, 'q') || strchr(grads, 'k'));
+    return (double)products * block_product_flops(n);
+}
+
 const Op op_self_attention_grad = {
     .name = "self_attention_grad",
     .summary = "gradients of self_attention for q, k and/or v from (dy, q, k, v), stacked along the batch",
     .attrs = attention_grad_attrs, .n_attrs = 3, .min_inputs = 4, .max_inputs = 4, .flags = OP_INTERNAL,
     .infer = attention_grad_infer, .forward = attention_grad_forward, .workspace = attention_workspace,
+    .flops = attention_grad_flops,
 };

@@ -161,6 +161,14 @@ static ConvGeom node_geom(const Node *n)
     return g;
 }
 
+/* Every pass of a convolution (forward, either gradient, the transpose) makes the same
+ * multiply-adds: one per output element and weight tap of its group. */
+static double conv_flops(const Node *n)
+{
+    ConvGeom g = node_geom(n);
+    return 2.0 * g.N * g.K * g.OH * g.OW * (double)(g.C / g.groups) * g.R * g.S;
+}
+
 static size_t conv_workspace(const Node *n, const Backend *be)
 {
     ConvGeom g = node_geom(n);
@@ -272,6 +280,7 @@ const Op op_conv2d = {
     .forward = conv2d_forward,
     .backward = conv2d_backward,
     .workspace = conv_workspace,
+    .flops = conv_flops,
 };
 
 /* ---- conv2d_grad_input(dy, w, x_like) ---------------------------------------------------- */
@@ -315,6 +324,7 @@ const Op op_conv2d_grad_input = {
     .forward = grad_input_forward,
     .backward = grad_input_backward,
     .workspace = conv_workspace,
+    .flops = conv_flops,
 };
 
 /* ---- conv2d_grad_weight(x, dy, w_like) --------------------------------------------------- */
@@ -358,6 +368,7 @@ const Op op_conv2d_grad_weight = {
     .forward = grad_weight_forward,
     .backward = grad_weight_backward,
     .workspace = conv_workspace,
+    .flops = conv_flops,
 };
 
 /* ---- conv_transpose2d -------------------------------------------------------------------- */
@@ -412,4 +423,5 @@ const Op op_conv_transpose2d = {
     .forward = transpose_forward,
     .backward = transpose_backward,
     .workspace = conv_workspace,
+    .flops = conv_flops,
 };

@@ -112,6 +112,12 @@ static int matmul_backward(Graph *g, Node *n, Node *G, const bool *want, Node **
     return 0;
 }
 
+static double matmul_flops(const Node *n)
+{
+    MatDims d = matmul_dims(n);
+    return 2.0 * (double)d.M * (double)d.N * (double)d.K;
+}
+
 const Op op_matmul = {
     .name = "matmul",
     .summary = "matrix product op(a) . op(b) with optional transposes (linear's gradients)",
@@ -123,6 +129,7 @@ const Op op_matmul = {
     .infer = matmul_infer,
     .forward = matmul_forward,
     .backward = matmul_backward,
+    .flops = matmul_flops,
 };
 
 /* ---- linear ------------------------------------------------------------------------------- */
@@ -209,6 +216,12 @@ static int linear_backward(Graph *g, Node *n, Node *dy, const bool *want, Node *
     return 0;
 }
 
+static double linear_flops(const Node *n)
+{
+    const Shape *x = &n->in[0]->out.shape;
+    return 2.0 * (double)mat_rows(x) * (double)mat_cols(x) * (double)attr_int(n, "out");
+}
+
 const Op op_linear = {
     .name = "linear",
     .summary = "fully connected layer (PyTorch's Linear): y = x w^T + b over the last axis",
@@ -220,6 +233,7 @@ const Op op_linear = {
     .infer = linear_infer,
     .forward = linear_forward,
     .backward = linear_backward,
+    .flops = linear_flops,
 };
 
 /* ---- channel_sum / channel_broadcast ----------------------------------------------------- */

@@ -49,6 +49,7 @@ typedef struct Ddpm {
     Graph *sampler_g;
     Node *s_x, *s_t, *s_eps;
     int chunk;
+    int max_chunk;                /* the most samples per pass (ddpm_sampler.c); 0: not yet known */
     float *x_cur, *x0_pred, *z;   /* backend memory, chunk x per each */
 } Ddpm;
 

@@ -3,12 +3,13 @@
  * x by diffusion_reverse_step's coefficients, entirely on the backend: predicted x_0 (clipped to
  * the data range with samples.clip, as diffusers' clip_sample), then the mean of x_prev, then the
  * step's noise.  The result is clipped to the data range, as diffusers' pipelines clamp their
- * output.  Samples are drawn in chunks of at most the training batch, whose memory is known to
- * fit. */
+ * output.  Samples are drawn in chunks as large as the training graph's memory, known to fit,
+ * allows the sampler's graph (at least the training batch; all at once when that fits). */
 #include "runner/algo/ddpm.h"
 
 #include "runner/algo/random_streams.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,11 +88,27 @@ static int reverse_step(Ddpm *s, int t, int k, uint64_t seed, uint64_t offset, E
     return 0;
 }
 
+/* Samples per pass for `count`: the sampler's graph at the training batch b tells its memory per
+ * sample (the network in evaluation mode keeps far less than training does), and a pass takes as
+ * many as the training graph's memory holds, at least b. */
+static int chunk_for(Ddpm *s, int count, Error *err)
+{
+    int b = s->train.batch;
+    if (count <= b) return count;
+    if (!s->max_chunk) {
+        if (build_sampler(s, b, err)) return -1;
+        double per_sample = (double)graph_memory_bytes(s->sampler_g) / b + 3.0 * s->per * sizeof(float);
+        double fits = (double)graph_memory_bytes(s->train.g) / per_sample;
+        s->max_chunk = fits >= INT_MAX ? INT_MAX : fits > b ? (int)fits : b;
+    }
+    return count < s->max_chunk ? count : s->max_chunk;
+}
+
 int ddpm_reverse(Ddpm *s, int count, uint64_t seed, int every, float *snaps, int n_snaps, float *images, Error *err)
 {
     const SamplerConfig *c = &s->sampler;
-    int chunk = count < s->train.batch ? count : s->train.batch;
-    if (s->chunk != chunk && build_sampler(s, chunk, err)) return -1;
+    int chunk = chunk_for(s, count, err);
+    if (chunk < 1 || (s->chunk != chunk && build_sampler(s, chunk, err))) return -1;
     int *ts = malloc((size_t)c->steps * sizeof *ts);
     if (!ts) return err_set(err, "out of memory");
     diffusion_timesteps(s->sched.T, c->steps, ts);

@@ -1,11 +1,14 @@
-/* `runner bench`: times the training step of a GAN spec (by default the reference GAN of
+/* `runner bench`: times the training step of a spec (by default the reference GAN of
  * experiments/gan_mnist.yaml: both networks' forward and backward, both Adam updates) through its
- * Algorithm, then the generator drawing a batch of samples in evaluation mode; with --profile,
- * where the step's time goes per op kind and per node. */
+ * Algorithm, then its sampler in evaluation mode: a GAN's generator drawing a batch of samples, a
+ * diffusion model's one reverse step (samples.steps set to 1) on a batch; with --profile, where the
+ * step's time goes per op kind and per node.  Each measurement also gives the floating-point
+ * operations its graphs ran (Op.flops: the products of convolutions, linear layers and attention). */
 #include "runner/cli/cmd_args.h"
 #include "runner/cli/commands.h"
 #include "runner/algo/experiment.h"
 #include "runner/algo/run_plan.h"
+#include "runner/data/dataset.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,14 +68,15 @@ static long peak_rss_kib(void)
     return ru.ru_maxrss;
 }
 
-/* One line per measurement, the format tests/bench/gan_torch.py prints and tools/bench.sh parses:
- * `<what> runner <backend> threads T median_ms M min_ms M peak_rss_kib K count N` (N: examples
- * per timed call).  Sorts ms. */
-static void print_times(const char *what, const Backend *be, int threads, int count, double *ms, int n)
+/* One line per measurement, the format tests/bench/gan_torch.py and unet_torch.py print and
+ * tools/bench.sh parses: `<what> runner <backend> threads T median_ms M min_ms M peak_rss_kib K
+ * count N gflop F` (N: examples per timed call; F: GFLOP per call, from Op.flops, which the
+ * PyTorch lines do not print).  Sorts ms. */
+static void print_times(const char *what, const Backend *be, int threads, int count, double gflop, double *ms, int n)
 {
     double med = median(ms, n);
-    printf("%s runner %s threads %d median_ms %.3f min_ms %.3f peak_rss_kib %ld count %d\n", what, be->name,
-           threads, med, ms[0], peak_rss_kib(), count);
+    printf("%s runner %s threads %d median_ms %.3f min_ms %.3f peak_rss_kib %ld count %d gflop %.4f\n", what,
+           be->name, threads, med, ms[0], peak_rss_kib(), count, gflop);
     fflush(stdout);
 }
 
@@ -204,13 +208,12 @@ static int bench(const BenchOptions *o, const Spec *spec, Error *err)
     char note[384];
     if (experiment_backend(o->backend, &be, note, sizeof note, err)) return -1;
     be->set_threads(o->threads);
-    const NetDef *disc = spec->loss.discriminator[0] ? spec_model(spec, spec->loss.discriminator) : NULL;
-    if (!disc || disc->n_inputs != 1)
-        return err_set(err, "bench: %s: loss type '%s' has no discriminator with one input to take the data "
-                       "shape from (bench times GAN specs)", spec->path, spec->loss.type);
+    int dims[3];
+    if (dataset_example_shape(&spec->data, dims, err)) return err_prefix(err, "bench: %s: data: ", spec->path);
+    Shape data_shape = shape_of(3, (int64_t)dims[0], (int64_t)dims[1], (int64_t)dims[2]);
     int batch = spec->data.batch_size; /* --batch is applied to the spec before its plan */
     Experiment x;
-    if (experiment_build(&x, spec, be, batch, &disc->inputs[0].shape, err)) return -1;
+    if (experiment_build(&x, spec, be, batch, &data_shape, err)) return -1;
 
     int rc = -1, reps = o->warmup + o->steps;
     if (o->samples > 0 && !x.algo->sample) {
@@ -218,38 +221,43 @@ static int bench(const BenchOptions *o, const Spec *spec, Error *err)
         experiment_free(&x);
         return -1;
     }
-    size_t example = (size_t)shape_numel(&disc->inputs[0].shape);
+    size_t example = (size_t)shape_numel(&data_shape);
     float *real = malloc((size_t)batch * example * sizeof *real);
     float *images = malloc(((size_t)o->samples + 1) * example * sizeof *images);
+    int32_t *labels = calloc((size_t)batch, sizeof *labels); /* class 0: what a step costs does not depend on it */
     double *ms = malloc((size_t)reps * sizeof *ms), metrics[ALGO_MAX_METRICS];
-    if (!real || !images || !ms) {
+    if (!real || !images || !labels || !ms) {
         err_set(err, "out of memory");
         goto done;
     }
     if (random_images(be, real, (size_t)batch * example, err)) goto done;
 
+    double flops = 0;
     for (int i = 0; i < reps; i++) {
-        double t0 = now_ms();
-        if (x.algo->step(x.state, real, NULL, i, metrics, err)) goto done;
+        double t0 = now_ms(), f0 = graph_flops_run();
+        if (x.algo->step(x.state, real, labels, i, metrics, err)) goto done;
         be->synchronize();
         ms[i] = now_ms() - t0;
+        flops = graph_flops_run() - f0;
     }
     double step_mean = 0;
     for (int i = o->warmup; i < reps; i++) step_mean += ms[i] / o->steps;
-    print_times("train", be, o->threads, batch, ms + o->warmup, o->steps);
+    print_times("train", be, o->threads, batch, flops * 1e-9, ms + o->warmup, o->steps);
 
-    /* The trained generator in evaluation mode, as `runner sample` and the results' grids use it. */
+    /* The trained networks in evaluation mode, as `runner sample` and the results' grids use them. */
     for (int i = 0; o->samples > 0 && i < reps; i++) {
-        double t0 = now_ms();
+        double t0 = now_ms(), f0 = graph_flops_run();
         if (x.algo->sample(x.state, o->samples, (uint64_t)i + 1, images, err)) goto done;
         be->synchronize();
         ms[i] = now_ms() - t0;
+        flops = graph_flops_run() - f0;
     }
-    if (o->samples > 0) print_times("sample", be, o->threads, o->samples, ms + o->warmup, o->steps);
+    if (o->samples > 0) print_times("sample", be, o->threads, o->samples, flops * 1e-9, ms + o->warmup, o->steps);
     rc = o->profile ? profile(&x, o->steps, step_mean, err) : 0;
 done:
     free(real);
     free(images);
+    free(labels);
     free(ms);
     experiment_free(&x);
     return rc;
@@ -265,6 +273,8 @@ int cmd_bench(int argc, char **argv, Error *err)
     RunPlan plan;
     spec.train.steps = o.warmup + o.steps;
     if (o.batch) spec.data.batch_size = o.batch;
+    /* A diffusion model's sampler: one reverse step per call (the network once on the batch). */
+    if (!strcmp(spec_loss_family(spec.loss.type), "diffusion")) spec.samples.steps = 1;
     int rc = run_plan_resolve(&spec, (int64_t)o.warmup + o.steps, &plan, err);
     if (rc == 0) rc = bench(&o, &spec, err);
     spec_free(&spec);

@@ -12,11 +12,14 @@ import torch
 PARITY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "parity")
 
 
-def bench_options(**counts):
-    """Parses --threads (default 2) and an integer option per keyword (its value the default), and
-    runs torch on that many threads, one inter-op thread, as the runner's OpenMP runs."""
+def bench_options(*flags, **counts):
+    """Parses --threads (default 2), a true/false option per name in flags and an integer option
+    per keyword (its value the default), and runs torch on that many threads, one inter-op thread,
+    as the runner's OpenMP runs."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
+    for name in flags:
+        ap.add_argument("--" + name, action="store_true")
     for name, default in counts.items():
         ap.add_argument("--" + name, type=int, default=default)
     a = ap.parse_args()
