@@ -8,14 +8,16 @@
  *   reads:    X or Y, the value the derivative reads (unary_grad differentiates through it);
  *             FLAT for a piecewise-constant derivative (no second-order term);
  *   param:    NO_PARAM, or NEGATIVE_SLOPE (attribute negative_slope, default 0.01, passed as a);
- *   costs:    CHEAP (vectorised loop, threads above 32768 elements) or COSTLY (a transcendental
- *             function per element: threads above 4096).
+ *   costs:    CHEAP (vectorised loop, threads above 32768 elements), VECTOR (vectorised, but tens
+ *             of operations per element: threads above 4096) or COSTLY (a libm call per
+ *             element: threads above 4096).
  * Adding one: a line here (and a KERNEL_FN below if its formula needs one), its cases in
  * tests/parity/cases_eltwise.py, `make docs` for docs/SPEC.md, and a case in
  * second_derivative() in graph/ops/activation.c if WGAN-GP critics may use it. */
 #ifndef KERNELS_ACTIVATIONS_H
 #define KERNELS_ACTIVATIONS_H
 
+#include "kernels/exp_nonpositive.h"
 #include "kernels/kernel_fn.h"
 
 #include <math.h>
@@ -28,9 +30,9 @@
     ACTIVATION(TANH, tanh, "tanh(x)",                                                               \
                tanhf(x), dy * (1.0f - y * y), Y, NO_PARAM, COSTLY, CHEAP)                           \
     ACTIVATION(SIGMOID, sigmoid, "1 / (1 + exp(-x))",                                               \
-               kf_sigmoid(x), dy * y * (1.0f - y), Y, NO_PARAM, COSTLY, CHEAP)                      \
+               kf_sigmoid(x), dy * y * (1.0f - y), Y, NO_PARAM, VECTOR, CHEAP)                      \
     ACTIVATION(SILU, silu, "x * sigmoid(x) (swish)",                                                \
-               x * kf_sigmoid(x), kf_silu_grad(x, dy), X, NO_PARAM, COSTLY, COSTLY)                 \
+               x * kf_sigmoid(x), kf_silu_grad(x, dy), X, NO_PARAM, VECTOR, VECTOR)                 \
     ACTIVATION(GELU, gelu, "x * Phi(x), Phi the standard normal CDF (exact, as PyTorch's default)", \
                kf_gelu(x), kf_gelu_grad(x, dy), X, NO_PARAM, COSTLY, COSTLY)                        \
     ACTIVATION(SOFTPLUS, softplus, "log(1 + exp(x))",                                               \
@@ -43,12 +45,17 @@
     ACTIVATION(ABS, abs, "|x|",                                                                     \
                fabsf(x), x > 0.0f ? dy : (x < 0.0f ? -dy : 0.0f), FLAT, NO_PARAM, CHEAP, CHEAP)
 
-/* 1 / (1 + exp(-x)) in two branches, so that exp never overflows. */
+/* 1 / (1 + exp(-x)) from e = exp(-|x|), which never overflows: 1 / (1 + e) for x >= 0, e / (1 + e)
+ * below.  Both quotients are formed and one is selected by the sign bit, so that loops over it
+ * vectorise (kernels/exp_nonpositive.h). */
 KERNEL_FN float kf_sigmoid(float x)
 {
-    if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
-    float e = expf(x);
-    return e / (1.0f + e);
+    KfFloatBits b = {.f = x}, below, above;
+    float e = kf_exp_nonpositive(-fabsf(x)), d = 1.0f + e;
+    below.f = e / d, above.f = 1.0f / d;
+    uint32_t negative = kf_mask((int)(b.u >> 31));
+    b.u = (below.u & negative) | (above.u & ~negative);
+    return b.f;
 }
 
 /* x * Phi(x) and dy * (Phi(x) + x phi(x)), with Phi(x) = erfc(-x / sqrt 2) / 2: PyTorch's

@@ -4,47 +4,14 @@
  * another and cpu_gemm splits each product over the threads instead.
  * The softmax's P^2 exponentials per block are what the products (2 d P^2 multiply-adds each)
  * do not hide: a libm call per score took longer than the products at d = 64, so they come from
- * exp_nonpositive, plain arithmetic that the compiler vectorises. */
+ * kf_exp_nonpositive (kernels/exp_nonpositive.h), plain arithmetic that the compiler vectorises. */
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/exp_nonpositive.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdint.h>
-
-typedef union FloatBits {
-    float f;
-    uint32_t u;
-    int32_t i;
-} FloatBits;
-
-#define NEG_87 0xC2AE0000u /* the bits of -87.0f; exp(-87) is near the smallest normal float */
-
-/* exp(x) for x <= 0 (a score minus its row's maximum), within 1.5 ulp of the exact value on
- * [-87, 0]: x = n ln2 + r with |r| <= ln2 / 2 (ln2 split in two, after Cody and Waite), exp(r)
- * by Cephes' expf polynomial, 2^n written into the exponent bits.  Below -87 (-inf included)
- * it gives exp(-87), which no row's sum (at least 1, from its maximum) notices; NaN stays NaN.
- * Only integer comparisons: a float comparison keeps GCC from vectorising the loop unless
- * floating-point traps are declared off. */
-static inline float exp_nonpositive(float x)
-{
-    FloatBits in = {.f = x}, c;
-    uint32_t mag = in.u & 0x7FFFFFFFu;
-    c.u = mag < (NEG_87 & 0x7FFFFFFFu) ? in.u : NEG_87;
-    FloatBits big = {.f = c.f * 1.44269504088896341f + 12582912.0f}; /* + 1.5 * 2^23 rounds to n */
-    float n = big.f - 12582912.0f;
-    float r = c.f - n * 0.693359375f + n * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    FloatBits two_n = {.i = (big.i - 0x4B400000 + 127) * (1 << 23)}, out = {.f = p * two_n.f};
-    out.u = mag > 0x7F800000u ? in.u : out.u;
-    return out.f;
-}
 
 /* Each of the P rows of s (P x P) replaced by its softmax; a row holding NaN (or +inf, or only
  * -inf) becomes NaN, as the maximum subtracted first leaves NaN in it. */
@@ -58,7 +25,7 @@ static void softmax_rows(float *s, int P)
         double sum = 0.0;
 #pragma omp simd reduction(+ : sum)
         for (int j = 0; j < P; j++) {
-            row[j] = exp_nonpositive(row[j] - m);
+            row[j] = kf_exp_nonpositive(row[j] - m);
             sum += row[j];
         }
         float inv = (float)(1.0 / sum);

@@ -9,6 +9,7 @@
 /* One loop per kind (the switch sits outside) so that the compiler can vectorise each.  The
  * formulas are kernels/activations.h's: x, y, dy and a name the element's values there. */
 #define LOOP_CHEAP _Pragma("omp parallel for simd if (n > PAR_MIN)")
+#define LOOP_VECTOR _Pragma("omp parallel for simd if (n > PAR_MIN / 8)")
 #define LOOP_COSTLY _Pragma("omp parallel for if (n > PAR_MIN / 8)")
 
 void cpu_unary(UnaryKind kind, const float *xs, float *ys, size_t n, float a)
