@@ -6,17 +6,26 @@
 
 #include <omp.h>
 
-/* Which passes oneDNN runs (tests/bench/conv_bench.c on the reference GAN's and Inception-v3's
- * geometries, docs/BENCHMARKS.md).  oneDNN's kernels work on blocks of 16 channels, so a pass
- * whose output has fewer channels per group wastes most of each block, and measured slower than
- * im2col there; a 1x1 unstrided unpadded convolution is one sgemm on the tensors as they are,
- * which beats oneDNN's copies into and out of its blocked layout. */
+/* Which passes oneDNN runs (tests/bench/conv_bench.c on the reference GAN's, Inception-v3's and
+ * the DDPM UNet's geometries, docs/BENCHMARKS.md).  oneDNN's kernels work on blocks of 16
+ * channels, so a pass whose output has fewer channels per group wastes most of each block, and
+ * measured slower than im2col there; the weight gradient writes a K x C matrix, blocked either
+ * way, so it needs 16 of either (the UNet's 16->1 output conv: 0.79 ms against 1.51, the GAN's
+ * 8->1: im2col 0.62 against 0.70).  A 1x1 unstrided unpadded convolution is one sgemm per image
+ * on the tensors as they are, which beats oneDNN's copies into and out of its blocked layout
+ * when the product is large (Inception's, 15 million multiply-adds per image and more), and
+ * loses to oneDNN's batched kernel when it is small (the UNet's 32->32 at 16x16, 262,144 per
+ * image: 0.19 ms against 0.12 per pass). */
+#define POINTWISE_SGEMM_MIN_MACS (1 << 20) /* per image and group */
+
 static bool use_dnnl(const ConvGeom *g, ConvPass pass)
 {
+    int k = g->K / g->groups, c = g->C / g->groups;
     bool pointwise = g->R == 1 && g->S == 1 && g->stride_h == 1 && g->stride_w == 1 && g->pad_h == 0 &&
                      g->pad_w == 0;
-    int out_channels = pass == CONV_BACKWARD_DATA ? g->C / g->groups : g->K / g->groups;
-    return !pointwise && out_channels >= 16;
+    if (pointwise && (int64_t)k * c * g->H * g->W >= POINTWISE_SGEMM_MIN_MACS) return false;
+    int out_channels = pass == CONV_BACKWARD_DATA ? c : pass == CONV_BACKWARD_FILTER && c > k ? c : k;
+    return out_channels >= 16;
 }
 
 /* oneDNN's needs for the passes it runs, at the current thread count and at one thread per
