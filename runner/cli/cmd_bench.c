@@ -202,15 +202,32 @@ static int random_images(const Backend *be, float *host, size_t n, Error *err)
     return 0;
 }
 
+/* One example as the networks take it, so that no data files are needed: a GAN's discriminator
+ * input, else the trained model's only input or its input `x` (a ddpm denoiser's); the spec's
+ * dataset's examples when neither says. */
+static int example_shape(const Spec *spec, Shape *out, Error *err)
+{
+    const char *reader = spec->loss.discriminator[0] ? spec->loss.discriminator : spec->loss.model;
+    const NetDef *d = reader[0] ? spec_model(spec, reader) : spec->n_models == 1 ? &spec->models[0] : NULL;
+    for (int i = 0; d && i < d->n_inputs; i++)
+        if (d->n_inputs == 1 || !strcmp(d->inputs[i].name, "x")) {
+            *out = d->inputs[i].shape;
+            return 0;
+        }
+    int dims[3];
+    if (dataset_example_shape(&spec->data, dims, err)) return err_prefix(err, "bench: %s: data: ", spec->path);
+    *out = shape_of(3, (int64_t)dims[0], (int64_t)dims[1], (int64_t)dims[2]);
+    return 0;
+}
+
 static int bench(const BenchOptions *o, const Spec *spec, Error *err)
 {
     const Backend *be;
     char note[384];
     if (experiment_backend(o->backend, &be, note, sizeof note, err)) return -1;
     be->set_threads(o->threads);
-    int dims[3];
-    if (dataset_example_shape(&spec->data, dims, err)) return err_prefix(err, "bench: %s: data: ", spec->path);
-    Shape data_shape = shape_of(3, (int64_t)dims[0], (int64_t)dims[1], (int64_t)dims[2]);
+    Shape data_shape;
+    if (example_shape(spec, &data_shape, err)) return -1;
     int batch = spec->data.batch_size; /* --batch is applied to the spec before its plan */
     Experiment x;
     if (experiment_build(&x, spec, be, batch, &data_shape, err)) return -1;
