@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make bench`: our CPU backend against PyTorch, under Debian's torch and under the newest torch
-# from PyPI (installed into .venv-bench on first use, with diffusers), on two networks:
+# from PyPI (installed into .venv-bench on first use, with diffusers and pytorch-fid), on two networks:
 #   the reference GAN (experiments/gan_mnist.yaml) against tests/bench/gan_torch.py:
 #     train:  one training iteration (forward and backward of both networks, both Adam updates,
 #             batch 64);
@@ -36,6 +36,13 @@ fi
 if ! "$VENV/bin/python" -c 'import diffusers' 2>/dev/null; then
     echo "bench: installing diffusers from PyPI into $VENV (once)" >&2
     "$VENV/bin/pip" install --quiet diffusers >&2
+fi
+if ! "$VENV/bin/python" -c 'import pytorch_fid, torch_fidelity, scipy' 2>/dev/null; then
+    # The versions tools/setup.sh pins (tests/parity/fid_reference.py imports both), with the
+    # torchvision of this torch.
+    pins=$(grep -oE '(pytorch-fid|torch-fidelity)==[0-9.]+' tools/setup.sh)
+    echo "bench: installing" $pins "and scipy from PyPI into $VENV (once)" >&2
+    "$VENV/bin/pip" install --quiet $pins scipy >&2
 fi
 
 # What our side runs on (BLAS kernels and who chose them, measured sgemm): a slow configuration shows.
@@ -158,18 +165,21 @@ compare "DDPM UNet ($UNET_SPEC, $ours_params parameters), $UNET_STEPS calls afte
     "$unet_pythons" --spec "$UNET_SPEC" -- --steps "$UNET_STEPS" --warmup "$UNET_WARMUP" --batch 32 --samples 100
 
 # FID: Inception feature extraction (images per second) and the Frechet distance of 2048-d
-# statistics, ours against pytorch-fid (Debian's torch, in the .venv of tools/setup.sh) on the
-# same threads.  FID_IMAGES (default 32) images per measurement.
+# statistics, ours against pytorch-fid under Debian's torch (the .venv of tools/setup.sh) and under
+# PyPI's (.venv-bench), on the same threads.  FID_IMAGES (default 32) images per measurement.
 FID_IMAGES=${FID_IMAGES:-32}
-if .venv/bin/python -c 'import pytorch_fid' 2>/dev/null; then
-    ours=$(with_threads "$THREADS" "$BUILD/runner" fid --bench --threads "$THREADS" --images "$FID_IMAGES" --batch 16)
-    theirs=$(with_threads "$THREADS" .venv/bin/python tests/bench/fid_bench_torch.py --threads "$THREADS" \
+value() { awk -v k="$1:" '$1 == k { print $2 }'; }
+ours=$(with_threads "$THREADS" "$BUILD/runner" fid --bench --threads "$THREADS" --images "$FID_IMAGES" --batch 16)
+printf '\nFID, %d threads, %d images (ours, then pytorch-fid under each torch)\n%s\n' "$THREADS" "$FID_IMAGES" "$ours"
+for py in .venv/bin/python "$VENV/bin/python"; do
+    if ! "$py" -c 'import pytorch_fid' 2>/dev/null; then
+        echo "bench: FID comparison under $py skipped: pytorch-fid is not installed there (run make setup)" >&2
+        continue
+    fi
+    theirs=$(with_threads "$THREADS" "$py" tests/bench/fid_bench_torch.py --threads "$THREADS" \
         --images "$FID_IMAGES" --batch 16)
-    printf '\nFID, %d threads, %d images (ours, then pytorch-fid)\n%s\n%s\n' "$THREADS" "$FID_IMAGES" "$ours" "$theirs"
-    value() { awk -v k="$1:" '$1 == k { print $2 }'; }
+    printf '%s\n' "$theirs"
     awk -v a="$(value inception_images_per_s <<<"$ours")" -v b="$(value inception_images_per_s <<<"$theirs")" \
         -v fa="$(value frechet_2048d_ms <<<"$ours")" -v fb="$(value frechet_2048d_ms <<<"$theirs")" \
         'BEGIN { printf "inception_speedup_vs_pytorch: %.3f\nfrechet_speedup_vs_pytorch_fid: %.3f\n", a / b, fb / fa }'
-else
-    echo "bench: FID comparison skipped: pytorch-fid is not installed in .venv (run make setup)" >&2
-fi
+done
