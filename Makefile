@@ -62,7 +62,7 @@ setup:
 
 # PyTorch reference fixtures for the parity tests (regenerated when the script changes).
 FIXTURES := $(BUILD)/fixtures/.stamp
-$(FIXTURES): $(wildcard tests/parity/*.py)
+$(FIXTURES): $(wildcard tests/parity/*.py) experiments/ddpm_fashion.yaml
 	@mkdir -p $(BUILD)/fixtures
 	$(PYTHON) tests/parity/make_fixtures.py $(BUILD)/fixtures
 	@touch $@

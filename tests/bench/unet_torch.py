@@ -1,7 +1,7 @@
 """Times experiments/ddpm_fashion.yaml's DDPM UNet in PyTorch on the CPU (the `make bench` baseline
 for `runner bench --spec experiments/ddpm_fashion.yaml`): diffusers' UNet2DModel built as
-tests/parity/unet_reference.py's SMALL_CONFIG (whose training step test_unet.c checks ours
-against) at ddpm_fashion's width, block_out_channels (16, 32, 32, 32).
+tests/parity/unet_reference.py's SMALL_CONFIG: ddpm_fashion's network (block_out_channels 16, 32,
+32, 32), whose training step test_unet.c checks ours against.
 
 train:  one training iteration as the runner's ddpm Algorithm makes it: timesteps and noise drawn,
         x_t formed, forward at --batch, the noise MSE, backward, gradient clipping to norm 1 and
@@ -23,8 +23,6 @@ from torch_timing import PARITY_DIR, bench_options, report, timed
 sys.path.insert(0, PARITY_DIR)
 import unet_reference as ref  # noqa: E402
 
-# ddpm_fashion.yaml's denoiser: ch 16, ch_deep 32, temb 64 (4 ch, as diffusers makes it), groups 8.
-FASHION_CONFIG = dict(ref.SMALL_CONFIG, block_out_channels=(16, 32, 32, 32))
 T = 1000
 BETAS = torch.linspace(1e-4, 0.02, T, dtype=torch.float64)  # ddpm_fashion's linear schedule
 ABAR = torch.cumprod(1 - BETAS, 0).float()
@@ -35,11 +33,11 @@ def main():
     if ref.diffusers is None:
         raise SystemExit("unet_torch.py: diffusers is not importable here (tools/bench.sh installs it into .venv-bench)")
     ref.diffusers.utils.logging.set_verbosity_error()
-    model = ref.build(FASHION_CONFIG, 0)
+    model = ref.build(ref.SMALL_CONFIG, 0)
     if a.params:
         print(sum(p.numel() for p in model.parameters() if p.requires_grad))
         return
-    c, s = FASHION_CONFIG["in_channels"], FASHION_CONFIG["sample_size"]
+    c, s = ref.SMALL_CONFIG["in_channels"], ref.SMALL_CONFIG["sample_size"]
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
 
     model.train()

@@ -44,12 +44,20 @@ DDPM_BLOCKS = dict(layers_per_block=2, down_block_types=("DownBlock2D", "AttnDow
                    attention_head_dim=None, flip_sin_to_cos=False, freq_shift=1)
 HO_CONFIG = dict(DDPM_BLOCKS, sample_size=32, in_channels=3, out_channels=3, block_out_channels=(128, 256, 256, 256),
                  norm_num_groups=32, dropout=0.1)
-SMALL_CONFIG = dict(DDPM_BLOCKS, sample_size=32, in_channels=1, out_channels=1, block_out_channels=(32, 64, 64, 64),
+SMALL_CONFIG = dict(DDPM_BLOCKS, sample_size=32, in_channels=1, out_channels=1, block_out_channels=(16, 32, 32, 32),
                     norm_num_groups=8, dropout=0.0)
-SPEC = """name: unet_step
-models:
-  denoiser: {include: nets/unet.yaml, in_ch: 1, size: 32, ch: 32, ch_deep: 64, temb: 128, groups: 8, dropout: 0}
-"""
+
+
+def _fashion_denoiser():
+    """experiments/ddpm_fashion.yaml's `denoiser:` line, so the step test checks the shipped network."""
+    with open(os.path.join(HERE, "..", "..", "experiments", "ddpm_fashion.yaml")) as f:
+        lines = [line for line in f if line.startswith("  denoiser: {include: nets/unet.yaml")]
+    if len(lines) != 1:
+        raise SystemExit("unet_reference.py: experiments/ddpm_fashion.yaml has no single `denoiser: {include: ...}` line")
+    return lines[0]
+
+
+SPEC = "name: unet_step\nmodels:\n" + _fashion_denoiser()
 NETWORK = "denoiser"
 TIMESTEPS = (0, 1, 500, 999)
 
