@@ -166,8 +166,8 @@ compare "DDPM UNet ($UNET_SPEC, $ours_params parameters), $UNET_STEPS calls afte
 
 # FID: Inception feature extraction (images per second) and the Frechet distance of 2048-d
 # statistics, ours against pytorch-fid under Debian's torch (the .venv of tools/setup.sh) and under
-# PyPI's (.venv-bench), on the same threads.  FID_IMAGES (default 32) images per measurement.
-FID_IMAGES=${FID_IMAGES:-32}
+# PyPI's (.venv-bench), on the same threads.  FID_IMAGES (default 64: with fewer the first batch's start-up weighs) images per measurement.
+FID_IMAGES=${FID_IMAGES:-64}
 value() { awk -v k="$1:" '$1 == k { print $2 }'; }
 ours=$(with_threads "$THREADS" "$BUILD/runner" fid --bench --threads "$THREADS" --images "$FID_IMAGES" --batch 16)
 printf '\nFID, %d threads, %d images (ours, then pytorch-fid under each torch)\n%s\n' "$THREADS" "$FID_IMAGES" "$ours"
