@@ -34,14 +34,22 @@ endif
 # Keep test objects: they are intermediates, but rebuilding them every run wastes time.
 .SECONDARY:
 
-.PHONY: all setup run test test-portability asan bench bench-shared docs conv-bench fixtures clean check-specs demo
+.PHONY: FORCE all setup run test test-portability asan bench bench-shared docs conv-bench fixtures clean check-specs demo
 all: $(BUILD)/runner
 
-$(BUILD)/obj/%.o: %.c
+# The compile settings, rewritten only when they change: objects depend on it, so building one
+# folder with and without NVCC= (or another OPT) recompiles instead of linking a mix.
+COMPILE_SETTINGS := $(BUILD)/compile_settings
+$(COMPILE_SETTINGS): FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(CC) $(CFLAGS) | $(NVCC) $(NVFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS) | $(NVCC) $(NVFLAGS)' > $@
+FORCE:
+
+$(BUILD)/obj/%.o: %.c $(COMPILE_SETTINGS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/obj/%.o: %.cu
+$(BUILD)/obj/%.o: %.cu $(COMPILE_SETTINGS)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVFLAGS) -MMD -MP -c $< -o $@
 
