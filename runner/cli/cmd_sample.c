@@ -136,18 +136,6 @@ static int data_shape_of(const StFile *f, const char *path, Shape *s, Error *err
     return err_set(err, "%s: metadata data_shape '%s' is not a list of positive sizes", path, v);
 }
 
-/* Whether the loss type's samples: section has `key`. */
-static bool samples_have_key(const char *loss_type, const char *key)
-{
-    for (int i = 0; spec_loss_kind(i); i++) {
-        const SpecLossKind *k = spec_loss_kind(i);
-        if (strcmp(k->type, loss_type) != 0 || !k->samples_keys) continue;
-        for (int f = 0; f < k->samples_keys->n; f++)
-            if (!strcmp(k->samples_keys->fields[f].key, key)) return true;
-    }
-    return false;
-}
-
 /* The run's spec, with the sampling options as overrides. */
 static int load_spec(const SampleOptions *o, const char *path, Spec *spec, Error *err)
 {
@@ -166,7 +154,7 @@ static int load_spec(const SampleOptions *o, const char *path, Spec *spec, Error
     snprintf(type, sizeof type, "%s", spec->loss.type);
     spec_free(spec);
     for (int i = 0; i < SAMPLER_OPTIONS; i++)
-        if (o->sampler[i] && !samples_have_key(type, sampler_keys[i]))
+        if (o->sampler[i] && !spec_samples_key(type, sampler_keys[i]))
             return err_set(err, "--%s does not apply to %s: it trains a %s, whose samples have no '%s'",
                            sampler_keys[i], o->dir, type, sampler_keys[i]);
     if (spec_load(path, items, n, spec, err) == 0) return 0;

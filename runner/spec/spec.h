@@ -146,6 +146,8 @@ extern const char *const fid_also_names[]; /* "kid", "is", NULL */
 
 /* The family of a loss type (its SpecLossKind's); NULL for an unknown type. */
 const char *spec_loss_family(const char *type);
+/* Whether a spec of this loss type accepts `key` in its samples: section (the keys the type adds). */
+bool spec_samples_key(const char *type, const char *key);
 
 /* Loads and validates a spec file, then applies `--set` overrides (each "dotted.path=value",
  * typed and validated like the file).  On error *spec is left empty (spec_free is safe). */

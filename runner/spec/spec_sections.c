@@ -170,6 +170,14 @@ const char *spec_loss_family(const char *type)
     return k ? k->family : NULL;
 }
 
+bool spec_samples_key(const char *type, const char *key)
+{
+    const SpecLossKind *k = loss_kind(type);
+    for (int f = 0; k && k->samples_keys && f < k->samples_keys->n; f++)
+        if (!strcmp(k->samples_keys->fields[f].key, key)) return true;
+    return false;
+}
+
 /* loss_t and the tables of `type`'s keys into t (at most 3); returns how many. */
 static int loss_tables(const char *type, const FieldTable **t)
 {
