@@ -46,13 +46,14 @@
                fabsf(x), x > 0.0f ? dy : (x < 0.0f ? -dy : 0.0f), FLAT, NO_PARAM, CHEAP, CHEAP)
 
 /* 1 / (1 + exp(-x)) from e = exp(-|x|), which never overflows: 1 / (1 + e) for x >= 0, e / (1 + e)
- * below.  Both quotients are formed and one is selected by the sign bit, so that loops over it
- * vectorise (kernels/exp_nonpositive.h). */
+ * below.  Both are formed from one reciprocal (a division costs as much as the rest of the
+ * formula; the product adds at most half an ulp) and one is selected by the sign bit, so that
+ * loops over it vectorise (kernels/exp_nonpositive.h). */
 KERNEL_FN float kf_sigmoid(float x)
 {
     KfFloatBits b = {.f = x}, below, above;
-    float e = kf_exp_nonpositive(-fabsf(x)), d = 1.0f + e;
-    below.f = e / d, above.f = 1.0f / d;
+    float e = kf_exp_nonpositive(-fabsf(x)), r = 1.0f / (1.0f + e);
+    below.f = e * r, above.f = r;
     uint32_t negative = kf_mask((int)(b.u >> 31));
     b.u = (below.u & negative) | (above.u & ~negative);
     return b.f;

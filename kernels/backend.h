@@ -236,14 +236,19 @@ const Backend *backend_cpu(void);
  *   OPENBLAS_CORETYPE, when the loaded OpenBLAS picked kernels below the CPU's vector
  *     instructions (a release older than the CPU: kernels/cpu/blas_core.h), with the library's
  *     own choice in RUNNER_OPENBLAS_DETECTED for `runner version`;
- *   OMP_WAIT_POLICY=passive (unless GOMP_SPINCOUNT is set): libgomp's default keeps idle threads
- *     spinning for up to about 0.3 s, which on cores shared with any other process made 2
- *     threads 5 to 20 times slower than 1 (docs/BENCHMARKS.md, "Shared machines").
+ *   GOMP_SPINCOUNT=1000 (unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set): idle OpenMP threads
+ *     spin about ten microseconds, then sleep.  libgomp's default spins for up to about 0.3 s,
+ *     which on cores shared with any other process made 2 threads 5 to 20 times slower than 1;
+ *     sleeping at once (OMP_WAIT_POLICY=passive) made the DDPM UNet's training step 1.45x slower
+ *     on a quiet machine, where its hundreds of parallel regions a step each woke sleeping
+ *     threads; the short spin is as fast as spinning alone and as safe as sleeping on shared
+ *     cores (docs/BENCHMARKS.md, "Shared cores").
  * Writes at most `max` into out and returns how many; the program applies them by starting
  * again (runner/cli/main.c). */
 typedef struct EnvSetting {
     const char *name, *value;
 } EnvSetting;
+#define OMP_SPIN_COUNT "1000"
 int backend_cpu_load_time_env(EnvSetting *out, int max);
 /* The CUDA backend, or NULL with a reason in `why` when not built or no device is present. */
 const Backend *backend_cuda(char *why, size_t why_len);

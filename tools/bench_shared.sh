@@ -23,7 +23,7 @@ stop_busy() { kill "$busy_pid" 2>/dev/null || true; wait "$busy_pid" 2>/dev/null
 trap stop_busy EXIT
 
 printf '%-26s %-8s %10s %14s %16s\n' "wait" threads alone "beside a loop" "two at once (each)"
-for wait in GOMP_SPINCOUNT=300000 OMP_WAIT_POLICY=passive; do
+for wait in GOMP_SPINCOUNT=300000 OMP_WAIT_POLICY=passive GOMP_SPINCOUNT=1000; do
     for threads in 1 2; do
         alone=$(rate "$wait" "$threads")
         busy

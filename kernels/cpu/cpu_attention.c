@@ -15,35 +15,34 @@
 
 /* Each of the P rows of s (P x P) replaced by its softmax; a row holding NaN (or +inf, or only
  * -inf) becomes NaN, as the maximum subtracted first leaves NaN in it. */
-static void softmax_rows(float *s, int P)
+CPU_HOT static void softmax_rows(float *s, int P)
 {
 #pragma omp parallel for if (!omp_in_parallel() && (int64_t)P * P >= 65536)
     for (int i = 0; i < P; i++) {
         float *row = s + (size_t)i * P, m = -INFINITY;
 #pragma omp simd reduction(max : m)
         for (int j = 0; j < P; j++) m = row[j] > m ? row[j] : m;
-        double sum = 0.0;
+        float sum = 0.0f; /* in float vector lanes: a chain of double adds took as long as the exps */
 #pragma omp simd reduction(+ : sum)
         for (int j = 0; j < P; j++) {
             row[j] = kf_exp_nonpositive(row[j] - m);
             sum += row[j];
         }
-        float inv = (float)(1.0 / sum);
+        float inv = 1.0f / sum;
         for (int j = 0; j < P; j++) row[j] *= inv;
     }
 }
 
 /* g = a * (g - rowsum(a * g)) row by row: the softmax's backward from its output a. */
-static void softmax_grad_rows(const float *a, float *g, int P)
+CPU_HOT static void softmax_grad_rows(const float *a, float *g, int P)
 {
 #pragma omp parallel for if (!omp_in_parallel() && (int64_t)P * P >= 65536)
     for (int i = 0; i < P; i++) {
         const float *ar = a + (size_t)i * P;
         float *gr = g + (size_t)i * P;
-        double dot = 0.0;
-#pragma omp simd reduction(+ : dot)
-        for (int j = 0; j < P; j++) dot += (double)ar[j] * gr[j];
-        float d = (float)dot;
+        float d = 0.0f;
+#pragma omp simd reduction(+ : d)
+        for (int j = 0; j < P; j++) d += ar[j] * gr[j];
         for (int j = 0; j < P; j++) gr[j] = ar[j] * (gr[j] - d);
     }
 }

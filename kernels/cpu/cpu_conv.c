@@ -77,7 +77,7 @@ void cpu_conv2d_backward_filter(const ConvGeom *g, const float *x, const float *
         conv_im2col_backward_filter(g, x, dy, dw, workspace);
 }
 
-void cpu_bias_add(float *y, const float *b, int outer, int C, int inner)
+CPU_HOT void cpu_bias_add(float *y, const float *b, int outer, int C, int inner)
 {
     size_t rows = (size_t)outer * C;
 #pragma omp parallel for schedule(static) if (rows * inner > 65536 && !omp_in_parallel())
@@ -88,7 +88,7 @@ void cpu_bias_add(float *y, const float *b, int outer, int C, int inner)
     }
 }
 
-void cpu_bias_grad(const float *dy, float *db, int outer, int C, int inner)
+CPU_HOT void cpu_bias_grad(const float *dy, float *db, int outer, int C, int inner)
 {
 #pragma omp parallel for schedule(static) if ((size_t)outer * C * inner > 65536)
     for (int c = 0; c < C; c++) {

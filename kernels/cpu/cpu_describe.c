@@ -67,6 +67,6 @@ int backend_cpu_load_time_env(EnvSetting *out, int max)
         out[n++] = (EnvSetting){"RUNNER_OPENBLAS_DETECTED", blas_core()};
     }
     if (!getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT") && n < max)
-        out[n++] = (EnvSetting){"OMP_WAIT_POLICY", "passive"};
+        out[n++] = (EnvSetting){"GOMP_SPINCOUNT", OMP_SPIN_COUNT};
     return n;
 }

@@ -12,7 +12,7 @@
 #define LOOP_VECTOR _Pragma("omp parallel for simd if (n > PAR_MIN / 8)")
 #define LOOP_COSTLY _Pragma("omp parallel for if (n > PAR_MIN / 8)")
 
-void cpu_unary(UnaryKind kind, const float *xs, float *ys, size_t n, float a)
+CPU_HOT void cpu_unary(UnaryKind kind, const float *xs, float *ys, size_t n, float a)
 {
     (void)a;
     switch (kind) {
@@ -31,7 +31,7 @@ void cpu_unary(UnaryKind kind, const float *xs, float *ys, size_t n, float a)
 }
 
 /* dx = dy * f'(x); y = f(x) is used where the derivative is cheaper from it (as PyTorch does). */
-void cpu_unary_backward(UnaryKind kind, const float *xs, const float *ys, const float *dys, float *dxs,
+CPU_HOT void cpu_unary_backward(UnaryKind kind, const float *xs, const float *ys, const float *dys, float *dxs,
                         size_t n, float a)
 {
     (void)a;
@@ -51,25 +51,25 @@ void cpu_unary_backward(UnaryKind kind, const float *xs, const float *ys, const 
     }
 }
 
-void cpu_axpby(size_t n, float alpha, const float *a, float beta, const float *b, float *y)
+CPU_HOT void cpu_axpby(size_t n, float alpha, const float *a, float beta, const float *b, float *y)
 {
 #pragma omp parallel for simd if (n > PAR_MIN)
     for (size_t i = 0; i < n; i++) y[i] = alpha * a[i] + beta * b[i];
 }
 
-void cpu_mul(size_t n, const float *a, const float *b, float *y)
+CPU_HOT void cpu_mul(size_t n, const float *a, const float *b, float *y)
 {
 #pragma omp parallel for simd if (n > PAR_MIN)
     for (size_t i = 0; i < n; i++) y[i] = a[i] * b[i];
 }
 
-void cpu_scale_shift(size_t n, float alpha, const float *x, float beta, float *y)
+CPU_HOT void cpu_scale_shift(size_t n, float alpha, const float *x, float beta, float *y)
 {
 #pragma omp parallel for simd if (n > PAR_MIN)
     for (size_t i = 0; i < n; i++) y[i] = alpha * x[i] + beta;
 }
 
-void cpu_clamp(float *p, size_t n, float lo, float hi)
+CPU_HOT void cpu_clamp(float *p, size_t n, float lo, float hi)
 {
 #pragma omp parallel for simd if (n > PAR_MIN)
     for (size_t i = 0; i < n; i++) p[i] = fminf(fmaxf(p[i], lo), hi);

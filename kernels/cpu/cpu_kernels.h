@@ -8,6 +8,19 @@
 
 #include "kernels/backend.h"
 
+/* CPU_HOT marks the loops that elementwise, normalisation, softmax, reduction and optimizer
+ * primitives spend their time in.  GCC compiles each twice, for the build's baseline (AVX2,
+ * -march=x86-64-v3) and for AVX-512 (x86-64-v4), with a resolver that the loader runs once to
+ * pick the one this CPU has (target_clones, an ifunc; the OpenMP regions inside are cloned
+ * too): one binary runs on AVX2 machines and uses 512-bit vectors where they exist (the DDPM
+ * UNet's training step 8-10% faster, docs/BENCHMARKS.md).  Valgrind's CPU reports no AVX-512,
+ * so the baseline runs under it. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#define CPU_HOT __attribute__((target_clones("arch=x86-64-v4", "default")))
+#else
+#define CPU_HOT
+#endif
+
 #define CPU_PRIMITIVE(ret, fn, params) ret cpu_##fn params;
 BACKEND_PRIMITIVES(CPU_PRIMITIVE)
 #undef CPU_PRIMITIVE

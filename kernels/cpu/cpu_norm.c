@@ -15,7 +15,7 @@
 #define PAR_MIN 32768    /* elements below which one thread is faster */
 
 /* s1[c - c0] = sum a, s2[c - c0] = sum a * b over (N, inner), for c in [c0, c1). */
-static void channel_sums(const float *a, const float *b, int N, int C, int inner, int c0, int c1,
+CPU_HOT static void channel_sums(const float *a, const float *b, int N, int C, int inner, int c0, int c1,
                          double *s1, double *s2)
 {
     int nc = c1 - c0;
@@ -45,7 +45,7 @@ static void channel_sums(const float *a, const float *b, int N, int C, int inner
 }
 
 /* out = p[c] * u + q[c] * v + r[c] over channels [c0, c1) (v may be NULL when q is unused). */
-static void channel_affine(float *out, const float *u, const float *v, int N, int C, int inner,
+CPU_HOT static void channel_affine(float *out, const float *u, const float *v, int N, int C, int inner,
                            int c0, int c1, const float *p, const float *q, const float *r)
 {
     int nc = c1 - c0;
@@ -89,7 +89,7 @@ static bool my_block(int C, int i, int *c0, int *c1)
     return *c0 < hi;
 }
 
-void cpu_batchnorm_forward_train(const float *x, const float *gamma, const float *beta, float *y,
+CPU_HOT void cpu_batchnorm_forward_train(const float *x, const float *gamma, const float *beta, float *y,
                                  float *save_mean, float *save_invstd, float *running_mean,
                                  float *running_var, int N, int C, int inner, float eps,
                                  float momentum)
@@ -120,7 +120,7 @@ void cpu_batchnorm_forward_train(const float *x, const float *gamma, const float
     }
 }
 
-void cpu_batchnorm_forward_eval(const float *x, const float *gamma, const float *beta, float *y,
+CPU_HOT void cpu_batchnorm_forward_eval(const float *x, const float *gamma, const float *beta, float *y,
                                 const float *running_mean, const float *running_var, int N, int C,
                                 int inner, float eps)
 {
@@ -140,7 +140,7 @@ void cpu_batchnorm_forward_eval(const float *x, const float *gamma, const float 
  *   dbeta = sum dy, dgamma = sum dy * xhat,
  *   dx = gamma * invstd / M * (M * dy - dbeta - xhat * dgamma),
  * folded per channel into dx = a * dy + b * x + d. */
-void cpu_batchnorm_backward(const float *dy, const float *x, const float *gamma,
+CPU_HOT void cpu_batchnorm_backward(const float *dy, const float *x, const float *gamma,
                             const float *save_mean, const float *save_invstd, float *dx,
                             float *dgamma, float *dbeta, int N, int C, int inner)
 {
@@ -168,7 +168,7 @@ void cpu_batchnorm_backward(const float *dy, const float *x, const float *gamma,
 /* ---- group normalisation: row r = n * G + g is the contiguous (C/G, inner) block of sample n,
  * group g; per-channel work inside a row reuses the batch-norm helpers with N = 1. ---- */
 
-void cpu_group_norm_forward(const float *x, const float *gamma, const float *beta, float *y,
+CPU_HOT void cpu_group_norm_forward(const float *x, const float *gamma, const float *beta, float *y,
                             float *save_mean, float *save_rstd, int N, int C, int inner, int G,
                             float eps)
 {
@@ -202,7 +202,7 @@ void cpu_group_norm_forward(const float *x, const float *gamma, const float *bet
  *   dx = rstd (gw - mean(gw) - xhat mean(gw xhat)) = a * dy + b * (x - mean) + d per channel.
  * Centring x before scaling keeps the digits that a * dy + b * x + d' loses to cancellation
  * when a group's spread is small against its mean (groups of a few values). */
-static void group_norm_dx_row(const float *dy, const float *x, const float *gamma, const double *s1,
+CPU_HOT static void group_norm_dx_row(const float *dy, const float *x, const float *gamma, const double *s1,
                               const double *s2, double mean, double rstd, float *dx, int Cg, int inner)
 {
     const double count = (double)Cg * inner;
@@ -229,7 +229,7 @@ static void group_norm_dx_row(const float *dy, const float *x, const float *gamm
  * dgamma and dbeta need no pass of their own:
  *   dbeta[c] = sum_n s1[n, c],  dgamma[c] = sum_n rstd (s2[n, c] - mean s1[n, c]),
  * with the statistics of c's group in sample n, added in order of n. */
-void cpu_group_norm_backward(const float *dy, const float *x, const float *gamma,
+CPU_HOT void cpu_group_norm_backward(const float *dy, const float *x, const float *gamma,
                              const float *save_mean, const float *save_rstd, float *dx,
                              float *dgamma, float *dbeta, void *work, int N, int C, int inner, int G)
 {
@@ -261,7 +261,7 @@ void cpu_group_norm_backward(const float *dy, const float *x, const float *gamma
 
 /* ---- FiLM: the affine map of row (n, c) is 1 + scale and shift ---- */
 
-void cpu_film_forward(const float *x, const float *scale, const float *shift, float *y, int N,
+CPU_HOT void cpu_film_forward(const float *x, const float *scale, const float *shift, float *y, int N,
                       int C, int inner, int ld)
 {
 #pragma omp parallel if ((size_t)N * C * inner > PAR_MIN)

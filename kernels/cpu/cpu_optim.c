@@ -5,7 +5,7 @@
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/optim_math.h"
 
-void cpu_adam_update(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1,
+CPU_HOT void cpu_adam_update(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1,
                      float beta2, float eps, float weight_decay, bool decoupled,
                      float bias_correction1, float bias_correction2)
 {
@@ -15,7 +15,7 @@ void cpu_adam_update(float *p, const float *g, float *m, float *v, size_t n, flo
     for (size_t i = 0; i < n; i++) adam_element(p, g, m, v, i, c);
 }
 
-void cpu_sgd_update(float *p, const float *g, float *buf, size_t n, float lr, float momentum,
+CPU_HOT void cpu_sgd_update(float *p, const float *g, float *buf, size_t n, float lr, float momentum,
                     float dampening, float weight_decay, bool nesterov, bool first_step)
 {
     const SgdConsts c = sgd_consts(lr, momentum, dampening, weight_decay, nesterov, first_step);
@@ -23,7 +23,7 @@ void cpu_sgd_update(float *p, const float *g, float *buf, size_t n, float lr, fl
     for (size_t i = 0; i < n; i++) sgd_element(p, g, buf, i, c);
 }
 
-void cpu_rmsprop_update(float *p, const float *g, float *v, float *buf, float *gavg, size_t n,
+CPU_HOT void cpu_rmsprop_update(float *p, const float *g, float *v, float *buf, float *gavg, size_t n,
                              float lr, float alpha, float eps, float weight_decay, float momentum)
 {
     const RmspropConsts c = rmsprop_consts(lr, alpha, eps, weight_decay, momentum);

@@ -3,7 +3,7 @@
 
 #define PAR_MIN 32768
 
-double cpu_sum(const float *x, size_t n)
+CPU_HOT double cpu_sum(const float *x, size_t n)
 {
     double s = 0.0;
 #pragma omp parallel for simd reduction(+ : s) if (n > PAR_MIN)
@@ -11,7 +11,7 @@ double cpu_sum(const float *x, size_t n)
     return s;
 }
 
-double cpu_sum_squares(const float *x, size_t n)
+CPU_HOT double cpu_sum_squares(const float *x, size_t n)
 {
     double s = 0.0;
 #pragma omp parallel for simd reduction(+ : s) if (n > PAR_MIN)
@@ -19,7 +19,7 @@ double cpu_sum_squares(const float *x, size_t n)
     return s;
 }
 
-void cpu_sum_to_scalar(const float *x, size_t n, float alpha, float *y)
+CPU_HOT void cpu_sum_to_scalar(const float *x, size_t n, float alpha, float *y)
 {
     y[0] = (float)(alpha * cpu_sum(x, n));
 }

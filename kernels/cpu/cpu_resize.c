@@ -66,7 +66,7 @@ static void col_taps(const ResizeGeom *g, int o0, int n, ColTaps *c)
     }
 }
 
-static void resize_plane(const ResizeGeom *g, const float *x, float *y)
+CPU_HOT static void resize_plane(const ResizeGeom *g, const float *x, float *y)
 {
     ColTaps c;
     for (int o0 = 0; o0 < g->OW; o0 += CHUNK) {
@@ -87,7 +87,7 @@ static void resize_plane(const ResizeGeom *g, const float *x, float *y)
     }
 }
 
-static void resize_plane_backward(const ResizeGeom *g, const float *dy, float *dx)
+CPU_HOT static void resize_plane_backward(const ResizeGeom *g, const float *dy, float *dx)
 {
     ColTaps c;
     memset(dx, 0, (size_t)g->H * g->W * sizeof *dx);

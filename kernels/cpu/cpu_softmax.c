@@ -27,7 +27,7 @@ static double line_logsumexp(const float *x, int D, int inner)
     return m + log(s);
 }
 
-void cpu_softmax_forward(const float *x, float *y, int outer, int D, int inner, bool take_log)
+CPU_HOT void cpu_softmax_forward(const float *x, float *y, int outer, int D, int inner, bool take_log)
 {
     int64_t lines = (int64_t)outer * inner;
 #pragma omp parallel for if (lines * D > PAR_MIN)
@@ -43,7 +43,7 @@ void cpu_softmax_forward(const float *x, float *y, int outer, int D, int inner, 
     }
 }
 
-void cpu_softmax_backward(const float *y, const float *dy, float *dx, int outer, int D, int inner, bool take_log)
+CPU_HOT void cpu_softmax_backward(const float *y, const float *dy, float *dx, int outer, int D, int inner, bool take_log)
 {
     int64_t lines = (int64_t)outer * inner;
 #pragma omp parallel for if (lines * D > PAR_MIN)

@@ -85,13 +85,22 @@ typedef struct OpRow {
     const char *name;
     const char *part; /* "fwd", "grad" or "other" */
     int count, graph, id;
-    double ms;
+    double ms, flops; /* summed over the profiled steps; flops from Op.flops, 0 where it has none */
 } OpRow;
 
 static int cmp_row(const void *a, const void *b) /* slowest first */
 {
     double x = ((const OpRow *)a)->ms, y = ((const OpRow *)b)->ms;
     return (x < y) - (x > y);
+}
+
+/* A row's achieved GFLOP/s as text, blank for ops that count no flops (memory-bound ones). */
+static const char *rate(const OpRow *r)
+{
+    static char text[32];
+    if (r->flops <= 0 || r->ms <= 0) return "";
+    snprintf(text, sizeof text, "%.1f", r->flops * 1e-6 / r->ms);
+    return text;
 }
 
 /* graph_backward starts every gradient with a node named grad_seed; in an algorithm's graphs
@@ -136,8 +145,11 @@ static int print_profile(Graph *const *graphs, double *const *node_ms, int n_gra
             while (r < n_kinds && !(strcmp(kinds[r].name, nd->op->name) == 0 && kinds[r].part == part)) r++;
             if (r == n_kinds) kinds[n_kinds++] = (OpRow){.name = nd->op->name, .part = part};
             kinds[r].count++;
+            double flops = nd->op->flops ? nd->op->flops(nd) * steps : 0;
             kinds[r].ms += node_ms[k][id];
-            nodes[n_nodes++] = (OpRow){.name = nd->name, .part = part, .graph = k, .id = id, .ms = node_ms[k][id]};
+            kinds[r].flops += flops;
+            nodes[n_nodes++] = (OpRow){
+                .name = nd->name, .part = part, .graph = k, .id = id, .ms = node_ms[k][id], .flops = flops};
             graph_ms += node_ms[k][id];
         }
     }
@@ -152,16 +164,16 @@ static int print_profile(Graph *const *graphs, double *const *node_ms, int n_gra
     printf("profile: %d steps of %d graph%s, %.2f ms per step (\"grad\": gradient nodes; \"outside the graph\": "
            "optimizer updates, noise, batch upload)\n",
            steps, n_graphs, n_graphs > 1 ? "s" : "", total / steps);
-    printf("  %-28s %-6s %6s %10s %7s\n", "op", "part", "nodes", "ms/step", "share");
+    printf("  %-28s %-6s %6s %10s %7s %9s\n", "op", "part", "nodes", "ms/step", "share", "GFLOP/s");
     for (int r = 0; r < n_kinds; r++)
-        printf("  %-28s %-6s %6d %10.3f %6.1f%%\n", kinds[r].name, kinds[r].part, kinds[r].count,
-               kinds[r].ms / steps, 100.0 * kinds[r].ms / total);
-    printf("slowest nodes:\n  %-36s %-22s %-20s %10s\n", "node", "op", "output", "ms/step");
+        printf("  %-28s %-6s %6d %10.3f %6.1f%% %9s\n", kinds[r].name, kinds[r].part, kinds[r].count,
+               kinds[r].ms / steps, 100.0 * kinds[r].ms / total, rate(&kinds[r]));
+    printf("slowest nodes:\n  %-36s %-22s %-20s %10s %9s\n", "node", "op", "output", "ms/step", "GFLOP/s");
     for (int i = 0; i < n_nodes && i < 15; i++) {
         const Node *nd = graphs[nodes[i].graph]->nodes[nodes[i].id];
         char shape[64];
-        printf("  %-36s %-22s %-20s %10.3f\n", nd->name, nd->op->name,
-               shape_format(&nd->out.shape, shape, sizeof shape), nodes[i].ms / steps);
+        printf("  %-36s %-22s %-20s %10.3f %9s\n", nd->name, nd->op->name,
+               shape_format(&nd->out.shape, shape, sizeof shape), nodes[i].ms / steps, rate(&nodes[i]));
     }
     free(kinds);
     free(nodes);
