@@ -77,6 +77,9 @@ typedef struct AttnGeom {
     P(void, fill, (float *y, size_t n, float value))                                                      \
     P(void, synchronize, (void))                                                                          \
     P(void, set_threads, (int threads))                                                                   \
+    /* Bytes of the level-2 caches of the threads in use, which a pass's tensors should stay near         \
+     * for memory-bound kernels to run from cache; 0 where the largest passes are fastest (a GPU). */     \
+    P(size_t, cache_bytes, (void))                                                                        \
     /* Asynchronous backends report failures after the call that caused them: the first one               \
      * recorded since the backend started ("file:line: call failed: reason"), or NULL (always, on         \
      * the CPU, whose primitives cannot fail). */                                                         \

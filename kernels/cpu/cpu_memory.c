@@ -4,6 +4,7 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* 64-byte alignment keeps AVX loads aligned and buffers on separate cache lines. */
 void *cpu_alloc(size_t bytes)
@@ -32,6 +33,12 @@ void cpu_synchronize(void) {}
 
 /* The CPU's primitives report nothing after the fact. */
 const char *cpu_last_error(void) { return NULL; }
+
+size_t cpu_cache_bytes(void)
+{
+    long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE); /* 0 or -1 where the C library cannot tell */
+    return (size_t)(l2 > 0 ? l2 : 1L << 20) * (size_t)omp_get_max_threads();
+}
 
 void cpu_set_threads(int threads)
 {

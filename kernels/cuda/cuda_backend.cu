@@ -124,6 +124,7 @@ void cuda_synchronize(void) { CUDA_CHECK(cudaDeviceSynchronize()); }
 
 /* The device schedules its own threads; the CPU thread count does not apply. */
 void cuda_set_threads(int threads) { (void)threads; }
+size_t cuda_cache_bytes(void) { return 0; } /* a GPU is fastest on the largest passes */
 
 /* The device and the libraries' versions; sgemm is not measured here (the CPU figure is the one
  * that can silently be slow). */
