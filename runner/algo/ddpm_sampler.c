@@ -118,7 +118,9 @@ static int chunk_for(Ddpm *s, int count, Error *err)
         if (cached >= 1 && cached < fits) fits = cached;
         s->max_chunk = fits >= INT_MAX ? INT_MAX : fits >= 1 ? (int)fits : 1;
     }
-    return count < s->max_chunk ? count : s->max_chunk;
+    /* Equal passes: a last short one would run the whole graph for a few samples. */
+    int passes = (count + s->max_chunk - 1) / s->max_chunk;
+    return (count + passes - 1) / passes;
 }
 
 int ddpm_reverse(Ddpm *s, int count, uint64_t seed, int every, float *snaps, int n_snaps, float *images, Error *err)
