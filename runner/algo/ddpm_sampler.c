@@ -3,8 +3,8 @@
  * x by diffusion_reverse_step's coefficients, entirely on the backend: predicted x_0 (clipped to
  * the data range with samples.clip, as diffusers' clip_sample), then the mean of x_prev, then the
  * step's noise.  The result is clipped to the data range, as diffusers' pipelines clamp their
- * output.  Samples are drawn in chunks as large as the training graph's memory, known to fit,
- * allows the sampler's graph (at least the training batch; all at once when that fits). */
+ * output.  Samples are drawn in equal chunks that the training graph's memory, known to fit, holds
+ * and, on a CPU, whose tensors stay near its caches (chunk_for). */
 #include "runner/algo/ddpm.h"
 
 #include "runner/algo/random_streams.h"
