@@ -244,8 +244,8 @@ const Backend *backend_cpu(void);
  *     which on cores shared with any other process made 2 threads 5 to 20 times slower than 1;
  *     sleeping at once (OMP_WAIT_POLICY=passive) made the DDPM UNet's training step 1.45x slower
  *     on a quiet machine, where its hundreds of parallel regions a step each woke sleeping
- *     threads; the short spin is as fast as spinning alone and as safe as sleeping on shared
- *     cores (docs/BENCHMARKS.md, "Shared cores").
+ *     threads; the short spin is as fast as spinning alone, within 5-15% of sleeping on shared
+ *     cores, and cannot collapse as the long spin did (docs/BENCHMARKS.md, "Shared cores").
  * Writes at most `max` into out and returns how many; the program applies them by starting
  * again (runner/cli/main.c). */
 typedef struct EnvSetting {

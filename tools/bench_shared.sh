@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make bench-shared`: the reference GAN's training step when the cores are shared, under OpenMP's
-# spinning wait (libgomp's default, GOMP_SPINCOUNT=300000) and the runner's default
-# (OMP_WAIT_POLICY=passive), with 1 and 2 threads: alone, beside a busy loop, and two runs at
-# once.  Prints steps per second per case (two runs at once: each run's).  STEPS (default 20) and
+# spinning wait (libgomp's default, GOMP_SPINCOUNT=300000), sleeping at once
+# (OMP_WAIT_POLICY=passive) and the runner's default (GOMP_SPINCOUNT=1000, a short spin), with 1
+# and 2 threads: alone, beside a busy loop, and two runs at once.  Prints steps per second per case (two runs at once: each run's).  STEPS (default 20) and
 # BUILD may be set.  Run it on an otherwise quiet machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
