@@ -1,6 +1,7 @@
 /* The choice of OpenBLAS kernels (kernels/cpu/blas_core.c): the library's core name against the
  * CPU's vector level, as (name, level) pairs that users' machines give, the CPU detection
  * against the kernel's own account in /proc/cpuinfo, and what `runner version` reports. */
+#include "kernels/backend.h"
 #include "kernels/cpu/blas_core.h"
 #include "tests/unit/testutil.h"
 
@@ -108,6 +109,13 @@ static void test_version_reports_the_kernels(void **state)
     rc = tu_run_runner("OPENBLAS_CORETYPE=Haswell", "version --threads 1", out, sizeof out);
     assert_int_equal(rc, 0);
     if (!strstr(out, "kernels Haswell (OPENBLAS_CORETYPE=Haswell)")) fail_msg("forced core not reported:\n%s", out);
+    /* Idle threads spin briefly unless the user chose a wait policy, which is kept. */
+    rc = tu_run_runner("env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT", "version --threads 1", out, sizeof out);
+    assert_int_equal(rc, 0);
+    if (!strstr(out, "wait policy spin count " OMP_SPIN_COUNT "\n")) fail_msg("default wait not reported:\n%s", out);
+    rc = tu_run_runner("env -u GOMP_SPINCOUNT OMP_WAIT_POLICY=passive", "version --threads 1", out, sizeof out);
+    assert_int_equal(rc, 0);
+    if (!strstr(out, "wait policy passive\n")) fail_msg("the user's wait policy not kept:\n%s", out);
     assert_int_not_equal(tu_run_runner("", "version --threads 0", out, sizeof out), 0);
     assert_non_null(strstr(out, "--threads"));
 }
