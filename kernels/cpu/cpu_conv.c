@@ -95,7 +95,8 @@ CPU_HOT void cpu_bias_grad(const float *dy, float *db, int outer, int C, int inn
         double s = 0.0;
         for (int o = 0; o < outer; o++) {
             const float *p = dy + ((size_t)o * C + c) * inner;
-            float part = 0.0f;
+            float part = 0.0f; /* in vector lanes: a plain float sum may not be reordered, so it ran scalar */
+#pragma omp simd reduction(+ : part)
             for (int i = 0; i < inner; i++) part += p[i];
             s += part;
         }
