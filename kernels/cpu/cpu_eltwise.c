@@ -32,7 +32,7 @@ CPU_HOT void cpu_unary(UnaryKind kind, const float *xs, float *ys, size_t n, flo
 
 /* dx = dy * f'(x); y = f(x) is used where the derivative is cheaper from it (as PyTorch does). */
 CPU_HOT void cpu_unary_backward(UnaryKind kind, const float *xs, const float *ys, const float *dys, float *dxs,
-                        size_t n, float a)
+                                size_t n, float a)
 {
     (void)a;
     switch (kind) {

@@ -16,7 +16,7 @@
 
 /* s1[c - c0] = sum a, s2[c - c0] = sum a * b over (N, inner), for c in [c0, c1). */
 CPU_HOT static void channel_sums(const float *a, const float *b, int N, int C, int inner, int c0, int c1,
-                         double *s1, double *s2)
+                                 double *s1, double *s2)
 {
     int nc = c1 - c0;
     for (int k = 0; k < nc; k++) s1[k] = s2[k] = 0.0;
@@ -46,7 +46,7 @@ CPU_HOT static void channel_sums(const float *a, const float *b, int N, int C, i
 
 /* out = p[c] * u + q[c] * v + r[c] over channels [c0, c1) (v may be NULL when q is unused). */
 CPU_HOT static void channel_affine(float *out, const float *u, const float *v, int N, int C, int inner,
-                           int c0, int c1, const float *p, const float *q, const float *r)
+                                   int c0, int c1, const float *p, const float *q, const float *r)
 {
     int nc = c1 - c0;
     for (int n = 0; n < N; n++) {
@@ -90,9 +90,9 @@ static bool my_block(int C, int i, int *c0, int *c1)
 }
 
 CPU_HOT void cpu_batchnorm_forward_train(const float *x, const float *gamma, const float *beta, float *y,
-                                 float *save_mean, float *save_invstd, float *running_mean,
-                                 float *running_var, int N, int C, int inner, float eps,
-                                 float momentum)
+                                         float *save_mean, float *save_invstd, float *running_mean,
+                                         float *running_var, int N, int C, int inner, float eps,
+                                         float momentum)
 {
     const double count = (double)N * inner;
 #pragma omp parallel if ((size_t)N * C * inner > PAR_MIN)
@@ -121,8 +121,8 @@ CPU_HOT void cpu_batchnorm_forward_train(const float *x, const float *gamma, con
 }
 
 CPU_HOT void cpu_batchnorm_forward_eval(const float *x, const float *gamma, const float *beta, float *y,
-                                const float *running_mean, const float *running_var, int N, int C,
-                                int inner, float eps)
+                                        const float *running_mean, const float *running_var, int N, int C,
+                                        int inner, float eps)
 {
 #pragma omp parallel if ((size_t)N * C * inner > PAR_MIN)
     for (int i = 0, c0, c1; my_block(C, i, &c0, &c1); i++) {
@@ -141,8 +141,8 @@ CPU_HOT void cpu_batchnorm_forward_eval(const float *x, const float *gamma, cons
  *   dx = gamma * invstd / M * (M * dy - dbeta - xhat * dgamma),
  * folded per channel into dx = a * dy + b * x + d. */
 CPU_HOT void cpu_batchnorm_backward(const float *dy, const float *x, const float *gamma,
-                            const float *save_mean, const float *save_invstd, float *dx,
-                            float *dgamma, float *dbeta, int N, int C, int inner)
+                                    const float *save_mean, const float *save_invstd, float *dx,
+                                    float *dgamma, float *dbeta, int N, int C, int inner)
 {
     const double count = (double)N * inner;
 #pragma omp parallel if ((size_t)N * C * inner > PAR_MIN)
@@ -169,8 +169,8 @@ CPU_HOT void cpu_batchnorm_backward(const float *dy, const float *x, const float
  * group g; per-channel work inside a row reuses the batch-norm helpers with N = 1. ---- */
 
 CPU_HOT void cpu_group_norm_forward(const float *x, const float *gamma, const float *beta, float *y,
-                            float *save_mean, float *save_rstd, int N, int C, int inner, int G,
-                            float eps)
+                                    float *save_mean, float *save_rstd, int N, int C, int inner, int G,
+                                    float eps)
 {
     const int Cg = C / G, rows = N * G;
     const size_t D = (size_t)Cg * inner;
@@ -203,7 +203,7 @@ CPU_HOT void cpu_group_norm_forward(const float *x, const float *gamma, const fl
  * Centring x before scaling keeps the digits that a * dy + b * x + d' loses to cancellation
  * when a group's spread is small against its mean (groups of a few values). */
 CPU_HOT static void group_norm_dx_row(const float *dy, const float *x, const float *gamma, const double *s1,
-                              const double *s2, double mean, double rstd, float *dx, int Cg, int inner)
+                                      const double *s2, double mean, double rstd, float *dx, int Cg, int inner)
 {
     const double count = (double)Cg * inner;
     double sg = 0.0, sgx = 0.0; /* sums of gw and gw * x */
@@ -230,8 +230,8 @@ CPU_HOT static void group_norm_dx_row(const float *dy, const float *x, const flo
  *   dbeta[c] = sum_n s1[n, c],  dgamma[c] = sum_n rstd (s2[n, c] - mean s1[n, c]),
  * with the statistics of c's group in sample n, added in order of n. */
 CPU_HOT void cpu_group_norm_backward(const float *dy, const float *x, const float *gamma,
-                             const float *save_mean, const float *save_rstd, float *dx,
-                             float *dgamma, float *dbeta, void *work, int N, int C, int inner, int G)
+                                     const float *save_mean, const float *save_rstd, float *dx,
+                                     float *dgamma, float *dbeta, void *work, int N, int C, int inner, int G)
 {
     const int Cg = C / G, rows = N * G;
     const size_t D = (size_t)Cg * inner, total = (size_t)N * C * inner;
@@ -262,7 +262,7 @@ CPU_HOT void cpu_group_norm_backward(const float *dy, const float *x, const floa
 /* ---- FiLM: the affine map of row (n, c) is 1 + scale and shift ---- */
 
 CPU_HOT void cpu_film_forward(const float *x, const float *scale, const float *shift, float *y, int N,
-                      int C, int inner, int ld)
+                              int C, int inner, int ld)
 {
 #pragma omp parallel if ((size_t)N * C * inner > PAR_MIN)
     for (int n = 0; n < N; n++) {

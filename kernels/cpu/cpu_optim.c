@@ -6,8 +6,8 @@
 #include "kernels/optim_math.h"
 
 CPU_HOT void cpu_adam_update(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1,
-                     float beta2, float eps, float weight_decay, bool decoupled,
-                     float bias_correction1, float bias_correction2)
+                             float beta2, float eps, float weight_decay, bool decoupled,
+                             float bias_correction1, float bias_correction2)
 {
     const AdamConsts c = adam_consts(lr, beta1, beta2, eps, weight_decay, decoupled,
                                      bias_correction1, bias_correction2);
@@ -16,7 +16,7 @@ CPU_HOT void cpu_adam_update(float *p, const float *g, float *m, float *v, size_
 }
 
 CPU_HOT void cpu_sgd_update(float *p, const float *g, float *buf, size_t n, float lr, float momentum,
-                    float dampening, float weight_decay, bool nesterov, bool first_step)
+                            float dampening, float weight_decay, bool nesterov, bool first_step)
 {
     const SgdConsts c = sgd_consts(lr, momentum, dampening, weight_decay, nesterov, first_step);
 #pragma omp parallel for simd schedule(static) firstprivate(c) if (n > 32768)
@@ -24,7 +24,7 @@ CPU_HOT void cpu_sgd_update(float *p, const float *g, float *buf, size_t n, floa
 }
 
 CPU_HOT void cpu_rmsprop_update(float *p, const float *g, float *v, float *buf, float *gavg, size_t n,
-                             float lr, float alpha, float eps, float weight_decay, float momentum)
+                                     float lr, float alpha, float eps, float weight_decay, float momentum)
 {
     const RmspropConsts c = rmsprop_consts(lr, alpha, eps, weight_decay, momentum);
     if (!buf && !gavg) { /* the common case, kept branch-free so it vectorises */
