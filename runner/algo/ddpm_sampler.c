@@ -104,7 +104,8 @@ static double largest_tensor_per_sample(const Graph *g, int batch)
  * b tells its memory per sample (the network in evaluation mode keeps far less than training
  * does), and a pass takes at most what the training graph's memory holds.  On a backend with
  * caches (backend.h: cache_bytes), a pass also keeps its largest tensor within twice its level-2
- * caches, so that each op's output is still in cache when the next op reads it: on 2 cores with
+ * caches where one sample's fits there, so that each op's output is still in cache when the next
+ * op reads it: on 2 cores with
  * 1 MiB each, ddpm_fashion's UNet drew a sample in 1.09-1.12 ms at 12 to 32 samples a pass, 1.19
  * at 50 and 1.29 at 100, all at once (docs/BENCHMARKS.md). */
 static int chunk_for(Ddpm *s, int count, Error *err)
